@@ -1,0 +1,20 @@
+"""Classic co-clustering and biclustering estimators (scikit-learn API).
+
+Double k-means, information-theoretic and modularity co-clustering run their
+hard block updates on :mod:`coclust_deep.kernels`; the spectral methods and
+Cheng & Church use sparse linear algebra and numpy directly.
+"""
+from .cheng_church import ChengChurch
+from .double_kmeans import DoubleKMeans
+from .info import InfoCoclustering
+from .modularity import ModularityCoclustering
+from .spectral import SpectralBiclustering, SpectralCoclustering
+
+__all__ = [
+    "ChengChurch",
+    "DoubleKMeans",
+    "InfoCoclustering",
+    "ModularityCoclustering",
+    "SpectralBiclustering",
+    "SpectralCoclustering",
+]

@@ -1,0 +1,196 @@
+"""Data generated from the latent block model, dense or sparse."""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+
+from ._validation import check_choice, check_n_clusters, check_positive_int
+
+__all__ = ["make_lbm", "separated_pattern"]
+
+FAMILIES = ("bernoulli", "poisson", "gaussian")
+
+
+def separated_pattern(g, m, rng, min_gap=0.25, max_tries=1000):
+    """A g x m matrix in [0, 1] whose rows and columns differ pairwise by >= ``min_gap``.
+
+    Distinct rows and columns are what makes the block partition identifiable.
+    """
+    best, best_gap = None, -1.0
+    for _ in range(max_tries):
+        M = rng.uniform(size=(g, m))
+        gap = min(_min_linf(M), _min_linf(M.T))
+        if gap > best_gap:
+            best, best_gap = M, gap
+        if gap >= min_gap:
+            break
+    return best
+
+
+def _min_linf(M):
+    if M.shape[0] < 2:
+        return np.inf
+    d = np.abs(M[:, None, :] - M[None, :, :]).max(axis=2)
+    return d[np.triu_indices(M.shape[0], 1)].min()
+
+
+def _draw_labels(n, k, proportions, rng, name):
+    if proportions is None:
+        proportions = np.full(k, 1.0 / k)
+    p = np.asarray(proportions, dtype=float)
+    if p.shape != (k,) or np.any(p <= 0) or not np.all(np.isfinite(p)):
+        raise ValueError(f"{name} must be {k} positive numbers, got {proportions!r}.")
+    p = p / p.sum()
+    # Fixed counts, then shuffled: every cluster is non-empty when n >= k.
+    counts = np.floor(p * n).astype(int)
+    counts[np.argsort(-(p * n - counts))[: n - counts.sum()]] += 1
+    counts = np.maximum(counts, 1)
+    while counts.sum() > n:
+        counts[np.argmax(counts)] -= 1
+    labels = np.repeat(np.arange(k), counts)
+    return rng.permutation(labels)
+
+
+def _default_params(family, g, m, rng, density, signal):
+    M = separated_pattern(g, m, rng)
+    if family == "bernoulli":
+        lo, hi = density * (1 - signal), density * (1 + signal)
+        return {"p": np.clip(lo + (hi - lo) * M, 1e-6, 1 - 1e-6)}
+    if family == "poisson":
+        return {"lambda": 0.5 + 4.5 * signal * M + (1 - signal) * 2.0}
+    return {"mean": 4.0 * signal * (M - 0.5), "var": 0.5 + 1.0 * rng.uniform(size=(g, m))}
+
+
+def make_lbm(
+    n_rows,
+    n_cols,
+    n_row_clusters,
+    n_col_clusters,
+    *,
+    family="poisson",
+    sparse=False,
+    params=None,
+    row_proportions=None,
+    col_proportions=None,
+    row_effects=False,
+    density=0.5,
+    signal=0.6,
+    dtype=np.float64,
+    random_state=None,
+):
+    """Draw a matrix from a latent block model.
+
+    Parameters
+    ----------
+    n_rows, n_cols : int
+        Shape of the matrix.
+    n_row_clusters, n_col_clusters : int
+        Number of row clusters ``g`` and column clusters ``m``.
+    family : {"bernoulli", "poisson", "gaussian"}
+        Distribution of each cell given its block.
+    sparse : bool
+        Return a CSR matrix. Bernoulli data are then generated block by block
+        without forming the dense matrix (positions drawn with replacement and
+        de-duplicated, which is exact in the limit of small ``p``).
+    params : dict, optional
+        Block parameters: ``{"p": (g, m)}`` for Bernoulli, ``{"lambda": (g, m)}``
+        for Poisson, ``{"mean": (g, m), "var": (g, m)}`` for Gaussian. By default
+        a pattern with pairwise-distinct rows and columns is drawn.
+    row_proportions, col_proportions : array-like, optional
+        Cluster proportions (default: equal).
+    row_effects : bool
+        Poisson only: multiply the rate of cell (i, j) by ``a_i * b_j`` with
+        log-normal row and column effects of mean 1 (library size and gene
+        abundance in UMI data).
+    density : float
+        Bernoulli only: mean probability of a 1 (default pattern).
+    signal : float in (0, 1]
+        Contrast between blocks in the default pattern.
+    dtype : numpy dtype
+        float64 or float32.
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    X : ndarray or scipy.sparse.csr_matrix of shape (n_rows, n_cols)
+    row_labels : ndarray of int, shape (n_rows,)
+    col_labels : ndarray of int, shape (n_cols,)
+
+    Examples
+    --------
+    >>> from coclust_deep.datasets import make_lbm
+    >>> X, rows, cols = make_lbm(60, 40, 3, 2, family="bernoulli", random_state=0)
+    >>> X.shape, sorted(set(rows)), sorted(set(cols))
+    ((60, 40), [0, 1, 2], [0, 1])
+    """
+    n_rows = check_positive_int(n_rows, "n_rows")
+    n_cols = check_positive_int(n_cols, "n_cols")
+    g = check_n_clusters(n_row_clusters, "n_row_clusters", n_rows, "rows")
+    m = check_n_clusters(n_col_clusters, "n_col_clusters", n_cols, "columns")
+    check_choice(family, "family", FAMILIES)
+    if not 0 < signal <= 1:
+        raise ValueError(f"signal must be in (0, 1], got {signal!r}.")
+    if family == "bernoulli" and not 0 < density < 1:
+        raise ValueError(f"density must be in (0, 1), got {density!r}.")
+    rng = check_random_state(random_state)
+    z = _draw_labels(n_rows, g, row_proportions, rng, "row_proportions")
+    w = _draw_labels(n_cols, m, col_proportions, rng, "col_proportions")
+    if params is None:
+        params = _default_params(family, g, m, rng, density, signal)
+    if family == "bernoulli":
+        p = np.asarray(params["p"], dtype=float)
+        _check_param_shape(p, g, m, "p")
+        if sparse:
+            X = _sparse_bernoulli(z, w, p, rng, dtype)
+        else:
+            X = (rng.uniform(size=(n_rows, n_cols)) < p[z][:, w]).astype(dtype)
+    elif family == "poisson":
+        lam = np.asarray(params["lambda"], dtype=float)
+        _check_param_shape(lam, g, m, "lambda")
+        a = rng.lognormal(-0.125, 0.5, size=n_rows) if row_effects else np.ones(n_rows)
+        b = rng.lognormal(-0.125, 0.5, size=n_cols) if row_effects else np.ones(n_cols)
+        X = _chunked(n_rows, sparse, dtype, lambda s: rng.poisson(
+            lam[z[s]][:, w] * a[s, None] * b[None, :]))
+    else:
+        mu = np.asarray(params["mean"], dtype=float)
+        var = np.asarray(params["var"], dtype=float)
+        _check_param_shape(mu, g, m, "mean")
+        _check_param_shape(var, g, m, "var")
+        X = _chunked(n_rows, sparse, dtype, lambda s: rng.normal(
+            mu[z[s]][:, w], np.sqrt(var[z[s]][:, w])))
+    return X, z, w
+
+
+def _check_param_shape(p, g, m, name):
+    if p.shape != (g, m) or not np.all(np.isfinite(p)):
+        raise ValueError(f"params[{name!r}] must be a finite ({g}, {m}) array, got shape {p.shape}.")
+
+
+def _chunked(n, sparse, dtype, draw, chunk=2048):
+    """Draw dense row chunks; keep them dense or stack them as CSR."""
+    parts = [draw(slice(i, min(i + chunk, n))).astype(dtype) for i in range(0, n, chunk)]
+    if sparse:
+        return sp.vstack([sp.csr_matrix(p) for p in parts], format="csr")
+    return np.vstack(parts)
+
+
+def _sparse_bernoulli(z, w, p, rng, dtype):
+    rows_of = [np.flatnonzero(z == k) for k in range(p.shape[0])]
+    cols_of = [np.flatnonzero(w == l) for l in range(p.shape[1])]
+    I, J = [], []
+    for k, rk in enumerate(rows_of):
+        for l, cl in enumerate(cols_of):
+            size = rk.size * cl.size
+            cnt = rng.binomial(size, p[k, l])
+            if cnt == 0:
+                continue
+            flat = rng.randint(0, size, size=cnt)
+            I.append(rk[flat // cl.size])
+            J.append(cl[flat % cl.size])
+    I = np.concatenate(I) if I else np.zeros(0, dtype=np.int64)
+    J = np.concatenate(J) if J else np.zeros(0, dtype=np.int64)
+    X = sp.csr_matrix((np.ones(I.size, dtype=dtype), (I, J)), shape=(z.size, w.size))
+    X.sum_duplicates()
+    X.data[:] = 1  # duplicates summed to 2 collapse back to a single 1
+    return X

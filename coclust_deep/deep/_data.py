@@ -1,0 +1,179 @@
+"""Array-side preparation for the deep models: numpy / scipy in, dense float32 mini-batches out.
+
+The full matrix is never densified. Sparse X stays CSR; only mini-batches of
+rows and the column encoders' fixed subsample of rows are made dense.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._validation import check_matrix
+
+LIKELIHOODS = ("gaussian", "nb", "zinb")
+_CLIP = 10.0  # standardised inputs are clipped like sc.pp.scale(max_value=10)
+
+
+def _column_moments(Y):
+    """Per-column mean and standard deviation (zero-variance columns get std 1)."""
+    if sp.issparse(Y):
+        mean = np.asarray(Y.mean(axis=0)).ravel()
+        sq = np.asarray(Y.multiply(Y).mean(axis=0)).ravel()
+    else:
+        mean = Y.mean(axis=0)
+        sq = (Y * Y).mean(axis=0)
+    std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    std[std < 1e-8] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def _dense(A):
+    return A.toarray() if sp.issparse(A) else np.asarray(A)
+
+
+class MatrixData:
+    """X prepared for the encoders, decoders and the block term.
+
+    * ``gaussian``: the model sees ``Y = X``; the row decoder reconstructs the
+      standardised Y (per-column z-score, clipped at +-10).
+    * ``nb`` / ``zinb``: X must hold non-negative counts. ``Y = log1p(X / l_i *
+      median(l))`` with ``l_i`` the row total; encoders read standardised Y,
+      the count decoder reconstructs raw X given ``l_i``.
+
+    The block term reads ``Y / y_scale`` (global standard deviation of Y), so
+    block means are on a unit scale whatever the units of X.
+    Column encoders read each column's standardised values on a fixed random
+    subsample of at most ``max_col_input`` rows (``col_anchors``).
+    """
+
+    def __init__(self, X, likelihood, *, max_col_input=None, rng=None, stats=None):
+        X = check_matrix(X, allow_gpu=False)
+        X = X.astype(np.float32) if X.dtype != np.float32 else X
+        self.X = X
+        self.likelihood = likelihood
+        self.n_rows, self.n_cols = X.shape
+        if likelihood != "gaussian":
+            values = X.data if sp.issparse(X) else X
+            if values.size and values.min() < 0:
+                raise ValueError(
+                    f"likelihood={likelihood!r} models counts but X has negative values; pass raw "
+                    "counts (e.g. adata.layers['counts']) or use likelihood='gaussian'.")
+        self.library = np.asarray(X.sum(axis=1)).ravel().astype(np.float32)
+        if stats is None:
+            positive = self.library[self.library > 0]
+            median = float(np.median(positive)) if positive.size else 1.0
+            stats = {"median_library": median}
+        self.stats = dict(stats)
+        self.Y = self._transform(X)
+        if "mean" not in self.stats:
+            self.stats["mean"], self.stats["std"] = _column_moments(self.Y)
+            values = self.Y.data if sp.issparse(self.Y) else self.Y
+            mean_all = float(values.sum()) / (self.n_rows * self.n_cols)
+            var_all = float((values.astype(np.float64) ** 2).sum()) / (self.n_rows * self.n_cols) - mean_all ** 2
+            self.stats["y_scale"] = float(np.sqrt(var_all)) if var_all > 1e-12 else 1.0
+        if max_col_input is not None:
+            self._prepare_columns(max_col_input, rng)
+
+    def _transform(self, X):
+        if self.likelihood == "gaussian":
+            return X
+        size = self.stats["median_library"] / np.maximum(self.library, 1e-8)
+        if sp.issparse(X):
+            Y = sp.csr_matrix(sp.diags(size.astype(np.float32)) @ X)
+            Y.data = np.log1p(Y.data)
+            return Y
+        return np.log1p(X * size[:, None])
+
+    def _standardise(self, Yd):
+        Z = (Yd - self.stats["mean"]) / self.stats["std"]
+        return np.clip(Z, -_CLIP, _CLIP, out=Z).astype(np.float32, copy=False)
+
+    def rows(self, idx):
+        """Dense arrays for rows ``idx``: encoder input, reconstruction target, library, block data."""
+        Yd = _dense(self.Y[idx]).astype(np.float32, copy=False)
+        z = self._standardise(Yd)
+        batch = {"input": z, "block": Yd / np.float32(self.stats["y_scale"])}
+        if self.likelihood == "gaussian":
+            batch["target"] = z
+        else:
+            batch["target"] = _dense(self.X[idx]).astype(np.float32, copy=False)
+            batch["library"] = self.library[idx]
+        return batch
+
+    def _prepare_columns(self, max_col_input, rng):
+        n = self.n_rows
+        if n > max_col_input:
+            self.col_anchors = np.sort(rng.choice(n, size=max_col_input, replace=False))
+        else:
+            self.col_anchors = np.arange(n)
+        Ya = _dense(self.Y[self.col_anchors]).astype(np.float32)
+        mean = Ya.mean(axis=0)
+        std = Ya.std(axis=0)
+        std[std < 1e-8] = 1.0
+        Z = np.clip((Ya - mean) / std, -_CLIP, _CLIP)
+        self.col_input = np.ascontiguousarray(Z.T, dtype=np.float32)  # (n_cols, n_anchors)
+
+    def cols(self, idx):
+        z = self.col_input[idx]
+        return {"input": z, "target": z}
+
+
+def check_views(views, masks, n, *, axis, kind):
+    """Validate extra views of the rows (``axis="rows"``) or columns; return standardised arrays.
+
+    Returns ``{name: (array float32 (n, p), mask float32 (n,))}``. Missing
+    entries (mask False) may hold anything, NaN included; they are zeroed and
+    ignored by every loss.
+    """
+    if views is None:
+        if masks:
+            raise ValueError(f"{kind}_view_masks given without {kind}_views.")
+        return {}
+    if not isinstance(views, dict):
+        raise TypeError(f"{kind}_views must be a dict {{name: array of shape ({n}, n_features)}}, "
+                        f"got {type(views).__name__}.")
+    masks = {} if masks is None else masks
+    if not isinstance(masks, dict):
+        raise TypeError(f"{kind}_view_masks must be a dict {{name: boolean array of length {n}}}.")
+    unknown = set(masks) - set(views)
+    if unknown:
+        raise ValueError(f"{kind}_view_masks names unknown views {sorted(unknown)}; "
+                         f"views are {sorted(views)}.")
+    out = {}
+    for name, arr in views.items():
+        if not isinstance(name, str) or not name or name == "primary" or ":" in name:
+            raise ValueError(f"{kind} view names must be non-empty strings other than 'primary' "
+                             f"without ':', got {name!r}.")
+        A = _dense(arr) if sp.issparse(arr) else np.asarray(arr)
+        if A.dtype == object or A.dtype.kind not in "biuf":
+            raise TypeError(f"{kind} view {name!r} has dtype {A.dtype}; pass a numeric array.")
+        if A.ndim == 1:
+            A = A[:, None]
+        if A.ndim != 2:
+            raise ValueError(f"{kind} view {name!r} must be 2-D ({n}, n_features), got {A.ndim}-D.")
+        if A.shape[0] != n:
+            raise ValueError(f"{kind} view {name!r} has {A.shape[0]} rows but X has {n} {axis}; "
+                             f"a {kind} view needs one row per {axis[:-1]} of X, in the same order.")
+        if A.shape[1] == 0:
+            raise ValueError(f"{kind} view {name!r} has no features.")
+        mask = masks.get(name)
+        if mask is None:
+            mask = np.ones(n, dtype=bool)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (n,) or mask.dtype != bool:
+                raise ValueError(f"{kind}_view_masks[{name!r}] must be a boolean array of length {n}, "
+                                 f"got dtype {mask.dtype} and shape {mask.shape}.")
+        if mask.sum() < 2:
+            raise ValueError(f"{kind} view {name!r} is observed for fewer than 2 {axis}; drop it.")
+        observed = A[mask].astype(np.float64)
+        if not np.all(np.isfinite(observed)):
+            raise ValueError(f"{kind} view {name!r} contains NaN or infinite values in observed {axis}; "
+                             f"impute them, or mark those {axis} missing with {kind}_view_masks[{name!r}].")
+        mean = observed.mean(axis=0)
+        std = observed.std(axis=0)
+        std[std < 1e-8] = 1.0
+        Z = np.zeros(A.shape, dtype=np.float32)
+        Z[mask] = np.clip((observed - mean) / std, -_CLIP, _CLIP)
+        out[name] = (Z, mask.astype(np.float32))
+    return out

@@ -1,0 +1,385 @@
+"""DeepCoclustering: row and column autoencoders trained jointly with DEC heads and an LBM block term."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.cluster import KMeans
+
+from .._validation import check_n_clusters, check_nonneg_float, check_positive_int
+from ._base import DeepEstimatorBase, seeded, to_tensors
+from ._data import MatrixData, check_views
+from ._module import CoclusteringModule
+from ._nn import target_distribution
+
+_INFERENCE_CHUNK = 2048
+
+
+class DeepCoclustering(DeepEstimatorBase):
+    """Deep co-clustering: a row partition and a column partition learned with autoencoders.
+
+    **Networks.** A row encoder embeds each row (a cell's profile over the
+    columns); a column encoder embeds each column (a gene's profile over the
+    rows). Gene profiles are ``n_rows`` long, so the column encoder reads each
+    column on a fixed random subsample of at most ``max_col_input`` rows
+    (drawn once per fit from ``random_state``, stored in ``col_anchors_``):
+    its cost and size do not grow with the number of cells, and a sparse X
+    is densified only on those rows. Each side has a decoder, a DEC
+    Student-t head, and optionally extra views with their own encoders.
+
+    **Objective.** Per step, one mini-batch of rows and one of columns::
+
+        loss = reconstruction_weight * (row reconstruction + column reconstruction
+                                        + view reconstructions)
+             + alignment_weight * sum over views of CLIP(view, primary)
+             + cluster_weight   * (KL(P_rows || Q_rows) + KL(P_cols || Q_cols))
+             + block_weight     * LBM block term
+
+    * reconstruction: Gaussian (MSE on standardised values) or a count
+      likelihood (``"nb"``, ``"zinb"``, scVI-style mean = row total x softmax)
+      for the rows; Gaussian for columns and views.
+    * DEC terms: ``q`` = Student-t similarity to learned centres, ``p = (q^2 /
+      f) / normaliser`` recomputed on the full data each epoch.
+    * block term: expected Gaussian LBM negative log-likelihood (unit
+      variance) of the data block ``Y[rows, cols]`` (log-normalised for counts,
+      scaled to unit global std) under the soft row and column assignments and
+      learned block means (g x m). It ties the two partitions: a row cluster
+      must be homogeneous on every column cluster, and conversely.
+    * alignment: symmetric InfoNCE (CLIP) between a view's embedding and the
+      primary embedding of the same row, over the rows of the batch that have
+      the view. The fused embedding fed to the head is the mask-aware mean of
+      the per-view embeddings with learned softmax weights.
+
+    Training: ``pretrain_epochs`` of reconstruction (+ alignment), k-means on
+    the fused embeddings to place the centres and initialise the block
+    means, then up to ``epochs`` of the full objective, stopping early when
+    less than ``tol`` of the row labels and of the column labels change.
+
+    Parameters
+    ----------
+    n_row_clusters, n_col_clusters : int, default=2
+    latent_dim : int, default=32
+        Size of the shared latent space (rows, columns and views).
+    hidden : tuple of int, default=(256, 64)
+        Encoder widths for X's rows and columns; decoders mirror them.
+    pretrain_epochs : int, default=30
+    epochs : int, default=50
+        Maximum joint-training epochs.
+    batch_size : int, default=256
+        Rows per step; columns are split into as many batches as there are
+        row batches, so each epoch visits every row and every column once.
+    lr : float, default=1e-3
+        Adam learning rate.
+    likelihood : {"gaussian", "nb", "zinb"}, default="gaussian"
+        Row reconstruction likelihood; ``"nb"``/``"zinb"`` need raw counts.
+    reconstruction_weight, cluster_weight, block_weight, alignment_weight : float
+        Loss weights (defaults 1.0, 0.1, 0.1, 0.5).
+    temperature : float, default=0.1
+        Temperature of the contrastive alignment.
+    alpha : float, default=1.0
+        Student-t degrees of freedom.
+    max_col_input : int, default=2048
+        Rows read by the column encoder.
+    tol : float, default=1e-3
+        Early stopping threshold on the fraction of changed labels.
+    n_init : int, default=10
+        k-means restarts for the centre initialisation.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    random_state : int or None
+        Same value, same result on CPU.
+    verbose : bool, default=True
+        tqdm progress bar.
+
+    Attributes
+    ----------
+    row_labels_, column_labels_ : ndarray of int
+    row_embedding_ : ndarray, shape (n_rows, latent_dim)
+        Fused row embeddings.
+    column_embedding_ : ndarray, shape (n_cols, latent_dim)
+    row_soft_assignments_, column_soft_assignments_ : ndarray
+        Student-t ``q`` for rows (n_rows, g) and columns (n_cols, m).
+    row_cluster_centers_, column_cluster_centers_ : ndarray
+    block_means_ : ndarray, shape (g, m)
+        Block means of the LBM head on the scaled data.
+    history_ : dict of lists
+        Per epoch: ``phase``, ``epoch``, ``loss``, every loss term, and the
+        fraction of changed labels (``pd.DataFrame(model.history_)``).
+    view_contributions_ : dict
+        ``{"rows": {name: {...}}, "columns": {...}}`` with, per input (the
+        primary data is ``"primary"``), its learned ``fusion_weight``, and per
+        extra view ``label_change_without_view``: the fraction of labels that
+        change when the view is left out of the fusion.
+    col_anchors_ : ndarray of int
+        Rows read by the column encoder.
+    n_epochs_ : dict
+        Completed epochs per phase.
+    interrupted_ : bool
+        True when KeyboardInterrupt stopped fit; the model then holds the
+        weights after the last completed epoch.
+
+    Examples
+    --------
+    >>> from coclust_deep.datasets import make_lbm
+    >>> from coclust_deep.deep import DeepCoclustering
+    >>> X, rows, cols = make_lbm(150, 60, 3, 2, family="gaussian", signal=1.0, random_state=0)
+    >>> model = DeepCoclustering(3, 2, pretrain_epochs=10, epochs=10, random_state=0, verbose=False)
+    >>> model = model.fit(X)
+    >>> model.row_labels_.shape, model.column_labels_.shape, model.block_means_.shape
+    ((150,), (60,), (3, 2))
+    """
+
+    _fitted_attributes = (
+        "row_labels_", "column_labels_", "row_embedding_", "column_embedding_",
+        "row_soft_assignments_", "column_soft_assignments_", "row_cluster_centers_",
+        "column_cluster_centers_", "block_means_", "history_", "view_contributions_",
+        "col_anchors_", "n_epochs_", "interrupted_", "preprocessing_",
+    )
+
+    def __init__(self, n_row_clusters=2, n_col_clusters=2, *, latent_dim=32, hidden=(256, 64),
+                 pretrain_epochs=30, epochs=50, batch_size=256, lr=1e-3, likelihood="gaussian",
+                 reconstruction_weight=1.0, cluster_weight=0.1, block_weight=0.1, alignment_weight=0.5,
+                 temperature=0.1, alpha=1.0, max_col_input=2048, tol=1e-3, n_init=10, device="auto",
+                 random_state=None, verbose=True):
+        self.n_row_clusters = n_row_clusters
+        self.n_col_clusters = n_col_clusters
+        self.latent_dim = latent_dim
+        self.hidden = hidden
+        self.pretrain_epochs = pretrain_epochs
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.likelihood = likelihood
+        self.reconstruction_weight = reconstruction_weight
+        self.cluster_weight = cluster_weight
+        self.block_weight = block_weight
+        self.alignment_weight = alignment_weight
+        self.temperature = temperature
+        self.alpha = alpha
+        self.max_col_input = max_col_input
+        self.tol = tol
+        self.n_init = n_init
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build_module(self, config):
+        return CoclusteringModule(**config)
+
+    def _check_weights(self):
+        for name in ("reconstruction_weight", "cluster_weight", "block_weight", "alignment_weight"):
+            check_nonneg_float(getattr(self, name), name)
+        if not (isinstance(self.temperature, numbers.Real) and self.temperature > 0):
+            raise ValueError(f"temperature must be a positive number, got {self.temperature!r}.")
+        check_positive_int(self.max_col_input, "max_col_input", minimum=2)
+
+    def fit(self, X, y=None, *, row_views=None, col_views=None, row_view_masks=None, col_view_masks=None):
+        """Co-cluster ``X`` (dense or sparse, n_rows x n_cols), optionally with extra views.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_rows, n_cols)
+        y : ignored
+        row_views : dict of {str: array of shape (n_rows, p)}, optional
+            Extra embeddings of the rows (image or text features, protein
+            counts, ...). Standardised per feature internally; transform
+            counts first (e.g. log1p or CLR).
+        col_views : dict of {str: array of shape (n_cols, p)}, optional
+            Extra embeddings of the columns.
+        row_view_masks, col_view_masks : dict of {str: bool array}, optional
+            True where the row (column) has the view; missing entries may
+            hold NaN. Default: every entry observed.
+
+        Returns
+        -------
+        self
+        """
+        hidden, device, seed = self._check_common()
+        self._check_weights()
+        rng = np.random.default_rng(seed)
+        data = MatrixData(X, self.likelihood, max_col_input=int(self.max_col_input), rng=rng)
+        g = check_n_clusters(self.n_row_clusters, "n_row_clusters", data.n_rows, "rows")
+        m = check_n_clusters(self.n_col_clusters, "n_col_clusters", data.n_cols, "columns")
+        row_v = check_views(row_views, row_view_masks, data.n_rows, axis="rows", kind="row")
+        col_v = check_views(col_views, col_view_masks, data.n_cols, axis="columns", kind="col")
+        self.device_ = device
+        self.preprocessing_ = data.stats
+        self.col_anchors_ = data.col_anchors
+        common = dict(hidden=hidden, latent_dim=int(self.latent_dim), alpha=float(self.alpha))
+        self._module_config = {
+            "row_kwargs": dict(n_input=data.n_cols, n_clusters=g, likelihood=self.likelihood,
+                               view_dims={k: v[0].shape[1] for k, v in row_v.items()}, **common),
+            "col_kwargs": dict(n_input=data.col_input.shape[1], n_clusters=m, likelihood="gaussian",
+                               view_dims={k: v[0].shape[1] for k, v in col_v.items()}, **common),
+        }
+        self._start_history()
+        with seeded(seed, device):
+            self.module_ = self._build_module(self._module_config).to(device)
+            self._heads_ready = False
+            self._fit_guarded(lambda: self._train(data, row_v, col_v, rng, seed),
+                              lambda: self._finalize(data, row_v, col_v, seed))
+        return self
+
+    # -- batches -------------------------------------------------------------------------------
+    @staticmethod
+    def _with_views(batch, views, idx):
+        batch["views"] = {name: arr[idx] for name, (arr, _) in views.items()}
+        batch["masks"] = {name: mask[idx] for name, (_, mask) in views.items()}
+        return batch
+
+    def _row_batch(self, data, views, idx):
+        return self._with_views(data.rows(idx), views, idx)
+
+    def _col_batch(self, data, views, idx):
+        return self._with_views(data.cols(idx), views, idx)
+
+    def _steps(self, data, rng):
+        n_steps = max(1, int(np.ceil(data.n_rows / self.batch_size)))
+        row_parts = np.array_split(rng.permutation(data.n_rows), n_steps)
+        col_parts = np.array_split(rng.permutation(data.n_cols), min(n_steps, data.n_cols))
+        return [(r, col_parts[i % len(col_parts)]) for i, r in enumerate(row_parts)]
+
+    # -- training ------------------------------------------------------------------------------
+    def _weighted(self, terms):
+        total = 0.0
+        for key, value in terms.items():
+            if key.endswith("clustering"):
+                weight = self.cluster_weight
+            elif key == "block":
+                weight = self.block_weight
+            elif "alignment" in key:
+                weight = self.alignment_weight
+            else:  # reconstructions
+                weight = self.reconstruction_weight
+            total = total + weight * value
+        return total
+
+    def _epoch(self, data, row_v, col_v, rng, optimizer, targets=None):
+        module = self.module_
+        module.train()
+        sums, total = {}, 0.0
+        for row_idx, col_idx in self._steps(data, rng):
+            rb = to_tensors(self._row_batch(data, row_v, row_idx), self.device_)
+            cb = to_tensors(self._col_batch(data, col_v, col_idx), self.device_)
+            y_block = rb["block"][:, torch.as_tensor(col_idx, device=self.device_)]
+            kwargs = {"temperature": float(self.temperature)}
+            if targets is not None:
+                kwargs["row_target"] = torch.as_tensor(targets[0][row_idx], device=self.device_)
+                kwargs["col_target"] = torch.as_tensor(targets[1][col_idx], device=self.device_)
+            terms = module.loss(rb, cb, y_block, **kwargs)
+            loss = self._weighted(terms)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(row_idx)
+            for key, value in terms.items():
+                sums[key] = sums.get(key, 0.0) + value.item() * len(row_idx)
+        out = {key: value / data.n_rows for key, value in sums.items()}
+        out["loss"] = total / data.n_rows
+        return out
+
+    def _train(self, data, row_v, col_v, rng, seed):
+        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
+        self._run_phase("pretrain", self.pretrain_epochs,
+                        lambda epoch: (self._epoch(data, row_v, col_v, rng, optimizer), False))
+        self._init_heads(data, row_v, col_v, seed)
+        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
+        previous = {}
+
+        def train_epoch(epoch):
+            q_rows, q_cols = self._soft_assign(data, row_v, col_v)
+            labels = {"row": q_rows.argmax(1), "col": q_cols.argmax(1)}
+            change = {k: (1.0 if k not in previous else float(np.mean(v != previous[k])))
+                      for k, v in labels.items()}
+            previous.update(labels)
+            if epoch > 0 and max(change.values()) < self.tol:
+                return None, True
+            targets = (target_distribution(torch.from_numpy(q_rows)).float().numpy(),
+                       target_distribution(torch.from_numpy(q_cols)).float().numpy())
+            terms = self._epoch(data, row_v, col_v, rng, optimizer, targets)
+            terms["row_label_change"] = change["row"]
+            terms["col_label_change"] = change["col"]
+            return terms, False
+
+        self._run_phase("train", self.epochs, train_epoch)
+
+    # -- inference -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _embed_side(self, side, make_batch, n, drop_view=None):
+        side.eval()
+        parts = []
+        for start in range(0, n, _INFERENCE_CHUNK):
+            idx = np.arange(start, min(start + _INFERENCE_CHUNK, n))
+            batch = to_tensors(make_batch(idx), self.device_)
+            parts.append(side.encode(batch, drop_view=drop_view)[0].cpu().numpy())
+        return np.vstack(parts)
+
+    def _embeddings(self, data, row_v, col_v):
+        rows = self._embed_side(self.module_.rows, lambda i: self._row_batch(data, row_v, i), data.n_rows)
+        cols = self._embed_side(self.module_.cols, lambda i: self._col_batch(data, col_v, i), data.n_cols)
+        return rows, cols
+
+    @torch.inference_mode()
+    def _head(self, side, z):
+        return side.head(torch.as_tensor(z, device=self.device_)).cpu().numpy().astype(np.float64)
+
+    def _soft_assign(self, data, row_v, col_v):
+        z_rows, z_cols = self._embeddings(data, row_v, col_v)
+        return self._head(self.module_.rows, z_rows), self._head(self.module_.cols, z_cols)
+
+    def _init_heads(self, data, row_v, col_v, seed):
+        z_rows, z_cols = self._embeddings(data, row_v, col_v)
+        labels = []
+        for side, z in ((self.module_.rows, z_rows), (self.module_.cols, z_cols)):
+            km = KMeans(side.head.centres.shape[0], n_init=self.n_init, random_state=seed).fit(z)
+            with torch.no_grad():
+                side.head.centres.copy_(torch.as_tensor(km.cluster_centers_, dtype=torch.float32))
+            labels.append(km.labels_)
+        means = _block_means(data, *labels, *self.module_.block_means.shape)
+        with torch.no_grad():
+            self.module_.block_means.copy_(torch.as_tensor(means, dtype=torch.float32))
+        self._heads_ready = True
+
+    def _finalize(self, data, row_v, col_v, seed):
+        if not self._heads_ready:  # interrupted during pretraining
+            self._init_heads(data, row_v, col_v, seed)
+        module = self.module_
+        self.row_embedding_, self.column_embedding_ = self._embeddings(data, row_v, col_v)
+        self.row_soft_assignments_ = self._head(module.rows, self.row_embedding_)
+        self.column_soft_assignments_ = self._head(module.cols, self.column_embedding_)
+        self.row_labels_ = self.row_soft_assignments_.argmax(1).astype(np.int64)
+        self.column_labels_ = self.column_soft_assignments_.argmax(1).astype(np.int64)
+        self.row_cluster_centers_ = module.rows.head.centres.detach().cpu().numpy().copy()
+        self.column_cluster_centers_ = module.cols.head.centres.detach().cpu().numpy().copy()
+        self.block_means_ = module.block_means.detach().cpu().numpy().copy()
+        self.view_contributions_ = {
+            "rows": self._contributions(module.rows, lambda i: self._row_batch(data, row_v, i),
+                                        data.n_rows, self.row_labels_),
+            "columns": self._contributions(module.cols, lambda i: self._col_batch(data, col_v, i),
+                                           data.n_cols, self.column_labels_),
+        }
+
+    def _contributions(self, side, make_batch, n, labels):
+        weights = torch.softmax(side.fusion_logits.detach(), 0).cpu().numpy()
+        out = {"primary": {"fusion_weight": float(weights[0])}}
+        for v, name in enumerate(side.view_names, start=1):
+            z = self._embed_side(side, make_batch, n, drop_view=name)
+            without = self._head(side, z).argmax(1)
+            out[name] = {"fusion_weight": float(weights[v]),
+                         "label_change_without_view": float(np.mean(without != labels))}
+        return out
+
+
+def _block_means(data, row_labels, col_labels, g, m):
+    """Mean of the scaled data in each (row cluster, column cluster) block; 0 for empty blocks."""
+    n, d = len(row_labels), len(col_labels)
+    S = sp.csr_matrix((np.ones(n), (row_labels, np.arange(n))), shape=(g, n))
+    T = sp.csr_matrix((np.ones(d), (np.arange(d), col_labels)), shape=(d, m))
+    YT = data.Y @ T
+    sums = S @ YT
+    sums = sums.toarray() if sp.issparse(sums) else np.asarray(sums)
+    sizes = np.bincount(row_labels, minlength=g)[:, None] * np.bincount(col_labels, minlength=m)[None, :]
+    means = np.divide(sums, sizes, out=np.zeros((g, m)), where=sizes > 0)
+    return means / data.stats["y_scale"]

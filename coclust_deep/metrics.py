@@ -1,0 +1,114 @@
+"""Partition agreement scores for clustering, co-clustering and biclustering."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.metrics import consensus_score as _sk_consensus
+from sklearn.metrics.cluster import contingency_matrix
+
+__all__ = ["accuracy", "ari", "cari", "consensus_score", "nmi"]
+
+
+def _pair(labels_true, labels_pred):
+    a = np.asarray(labels_true).ravel()
+    b = np.asarray(labels_pred).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"label vectors differ in length: {a.shape[0]} vs {b.shape[0]}.")
+    if a.size == 0:
+        raise ValueError("label vectors are empty.")
+    return a, b
+
+
+def nmi(labels_true, labels_pred):
+    """Normalised mutual information (arithmetic normalisation, as scikit-learn).
+
+    >>> nmi([0, 0, 1, 1], [1, 1, 0, 0])
+    1.0
+    """
+    a, b = _pair(labels_true, labels_pred)
+    return float(normalized_mutual_info_score(a, b))
+
+
+def ari(labels_true, labels_pred):
+    """Adjusted Rand index.
+
+    >>> ari([0, 0, 1, 1], [1, 1, 0, 0])
+    1.0
+    """
+    a, b = _pair(labels_true, labels_pred)
+    return float(adjusted_rand_score(a, b))
+
+
+def accuracy(labels_true, labels_pred):
+    """Clustering accuracy after the best one-to-one matching of labels.
+
+    The matching maximises the matched counts (Hungarian algorithm on the
+    contingency table); predicted clusters left unmatched count as errors.
+
+    >>> accuracy([0, 0, 1, 1, 2], [2, 2, 0, 0, 0])
+    0.8
+    """
+    a, b = _pair(labels_true, labels_pred)
+    C = contingency_matrix(a, b)
+    rows, cols = linear_sum_assignment(-C)
+    return float(C[rows, cols].sum() / a.size)
+
+
+def _ari_from_contingency(C):
+    C = np.asarray(C, dtype=np.float64)
+    n = C.sum()
+    comb = lambda x: x * (x - 1.0) / 2.0  # noqa: E731
+    sum_ij = comb(C).sum()
+    sum_a = comb(C.sum(axis=1)).sum()
+    sum_b = comb(C.sum(axis=0)).sum()
+    expected = sum_a * sum_b / comb(n)
+    max_index = 0.5 * (sum_a + sum_b)
+    if max_index == expected:  # both partitions trivial and identical
+        return 1.0
+    return float((sum_ij - expected) / (max_index - expected))
+
+
+def cari(row_true, col_true, row_pred, col_pred):
+    """Co-clustering ARI (Robert, Vasseur & Brault 2021).
+
+    The ARI between the two partitions of the *cells* (i, j) into blocks. The
+    block contingency table is the Kronecker product of the row and column
+    tables, so nothing of size n x d is built.
+
+    >>> cari([0, 0, 1], [0, 1], [1, 1, 0], [1, 0])
+    1.0
+    """
+    r_true, r_pred = _pair(row_true, row_pred)
+    c_true, c_pred = _pair(col_true, col_pred)
+    C = np.kron(contingency_matrix(r_true, r_pred), contingency_matrix(c_true, c_pred))
+    return _ari_from_contingency(C)
+
+
+def consensus_score(biclusters_a, biclusters_b):
+    """Consensus score between two sets of biclusters (Hochreiter et al. 2010).
+
+    Each argument is ``(rows, columns)``: boolean indicator arrays of shape
+    (n_biclusters, n_rows) and (n_biclusters, n_columns), as in scikit-learn's
+    ``biclusters_``.  Similarity is the Jaccard index and matching is Hungarian.
+
+    >>> rows = np.array([[True, False], [False, True]])
+    >>> cols = np.array([[True, False], [False, True]])
+    >>> consensus_score((rows, cols), (rows[::-1], cols[::-1]))
+    1.0
+    """
+    a_rows, a_cols = (np.asarray(x, dtype=bool) for x in biclusters_a)
+    b_rows, b_cols = (np.asarray(x, dtype=bool) for x in biclusters_b)
+    if a_rows.ndim != 2 or a_cols.ndim != 2 or b_rows.ndim != 2 or b_cols.ndim != 2:
+        raise ValueError("biclusters must be (rows, columns) with 2-D boolean indicator arrays.")
+    if a_rows.shape[1] != b_rows.shape[1] or a_cols.shape[1] != b_cols.shape[1]:
+        raise ValueError("the two sets of biclusters index matrices of different shapes.")
+    return float(_sk_consensus((a_rows, a_cols), (b_rows, b_cols)))
+
+
+def labels_to_biclusters(row_labels, col_labels):
+    """Indicator arrays of the diagonal biclusters (k, k) of a co-clustering."""
+    r = np.asarray(row_labels)
+    c = np.asarray(col_labels)
+    ks = np.union1d(np.unique(r), np.unique(c))
+    return np.stack([r == k for k in ks]), np.stack([c == k for k in ks])

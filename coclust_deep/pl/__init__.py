@@ -1,0 +1,1 @@
+"""Scanpy-style plots of co-clustering results."""

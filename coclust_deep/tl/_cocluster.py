@@ -1,0 +1,208 @@
+"""``tl.cocluster``: any co-clustering estimator of coclust_deep, written into AnnData."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+
+from ._lbm import _log_info, posterior_keys, write_lbm_result
+from ._utils import (
+    check_adata,
+    check_key_free,
+    doc_params,
+    get_matrix,
+    h5ad_safe,
+    input_params,
+    pick_family,
+    write_labels,
+)
+
+# method name -> class name in coclust_deep (classic estimators are looked up
+# lazily so that a method whose estimator is missing fails only when asked for).
+METHODS = {
+    "lbm": "LatentBlockModel",
+    "info": "InfoCoclustering",
+    "modularity": "ModularityCoclustering",
+    "spectral_cocluster": "SpectralCoclustering",
+    "spectral_bicluster": "SpectralBiclustering",
+    "double_kmeans": "DoubleKMeans",
+}
+
+
+def _estimator_class(method):
+    import coclust_deep
+
+    if method not in METHODS:
+        raise ValueError(
+            f"method must be one of {sorted(METHODS)} or an unfitted coclust_deep/scikit-learn "
+            f"co-clustering estimator, got {method!r}."
+        )
+    cls = getattr(coclust_deep, METHODS[method], None)
+    if cls is None:
+        raise ImportError(
+            f"method={method!r} needs coclust_deep.{METHODS[method]}, which this installation lacks; "
+            "upgrade coclust_deep or choose another method."
+        )
+    return cls
+
+
+def _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters):
+    """Pass (g, m) in whichever parameter names the estimator uses."""
+    names = estimator.get_params(deep=False)
+    update = {}
+    if "n_row_clusters" in names:
+        if n_row_clusters is not None:
+            update["n_row_clusters"] = n_row_clusters
+        if n_col_clusters is not None:
+            update["n_col_clusters"] = n_col_clusters
+    elif "n_clusters" in names:
+        if n_row_clusters is not None or n_col_clusters is not None:
+            g = n_row_clusters if n_row_clusters is not None else n_col_clusters
+            m = n_col_clusters if n_col_clusters is not None else n_row_clusters
+            if g == m:
+                update["n_clusters"] = g
+            elif "n_components" in names or type(estimator).__name__ == "SpectralBiclustering":
+                update["n_clusters"] = (g, m)  # checkerboard: (rows, columns)
+            else:
+                raise ValueError(
+                    f"{type(estimator).__name__} finds the same number of row and column clusters; "
+                    f"pass n_row_clusters == n_col_clusters (got {g} and {m})."
+                )
+    elif n_row_clusters is not None or n_col_clusters is not None:
+        raise ValueError(f"{type(estimator).__name__} takes no number of clusters; leave them as None.")
+    return estimator.set_params(**update)
+
+
+@doc_params
+def cocluster(
+    adata,
+    method="spectral_cocluster",
+    n_row_clusters=None,
+    n_col_clusters=None,
+    *,
+    layer=None,
+    use_raw=False,
+    mask_var=None,
+    use_highly_variable=None,
+    key_added=None,
+    overwrite=False,
+    copy=False,
+    random_state=0,
+    **estimator_kwargs,
+):
+    """Co-cluster cells and genes with any coclust_deep co-clustering estimator.
+
+    Parameters
+    ----------
+    adata
+        Annotated data matrix.
+    method
+        ``"spectral_cocluster"`` (Dhillon 2001), ``"spectral_bicluster"``
+        (Kluger 2003 checkerboard), ``"info"`` (information-theoretic,
+        Dhillon 2003), ``"modularity"`` (Ailem 2015), ``"double_kmeans"`` or
+        ``"lbm"``; or an unfitted estimator instance (cloned, never modified)
+        exposing ``row_labels_`` and ``column_labels_`` after ``fit``.
+    n_row_clusters, n_col_clusters
+        Numbers of cell and gene clusters, passed as the estimator's
+        ``n_row_clusters``/``n_col_clusters`` or ``n_clusters``. ``None``
+        keeps the estimator's default.
+{doc_input}
+{doc_output}
+        ``None`` (default) uses the method name (the class name, lowercased,
+        for an estimator instance).
+    random_state
+        Seed passed to estimators that take one.
+    **estimator_kwargs
+        Further estimator parameters.
+
+    Returns
+    -------
+    ``None``, or the modified copy when ``copy=True``. Writes
+    ``adata.obs[key]`` and ``adata.var[key]`` (natsorted string
+    categoricals, ``"unassigned"`` for genes outside ``mask_var``) and
+    ``adata.uns[key]["params"]`` (``tool="cocluster"``, ``method`` and every
+    estimator parameter). When the estimator has them, also
+    ``obsm[key + "_row_posterior"]``, ``varm[key + "_col_posterior"]`` and
+    ``uns[key]["criterion"]`` (its ``criterion_`` or ``modularity_``).
+    ``method="lbm"`` writes everything :func:`coclust_deep.tl.lbm` writes
+    (``family="auto"`` by default, picked from the data as there).
+
+    Examples
+    --------
+    >>> import scanpy as sc
+    >>> from coclust_deep import tl
+    >>> adata = sc.datasets.pbmc68k_reduced()
+    >>> tl.cocluster(adata, "spectral_cocluster", 6, 6, use_raw=True)
+    >>> adata.obs["spectral_cocluster"].nunique() <= 6
+    True
+    """
+    check_adata(adata)
+    if isinstance(method, str):
+        estimator = _estimator_class(method)()
+        method_name = method
+    elif hasattr(method, "fit") and hasattr(method, "get_params"):
+        estimator = clone(method)
+        method_name = type(method).__name__
+    else:
+        raise TypeError(f"method must be a method name or an unfitted estimator, got {type(method).__name__}.")
+    key = key_added if key_added is not None else method_name.lower()
+    row_key, col_key = posterior_keys(key)
+    check_key_free(adata, key, overwrite=overwrite, obsm_keys=[row_key], varm_keys=[col_key])
+
+    estimator = _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters)
+    own_params = estimator.get_params(deep=False)
+    extra = dict(estimator_kwargs)
+    if "random_state" in own_params:
+        extra.setdefault("random_state", random_state)
+    family = extra.pop("family", "auto") if "family" in own_params else None
+    estimator.set_params(**extra)
+
+    adata = adata.copy() if copy else adata
+    data = get_matrix(
+        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable
+    )
+    if family is not None:  # an LBM: "auto" picks the family from the data, as in tl.lbm
+        estimator.set_params(family=pick_family(data.X) if family == "auto" else family)
+    estimator.fit(data.X)
+
+    params = {"tool": "cocluster", "method": method_name}
+    params.update(input_params(
+        layer=layer, use_raw=use_raw, mask_var=mask_var,
+        use_highly_variable=use_highly_variable, random_state=random_state,
+    ))
+    if hasattr(estimator, "elbo_history_") and hasattr(estimator, "params_"):  # an LBM
+        write_lbm_result(adata, estimator, key, data, params)
+    else:
+        _write_generic(adata, estimator, key, data, params)
+    _log_info(f"tl.cocluster: {method_name} co-clusters added as obs/var[{key!r}]")
+    return adata if copy else None
+
+
+def _write_generic(adata, estimator, key, data, params):
+    row_labels, col_labels = _labels(estimator)
+    write_labels(adata, key, row_labels=row_labels, col_labels=col_labels, var_positions=data.var_positions)
+    all_params = dict(estimator.get_params(deep=False))
+    all_params.update(params)
+    result = {"params": all_params}
+    for attr in ("criterion_", "modularity_"):
+        value = getattr(estimator, attr, None)
+        if value is not None and np.isscalar(value) and np.isfinite(value):
+            result["criterion"] = float(value)
+            break
+    history = getattr(estimator, "criterion_history_", None)
+    if history is not None:
+        result["criterion_history"] = np.asarray(history, dtype=np.float64)
+    n_iter = getattr(estimator, "n_iter_", None)
+    if n_iter is not None and np.isscalar(n_iter):
+        result["n_iter"] = int(n_iter)
+    adata.uns[key] = h5ad_safe(result)
+
+
+def _labels(estimator):
+    rows = getattr(estimator, "row_labels_", None)
+    cols = getattr(estimator, "column_labels_", None)
+    if rows is None or cols is None:
+        raise TypeError(
+            f"{type(estimator).__name__} exposes no row_labels_/column_labels_ after fit, "
+            "so its result cannot be written as a partition of cells and genes."
+        )
+    return np.asarray(rows), np.asarray(cols)

@@ -1,0 +1,160 @@
+"""Extra views: image or text embeddings of the cells (``obsm``) or genes (``varm``)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._utils import check_adata
+
+VIEW_PREFIX = "view_"
+"""Views live in ``obsm[VIEW_PREFIX + name]`` (cells) or ``varm[VIEW_PREFIX + name]`` (genes)."""
+
+_AXES = ("obs", "var")
+
+
+def _check_name(name):
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"view name must be a non-empty string without '/', got {name!r}.")
+    return name
+
+
+def _check_axis(axis):
+    if axis not in _AXES:
+        raise ValueError(f"axis must be 'obs' (one row per cell) or 'var' (one row per gene), got {axis!r}.")
+    return axis
+
+
+def check_view(embeddings, n_expected, *, name="embeddings", axis="obs"):
+    """Validate a view matrix: 2-D, numeric, finite, one row per cell (or gene).
+
+    Returns a float numpy array or CSR matrix; integer and boolean input
+    becomes float64, float32 is kept, and the caller's array is not modified.
+    """
+    if isinstance(embeddings, pd.DataFrame):
+        embeddings = embeddings.to_numpy()
+    what = "cells (adata.n_obs)" if axis == "obs" else "genes (adata.n_vars)"
+    if sp.issparse(embeddings):
+        values = sp.csr_matrix(embeddings)
+        data = values.data
+    else:
+        values = np.asarray(embeddings)
+        data = values
+    if values.dtype == object or values.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} has dtype {values.dtype}; views must be numeric, e.g. np.asarray(emb, dtype=np.float32)."
+        )
+    if values.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (one row per {axis} entry, one column per feature), got {values.ndim}-D; "
+            "reshape a single feature with emb.reshape(-1, 1)."
+        )
+    if values.shape[0] != n_expected:
+        raise ValueError(
+            f"{name} has {values.shape[0]} rows but there are {n_expected} {what}; "
+            f"a view needs exactly one row per {'cell' if axis == 'obs' else 'gene'}, in adata's order."
+        )
+    if values.shape[1] == 0:
+        raise ValueError(f"{name} has no columns; a view needs at least one feature.")
+    if values.dtype.kind != "f":
+        values = values.astype(np.float64)
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"{name} contains NaN or infinite values; impute or drop them before adding the view.")
+    return values
+
+
+def add_view(adata, name, embeddings, *, axis="obs", overwrite=False, copy=False):
+    """Attach an extra view (image or text embeddings) of the cells or genes.
+
+    Parameters
+    ----------
+    adata
+        Annotated data matrix.
+    name
+        Name of the view; stored under ``obsm["view_" + name]`` (``axis="obs"``)
+        or ``varm["view_" + name]`` (``axis="var"``).
+    embeddings
+        ``(n_obs, k)`` or ``(n_vars, k)`` numeric matrix (numpy, scipy.sparse
+        or DataFrame), rows in adata's order, finite values only.
+    axis
+        ``"obs"``: one row per cell; ``"var"``: one row per gene.
+    overwrite
+        Replace an existing view of that name.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the modified copy when ``copy=True``. Writes
+    ``adata.obsm["view_<name>"]`` or ``adata.varm["view_<name>"]``.
+
+    Examples
+    --------
+    >>> import numpy as np, anndata as ad
+    >>> from coclust_deep import tl
+    >>> adata = ad.AnnData(np.ones((4, 3)))
+    >>> tl.add_view(adata, "image", np.random.default_rng(0).normal(size=(4, 8)))
+    >>> tl.views(adata)["key"].tolist()
+    ['obsm/view_image']
+    """
+    check_adata(adata)
+    _check_name(name)
+    _check_axis(axis)
+    n_expected = adata.n_obs if axis == "obs" else adata.n_vars
+    values = check_view(embeddings, n_expected, name=f"view {name!r}", axis=axis)
+    adata = adata.copy() if copy else adata
+    store = adata.obsm if axis == "obs" else adata.varm
+    key = VIEW_PREFIX + name
+    if key in store and not overwrite:
+        raise ValueError(f"{axis}m[{key!r}] already exists; pass overwrite=True to replace the view.")
+    store[key] = values
+    return adata if copy else None
+
+
+def views(adata):
+    """List the views attached with :func:`add_view`.
+
+    Returns
+    -------
+    DataFrame with one row per view: ``name``, ``axis`` (``"obs"``/``"var"``),
+    ``key`` (``"obsm/view_<name>"``), ``n_features`` and ``dtype``.
+    """
+    check_adata(adata, allow_backed=True)
+    rows = []
+    for axis, store in (("obs", adata.obsm), ("var", adata.varm)):
+        for key in store.keys():
+            if key.startswith(VIEW_PREFIX):
+                value = store[key]
+                rows.append(
+                    {
+                        "name": key[len(VIEW_PREFIX):],
+                        "axis": axis,
+                        "key": f"{axis}m/{key}",
+                        "n_features": int(value.shape[1]),
+                        "dtype": str(value.dtype),
+                    }
+                )
+    return pd.DataFrame(rows, columns=["name", "axis", "key", "n_features", "dtype"])
+
+
+def get_view(adata, name, *, axis=None):
+    """The validated matrix of view ``name`` (what estimators and deep models read).
+
+    ``axis=None`` finds the view on either axis; the name must then be
+    unique. Raises ``KeyError`` listing the available views when it is absent.
+    """
+    check_adata(adata, allow_backed=True)
+    _check_name(name)
+    axes = _AXES if axis is None else (_check_axis(axis),)
+    key = VIEW_PREFIX + name
+    found = [a for a in axes if key in (adata.obsm if a == "obs" else adata.varm)]
+    if not found:
+        available = views(adata)
+        listed = ", ".join(f"{n} ({a})" for n, a in zip(available["name"], available["axis"])) or "none"
+        raise KeyError(f"no view named {name!r}; available views: {listed}. Add one with tl.add_view.")
+    if len(found) > 1:
+        raise ValueError(f"view {name!r} exists for both cells and genes; pass axis='obs' or axis='var'.")
+    a = found[0]
+    store = adata.obsm if a == "obs" else adata.varm
+    n_expected = adata.n_obs if a == "obs" else adata.n_vars
+    return check_view(store[key], n_expected, name=f"view {name!r}", axis=a)

@@ -1,0 +1,94 @@
+"""coclust_deep.kernels: block-update compute behind one contract.
+
+Backends are modules exposing the same functions (``prepare``, ``transpose``,
+``row_estep``, ``block_stats``, ``to_numpy``); see :mod:`.contract` for the maths.
+This package never imports ``coclust_deep``.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .contract import HARD, MODES, SAMPLE, SOFT, EStepResult, mode_code
+
+__all__ = [
+    "BACKENDS",
+    "EStepResult",
+    "HARD",
+    "MODES",
+    "SAMPLE",
+    "SOFT",
+    "available_backends",
+    "get_backend",
+    "is_gpu_array",
+    "mode_code",
+    "resolve_backend",
+]
+
+BACKENDS = ("numpy", "numba", "cupy")
+_MODULES = {"numpy": ".numpy_backend", "numba": ".numba_backend", "cupy": ".cupy_backend"}
+# Above this many stored values a present GPU is worth the host-to-device copy.
+GPU_AUTO_MIN_VALUES = 5_000_000
+
+
+def _load(name):
+    try:
+        mod = importlib.import_module(_MODULES[name], __name__)
+    except ImportError:
+        return None
+    available = getattr(mod, "is_available", None)
+    if available is not None and not available():
+        return None
+    return mod
+
+
+def available_backends():
+    """Names of the backends that can run on this machine."""
+    return [b for b in BACKENDS if _load(b) is not None]
+
+
+def is_gpu_array(X):
+    """True for cupy arrays and cupyx sparse matrices (without importing cupy)."""
+    mod = type(X).__module__
+    return mod.startswith("cupy") or mod.startswith("cupyx")
+
+
+def _n_values(X):
+    nnz = getattr(X, "nnz", None)
+    if nnz is not None:
+        return int(nnz)
+    return int(X.shape[0]) * int(X.shape[1])
+
+
+def resolve_backend(name="auto", X=None):
+    """Resolve ``"auto"`` to a concrete backend name for input ``X``.
+
+    ``"auto"`` picks cupy for cupy input, or when a GPU is present and ``X``
+    holds at least ``GPU_AUTO_MIN_VALUES`` values; otherwise numba, falling
+    back to numpy when numba is not installed.
+    """
+    if not isinstance(name, str) or name not in BACKENDS + ("auto",):
+        raise ValueError(
+            f"backend must be one of {BACKENDS + ('auto',)}, got {name!r}"
+        )
+    if name != "auto":
+        return name
+    if X is not None and is_gpu_array(X):
+        return "cupy"
+    if X is not None and _n_values(X) >= GPU_AUTO_MIN_VALUES and _load("cupy") is not None:
+        return "cupy"
+    return "numba" if _load("numba") is not None else "numpy"
+
+
+def get_backend(name="auto", X=None):
+    """Return the backend module for ``name`` (``"auto"`` resolved against ``X``)."""
+    resolved = resolve_backend(name, X)
+    mod = _load(resolved)
+    if mod is None:
+        hint = {
+            "numba": "pip install numba",
+            "cupy": "a CUDA GPU and `pip install coclust_deep[gpu]` (cupy)",
+        }.get(resolved, "")
+        raise ValueError(
+            f"backend {resolved!r} is not available on this machine; it needs {hint}."
+        )
+    return mod

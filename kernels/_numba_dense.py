@@ -1,0 +1,81 @@
+"""Fused Numba half-step over the rows of a dense C-contiguous ``X``.
+
+Each row is read once: ``u = x_i T`` (and ``v = (x_i*x_i) T``) is formed in
+registers four column clusters at a time (``T`` zero-padded to a multiple of 4), then :func:`finish_row` turns it into
+the posterior and the partial sums.  ``T`` arrives transposed (``Tt``, m x d)
+so the inner loop over the row is contiguous and vectorises.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._numba_posterior import finish_row
+
+
+@njit(fastmath=True, cache=True, inline="always")
+def _project_row(x, Tt, with_sq, u, v):
+    """``u = x Tt^T`` and, if ``with_sq``, ``v = (x*x) Tt^T`` (float64 sums).
+
+    ``Tt`` has a multiple of 4 rows (zero-padded by the caller).
+    """
+    d = x.shape[0]
+    for l in range(0, Tt.shape[0], 4):
+        a0 = a1 = a2 = a3 = 0.0
+        if with_sq:
+            b0 = b1 = b2 = b3 = 0.0
+            for j in range(d):
+                xj = np.float64(x[j])
+                xx = xj * xj
+                a0 += xj * Tt[l, j]
+                a1 += xj * Tt[l + 1, j]
+                a2 += xj * Tt[l + 2, j]
+                a3 += xj * Tt[l + 3, j]
+                b0 += xx * Tt[l, j]
+                b1 += xx * Tt[l + 1, j]
+                b2 += xx * Tt[l + 2, j]
+                b3 += xx * Tt[l + 3, j]
+            v[l] = b0
+            v[l + 1] = b1
+            v[l + 2] = b2
+            v[l + 3] = b3
+        else:
+            for j in range(d):
+                xj = np.float64(x[j])
+                a0 += xj * Tt[l, j]
+                a1 += xj * Tt[l + 1, j]
+                a2 += xj * Tt[l + 2, j]
+                a3 += xj * Tt[l + 3, j]
+        u[l] = a0
+        u[l + 1] = a1
+        u[l + 2] = a2
+        u[l + 3] = a3
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def dense_half_step(X, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, S, n_chunks):
+    """Fused half-step; returns per-chunk partial ``SXT``, ``SX2T``, ``log_norm``.
+
+    ``S`` (n, g) is written (or, for ``mode == GIVEN``, read).  Chunk ``c``
+    owns rows ``[c*n/n_chunks, (c+1)*n/n_chunks)`` and its own accumulators,
+    so threads never write to shared memory.
+    """
+    n = X.shape[0]
+    m = A.shape[1]  # Tt may carry zero padding rows beyond m
+    g = S.shape[1]
+    SXT = np.zeros((n_chunks, g, m))
+    SX2T = np.zeros((n_chunks, g, m))
+    log_norm = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        u = np.empty(Tt.shape[0])
+        v = np.zeros(Tt.shape[0])
+        L = np.empty(g)
+        sxt = SXT[c]
+        sx2t = SX2T[c]
+        acc = 0.0
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            _project_row(X[i], Tt, has_B, u, v)
+            acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms,
+                              S, L, sxt, sx2t)
+        log_norm[c] = acc
+    return SXT, SX2T, log_norm

@@ -1,0 +1,189 @@
+"""Numba CPU backend: fused, parallel, cache-compiled half-steps.
+
+Same functions as :mod:`.numpy_backend` (the reference).  ``prepare`` puts
+``X`` in the layout the kernels read: a C-contiguous float32/float64 array, or
+a :class:`CSR` tuple ``(indptr, indices, data, shape)`` with canonical dtypes.
+Posterior arithmetic and all sums are float64 whatever the dtype of ``X``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from .contract import SAMPLE, EStepResult, mode_code
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a core dependency
+    numba = None
+
+name = "numba"
+
+# Each thread gets several chunks so a slow chunk does not idle the others.
+_CHUNKS_PER_THREAD = 4
+
+
+def is_available():
+    """True when numba can be imported."""
+    return numba is not None
+
+
+class CSR(NamedTuple):
+    """CSR arrays in the one fixed order ``(indptr, indices, data)``, plus shape."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def nnz(self):
+        return int(self.indptr[-1])
+
+
+def _float_dtype(dtype):
+    return dtype if dtype in (np.float32, np.float64) else np.float64
+
+
+def _csr_from_scipy(X):
+    X = X.tocsr()
+    if not X.has_canonical_format:  # duplicates would break (x*x) T
+        X = X.copy()
+        X.sum_duplicates()
+    index_dtype = np.int64 if X.indptr.dtype == np.int64 or X.indices.dtype == np.int64 else np.int32
+    return CSR(
+        np.ascontiguousarray(X.indptr, dtype=index_dtype),
+        np.ascontiguousarray(X.indices, dtype=index_dtype),
+        np.ascontiguousarray(X.data, dtype=_float_dtype(X.data.dtype)),
+        (int(X.shape[0]), int(X.shape[1])),
+    )
+
+
+def prepare(X):
+    """Return ``X`` in the layout the kernels read (dense C array or :class:`CSR`).
+
+    Dense input stays float32 or float64 (other dtypes become float64); CSR
+    input is summed over duplicates and gets int32 or int64 indices.
+    """
+    if isinstance(X, CSR):
+        return X
+    if sp.issparse(X):
+        return _csr_from_scipy(X)
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got an array of shape {X.shape}.")
+    return np.ascontiguousarray(X, dtype=_float_dtype(X.dtype))
+
+
+def transpose(Xp):
+    """A row-major copy of ``X.T`` made once per fit for the column half-step."""
+    Xp = prepare(Xp)
+    if isinstance(Xp, CSR):
+        Xs = sp.csr_matrix((Xp.data, Xp.indices, Xp.indptr), shape=Xp.shape)
+        return _csr_from_scipy(Xs.T.tocsr())
+    return np.ascontiguousarray(Xp.T)
+
+
+def to_scipy(Xp):
+    """The scipy ``csr_matrix`` (sharing memory) or array behind a prepared ``X``."""
+    if isinstance(Xp, CSR):
+        return sp.csr_matrix((Xp.data, Xp.indices, Xp.indptr), shape=Xp.shape)
+    return Xp
+
+
+def _f64(a, label, shape):
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"{label} must have shape {shape}, got {a.shape}.")
+    return a
+
+
+def _pad_columns(T, multiple):
+    """float64 C copy of ``T`` with zero columns up to a multiple of ``multiple``.
+
+    The kernels keep four column-cluster sums in registers; padding removes
+    the remainder loop and costs a few zero multiplies.
+    """
+    d, m = T.shape
+    padded = np.zeros((d, -(-m // multiple) * multiple))
+    padded[:, :m] = T
+    return padded
+
+
+def _n_chunks(n):
+    return max(1, min(n, _CHUNKS_PER_THREAD * numba.get_num_threads()))
+
+
+def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
+    n, d = Xp.shape
+    T = np.asarray(T)
+    if T.ndim != 2 or T.shape[0] != d:
+        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
+    m = T.shape[1]
+    g = S.shape[1]
+    A = _f64(A, "A", (g, m))
+    has_B = B is not None
+    B = _f64(B, "B", (g, m)) if has_B else np.zeros((g, m))
+    w = _f64(w, "w", (g,))
+    has_z = z is not None
+    if has_z != (row_weight is not None):
+        raise ValueError("z and row_weight must be given together (or both left as None).")
+    z = _f64(z, "z", (g,)) if has_z else np.zeros(g)
+    r = _f64(row_weight, "row_weight", (n,)) if has_z else np.zeros(n)
+    if mode == SAMPLE:
+        if uniforms is None:
+            raise ValueError("mode='sample' needs one uniform draw per row")
+        uniforms = _f64(uniforms, "uniforms", (n,))
+    else:
+        uniforms = np.zeros(1)
+    n_chunks = _n_chunks(n)
+    if isinstance(Xp, CSR):
+        from ._numba_csr import csr_half_step
+
+        T = _pad_columns(T, 4)
+        parts = csr_half_step(Xp.indptr, Xp.indices, Xp.data, T, A, B, has_B, w, z, r,
+                              has_z, mode, uniforms, S, n_chunks)
+    else:
+        from ._numba_dense import dense_half_step
+
+        Tt = np.ascontiguousarray(_pad_columns(T, 4).T)
+        parts = dense_half_step(Xp, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, S,
+                                n_chunks)
+    SXT, SX2T, log_norm = parts
+    return SXT.sum(axis=0), (SX2T.sum(axis=0) if has_B else None), float(log_norm.sum())
+
+
+def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
+    """One fused half-step of block EM over the rows of ``X`` (see :mod:`.contract`)."""
+    Xp = prepare(X)
+    mode = mode_code(mode)
+    A = np.asarray(A)
+    if A.ndim != 2:
+        raise ValueError(f"A must be a 2-D (g, m) array, got shape {A.shape}.")
+    S = np.empty((Xp.shape[0], A.shape[0]))
+    SXT, SX2T, log_norm = _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S)
+    return EStepResult(S, SXT, SX2T, log_norm)
+
+
+def block_stats(X, S, T, squared=False):
+    """``S^T X T`` and, if ``squared``, ``S^T (X*X) T`` for given posteriors."""
+    from ._numba_posterior import GIVEN
+
+    Xp = prepare(X)
+    S = _f64(S, "S", (Xp.shape[0], np.shape(S)[-1]))
+    g = S.shape[1]
+    m = np.shape(T)[1]
+    B = np.zeros((g, m)) if squared else None
+    SXT, SX2T, _ = _run(Xp, T, np.zeros((g, m)), B, np.zeros(g), None, None, GIVEN, None, S)
+    return SXT, SX2T
+
+
+def to_numpy(a):
+    """Results of this backend are already numpy arrays."""
+    return a

@@ -1,0 +1,322 @@
+"""DEC, IDEC and DeepCoclustering on small generated data (CPU, a few seconds each)."""
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+torch = pytest.importorskip("torch")
+
+from sklearn.base import clone  # noqa: E402
+
+from coclust_deep.datasets import make_lbm  # noqa: E402
+from coclust_deep.deep import DEC, IDEC, DeepCoclustering  # noqa: E402
+from coclust_deep.metrics import ari  # noqa: E402
+
+torch.set_num_threads(1)
+
+SMALL = dict(latent_dim=8, hidden=(32,), batch_size=64, n_init=3, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Gaussian LBM: 240 rows in 3 clusters, 60 columns in 2 clusters, clear signal."""
+    return make_lbm(240, 60, 3, 2, family="gaussian", signal=1.0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(planted):
+    X, _, _ = planted
+    return DeepCoclustering(3, 2, pretrain_epochs=15, epochs=15, random_state=0, **SMALL).fit(X)
+
+
+def _weak_data_and_view(seed=0):
+    """Rows barely separated in X; a 4-feature view carries the row clusters."""
+    X, rows, cols = make_lbm(300, 40, 3, 2, family="gaussian", signal=0.1, random_state=seed)
+    rng = np.random.default_rng(seed)
+    centres = 3.0 * rng.normal(size=(3, 4))
+    view = centres[rows] + rng.normal(size=(300, 4))
+    return X, rows, view
+
+
+def test_import_coclust_deep_does_not_import_torch():
+    code = "import sys, coclust_deep, coclust_deep.tl; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC])
+def test_dec_idec_recover_planted_rows(cls, planted):
+    X, rows, _ = planted
+    model = cls(3, pretrain_epochs=20, epochs=20, random_state=0, **SMALL).fit(X)
+    assert ari(rows, model.labels_) > 0.95
+    assert model.soft_assignments_.shape == (240, 3)
+    np.testing.assert_allclose(model.soft_assignments_.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
+def test_idec_pretraining_loss_decreases(planted):
+    X, _, _ = planted
+    model = IDEC(3, pretrain_epochs=10, epochs=0, random_state=0, **SMALL).fit(X)
+    loss = model.history_["reconstruction"]
+    assert loss[-1] < 0.8 * loss[0]
+
+
+def test_idec_count_likelihood_on_poisson_counts():
+    X, rows, _ = make_lbm(240, 60, 3, 2, family="poisson", signal=1.0, random_state=1)
+    model = IDEC(3, likelihood="nb", pretrain_epochs=20, epochs=10, random_state=0, **SMALL).fit(X)
+    assert ari(rows, model.labels_) > 0.9
+
+
+def test_coclustering_recovers_planted_rows_and_columns(planted, fitted):
+    _, rows, cols = planted
+    assert ari(rows, fitted.row_labels_) > 0.95
+    assert ari(cols, fitted.column_labels_) > 0.95
+
+
+def test_coclustering_fitted_attribute_shapes(fitted):
+    assert fitted.row_embedding_.shape == (240, 8)
+    assert fitted.column_embedding_.shape == (60, 8)
+    assert fitted.row_soft_assignments_.shape == (240, 3)
+    assert fitted.column_soft_assignments_.shape == (60, 2)
+    assert fitted.block_means_.shape == (3, 2)
+    assert np.all(np.isfinite(fitted.row_embedding_)) and np.all(np.isfinite(fitted.block_means_))
+    assert fitted.row_labels_.dtype == np.int64
+
+
+def test_coclustering_joint_loss_decreases(fitted):
+    h = fitted.history_
+    pre = [loss for loss, phase in zip(h["loss"], h["phase"]) if phase == "pretrain"]
+    assert pre[-1] < 0.8 * pre[0]
+    train = [i for i, phase in enumerate(h["phase"]) if phase == "train"]
+    assert np.isfinite(h["block"][train[0]]) and np.isfinite(h["row_clustering"][train[0]])
+
+
+@pytest.mark.parametrize("likelihood", ["nb", "zinb"])
+def test_coclustering_count_likelihoods_on_sparse_counts(likelihood):
+    X, rows, cols = make_lbm(240, 60, 3, 2, family="poisson", signal=1.0, sparse=True, random_state=2)
+    model = DeepCoclustering(3, 2, likelihood=likelihood, pretrain_epochs=15, epochs=10, random_state=0,
+                             **SMALL).fit(X)
+    assert ari(rows, model.row_labels_) > 0.9
+    assert ari(cols, model.column_labels_) > 0.9
+
+
+def test_sparse_input_stays_sparse():
+    from coclust_deep.deep._data import MatrixData
+
+    X, _, _ = make_lbm(100, 30, 2, 2, family="poisson", sparse=True, random_state=0)
+    data = MatrixData(X, "nb", max_col_input=50, rng=np.random.default_rng(0))
+    assert sp.issparse(data.Y) and data.Y.nnz == X.nnz
+    assert data.col_input.shape == (30, 50)
+
+
+def test_column_encoder_reads_row_subsample(planted):
+    X, _, cols = planted
+    model = DeepCoclustering(3, 2, max_col_input=100, pretrain_epochs=15, epochs=10, random_state=0,
+                             **SMALL).fit(X)
+    assert model.col_anchors_.shape == (100,) and len(np.unique(model.col_anchors_)) == 100
+    assert ari(cols, model.column_labels_) > 0.95
+
+
+def test_view_with_cluster_signal_improves_rows():
+    X, rows, view = _weak_data_and_view()
+    kw = dict(pretrain_epochs=20, epochs=10, random_state=0, **SMALL)
+    without = DeepCoclustering(3, 2, **kw).fit(X)
+    with_view = DeepCoclustering(3, 2, **kw).fit(X, row_views={"protein": view})
+    assert ari(rows, with_view.row_labels_) > ari(rows, without.row_labels_) + 0.3
+    contrib = with_view.view_contributions_["rows"]
+    assert set(contrib) == {"primary", "protein"}
+    assert 0 < contrib["protein"]["fusion_weight"] < 1
+    assert contrib["protein"]["label_change_without_view"] > 0.1
+
+
+def test_view_rows_missing_under_mask_are_ignored():
+    X, rows, view = _weak_data_and_view()
+    view = view.copy()
+    mask = np.ones(300, dtype=bool)
+    mask[::3] = False
+    view[~mask] = np.nan  # allowed where the mask says the view is missing
+    model = DeepCoclustering(3, 2, pretrain_epochs=20, epochs=10, random_state=0, **SMALL)
+    model.fit(X, row_views={"protein": view}, row_view_masks={"protein": mask})
+    assert np.all(np.isfinite(model.row_embedding_))
+    assert ari(rows[mask], model.row_labels_[mask]) > 0.8
+
+
+def test_column_view_is_used(planted):
+    X, _, cols = planted
+    gene_emb = np.random.default_rng(0).normal(size=(60, 5)) + 3.0 * cols[:, None]
+    model = DeepCoclustering(3, 2, pretrain_epochs=10, epochs=5, random_state=0, **SMALL)
+    model.fit(X, col_views={"text": gene_emb})
+    assert "text" in model.view_contributions_["columns"]
+    assert "col_alignment:text" in model.history_
+
+
+def test_deterministic_for_a_random_state(planted):
+    X, _, _ = planted
+    kw = dict(pretrain_epochs=3, epochs=3, tol=0.0, random_state=7, **SMALL)
+    a = DeepCoclustering(3, 2, **kw).fit(X)
+    b = DeepCoclustering(3, 2, **kw).fit(X)
+    np.testing.assert_array_equal(a.row_embedding_, b.row_embedding_)
+    np.testing.assert_array_equal(a.column_labels_, b.column_labels_)
+    assert a.history_["loss"] == b.history_["loss"]
+
+
+def test_fit_leaves_global_torch_rng_alone(planted):
+    X, _, _ = planted
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    DeepCoclustering(3, 2, pretrain_epochs=1, epochs=1, random_state=0, **SMALL).fit(X)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_save_load_round_trip(tmp_path, fitted):
+    path = tmp_path / "model.pt"
+    fitted.save(path)
+    loaded = DeepCoclustering.load(path)
+    np.testing.assert_array_equal(loaded.row_labels_, fitted.row_labels_)
+    np.testing.assert_array_equal(loaded.column_embedding_, fitted.column_embedding_)
+    assert loaded.get_params() == fitted.get_params()
+    assert loaded.history_ == fitted.history_
+    for key, value in fitted.module_.state_dict().items():
+        assert torch.equal(loaded.module_.state_dict()[key], value)
+    with pytest.raises(ValueError, match="DeepCoclustering"):
+        IDEC.load(path)
+
+
+def test_dec_save_load_predicts_the_same(tmp_path, planted):
+    X, _, _ = planted
+    model = IDEC(3, pretrain_epochs=5, epochs=3, random_state=0, **SMALL).fit(X)
+    model.save(tmp_path / "idec.pt")
+    loaded = IDEC.load(tmp_path / "idec.pt")
+    np.testing.assert_array_equal(loaded.predict(X), model.labels_)
+    np.testing.assert_allclose(loaded.transform(X), model.embedding_, rtol=1e-6, atol=1e-6)
+
+
+def test_keyboard_interrupt_keeps_last_completed_epoch(planted, monkeypatch):
+    X, _, _ = planted
+    calls = {"n": 0}
+    original = DeepCoclustering._epoch
+
+    def interrupt_on_fourth(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DeepCoclustering, "_epoch", interrupt_on_fourth)
+    model = DeepCoclustering(3, 2, pretrain_epochs=10, epochs=10, random_state=0, **SMALL)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        model.fit(X)
+    assert model.interrupted_ and model.n_epochs_ == {"pretrain": 3, "train": 0}
+    assert len(model.history_["loss"]) == 3
+    assert model.row_labels_.shape == (240,) and np.all(np.isfinite(model.row_embedding_))
+
+
+def test_early_stopping_on_label_change(planted):
+    X, _, _ = planted
+    model = DeepCoclustering(3, 2, pretrain_epochs=15, epochs=200, tol=0.01, random_state=0, **SMALL).fit(X)
+    assert model.n_epochs_["train"] < 200
+
+
+def test_progress_bar_switch(planted, capsys):
+    X, _, _ = planted
+    DeepCoclustering(3, 2, pretrain_epochs=2, epochs=1, random_state=0, **SMALL).fit(X)
+    assert capsys.readouterr().err == ""
+    DeepCoclustering(3, 2, pretrain_epochs=2, epochs=1, random_state=0, **{**SMALL, "verbose": True}).fit(X)
+    assert "pretrain" in capsys.readouterr().err
+
+
+def test_clone_and_params():
+    model = DeepCoclustering(4, 3, latent_dim=5, likelihood="nb")
+    copy = clone(model)
+    assert copy.get_params() == model.get_params()
+    assert clone(IDEC(3, gamma=0.5)).gamma == 0.5
+
+
+def test_fit_does_not_mutate_input(planted):
+    X, _, _ = planted
+    X = X.copy()
+    before = X.copy()
+    view = np.random.default_rng(0).normal(size=(240, 3))
+    view_before = view.copy()
+    DeepCoclustering(3, 2, pretrain_epochs=1, epochs=1, random_state=0, **SMALL).fit(
+        X, row_views={"v": view})
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(view, view_before)
+
+
+# -- bad input ------------------------------------------------------------------------------------
+@pytest.fixture
+def tiny():
+    return make_lbm(40, 20, 2, 2, family="gaussian", random_state=0)[0]
+
+
+def test_view_with_wrong_number_of_rows(tiny):
+    with pytest.raises(ValueError, match="has 39 rows but X has 40 rows"):
+        DeepCoclustering(2, 2, **SMALL).fit(tiny, row_views={"img": np.zeros((39, 3))})
+    with pytest.raises(ValueError, match="has 40 rows but X has 20 columns"):
+        DeepCoclustering(2, 2, **SMALL).fit(tiny, col_views={"txt": np.zeros((40, 3))})
+
+
+def test_nan_in_view(tiny):
+    view = np.zeros((40, 3))
+    view[5, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN.*row_view_masks"):
+        DeepCoclustering(2, 2, **SMALL).fit(tiny, row_views={"img": view})
+
+
+def test_bad_view_containers(tiny):
+    with pytest.raises(TypeError, match="row_views must be a dict"):
+        DeepCoclustering(2, 2, **SMALL).fit(tiny, row_views=[np.zeros((40, 3))])
+    with pytest.raises(ValueError, match="boolean array of length 40"):
+        DeepCoclustering(2, 2, **SMALL).fit(tiny, row_views={"a": np.zeros((40, 3))},
+                                            row_view_masks={"a": np.ones(40)})
+    with pytest.raises(ValueError, match="unknown views"):
+        DeepCoclustering(2, 2, **SMALL).fit(tiny, row_views={"a": np.zeros((40, 3))},
+                                            row_view_masks={"b": np.ones(40, dtype=bool)})
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", "tpu", 3])
+def test_unknown_device(tiny, device):
+    with pytest.raises(ValueError, match="device"):
+        DeepCoclustering(2, 2, device=device, **SMALL).fit(tiny)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_cuda_without_gpu(tiny):
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        IDEC(2, device="cuda", **SMALL).fit(tiny)
+
+
+def test_nan_and_negative_counts_in_x(tiny):
+    X = tiny.copy()
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        DeepCoclustering(2, 2, **SMALL).fit(X)
+    with pytest.raises(ValueError, match="negative values"):
+        DeepCoclustering(2, 2, likelihood="nb", **SMALL).fit(tiny - 10)
+
+
+def test_bad_parameters(tiny):
+    with pytest.raises(ValueError, match="n_row_clusters=50"):
+        DeepCoclustering(50, 2, **SMALL).fit(tiny)
+    with pytest.raises(ValueError, match="likelihood"):
+        DeepCoclustering(2, 2, likelihood="poisson", **SMALL).fit(tiny)
+    with pytest.raises(ValueError, match="block_weight"):
+        DeepCoclustering(2, 2, block_weight=-1, **SMALL).fit(tiny)
+    with pytest.raises(ValueError, match="hidden"):
+        DEC(2, hidden=(0,), verbose=False).fit(tiny)
+
+
+def test_save_before_fit(tmp_path):
+    with pytest.raises(ValueError, match="not fitted"):
+        DEC(2).save(tmp_path / "x.pt")
+
+
+def test_warning_free_fit(planted):
+    X, _, _ = planted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        IDEC(3, pretrain_epochs=2, epochs=2, random_state=0, **SMALL).fit(X)

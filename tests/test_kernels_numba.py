@@ -1,0 +1,170 @@
+"""The Numba backend agrees with the numpy reference backend.
+
+Tolerances: both backends sum in float64 whatever the dtype of X (float32
+values are exact in float64), so results differ only by summation order:
+``rtol=1e-10`` for float64 X and ``rtol=1e-6`` for float32 X, with
+``atol=1e-12`` for posteriors that are close to zero.
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from coclust_deep import kernels
+from coclust_deep.kernels import HARD, SAMPLE, SOFT
+from coclust_deep.kernels import numpy_backend as ref
+
+nb = pytest.importorskip("coclust_deep.kernels.numba_backend")
+
+RTOL = {np.float64: 1e-10, np.float32: 1e-6}
+
+
+def _problem(n=60, d=37, g=3, m=5, dtype=np.float64, sparse=False, seed=0,
+             index_dtype=np.int32, density=0.3):
+    """Random nonnegative X with two all-zero rows and one all-zero column."""
+    rng = np.random.default_rng(seed)
+    X = rng.gamma(1.0, 2.0, size=(n, d)) * (rng.random((n, d)) < density)
+    X[[min(1, n - 1), n // 2]] = 0.0  # empty rows
+    X[:, 3] = 0.0  # empty column
+    X = X.astype(dtype)
+    if sparse:
+        X = sp.csr_matrix(X)
+        X.indices = X.indices.astype(index_dtype)
+        X.indptr = X.indptr.astype(index_dtype)
+    T = rng.dirichlet(np.ones(m), size=d)
+    A = rng.normal(size=(g, m))
+    B = -np.abs(rng.normal(size=(g, m))) * 0.05
+    w = rng.normal(size=g)
+    z = rng.normal(size=g)
+    r = rng.gamma(2.0, 1.0, size=n)
+    uniforms = rng.random(n)
+    return X, T, A, B, w, z, r, uniforms
+
+
+def _assert_same(got, want, rtol):
+    np.testing.assert_allclose(got.S, want.S, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(got.SXT, want.SXT, rtol=rtol, atol=1e-12)
+    if want.SX2T is None:
+        assert got.SX2T is None
+    else:
+        np.testing.assert_allclose(got.SX2T, want.SX2T, rtol=rtol, atol=1e-12)
+    assert got.log_norm == pytest.approx(want.log_norm, rel=rtol, abs=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
+@pytest.mark.parametrize("with_B", [False, True], ids=["noB", "B"])
+@pytest.mark.parametrize("with_z", [False, True], ids=["noz", "z"])
+def test_row_estep_matches_reference(sparse, dtype, mode, with_B, with_z):
+    X, T, A, B, w, z, r, uniforms = _problem(dtype=dtype, sparse=sparse)
+    args = (T, A, B if with_B else None, w, z if with_z else None, r if with_z else None,
+            mode, uniforms)
+    want = ref.row_estep(X, *args)
+    got = nb.row_estep(nb.prepare(X), *args)
+    _assert_same(got, want, RTOL[dtype])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_half_step_on_transpose_matches_reference(sparse, dtype):
+    X, T, A, B, w, z, r, uniforms = _problem(n=45, d=70, g=4, m=3, dtype=dtype, sparse=sparse)
+    rng = np.random.default_rng(1)
+    S = rng.dirichlet(np.ones(4), size=X.shape[0])
+    wc = rng.normal(size=3)
+    want = ref.row_estep(ref.transpose(ref.prepare(X)), S, A.T, B.T, wc)
+    Xt = nb.transpose(nb.prepare(X))
+    got = nb.row_estep(Xt, S, np.ascontiguousarray(A.T), np.ascontiguousarray(B.T), wc)
+    _assert_same(got, want, RTOL[dtype])
+
+
+def test_csr_int64_indices_match_reference():
+    X, T, A, B, w, z, r, uniforms = _problem(sparse=True, index_dtype=np.int64)
+    Xp = nb.prepare(X)
+    assert Xp.indices.dtype == np.int64
+    _assert_same(nb.row_estep(Xp, T, A, B, w), ref.row_estep(X, T, A, B, w), 1e-10)
+
+
+def test_transpose_is_the_transpose():
+    X = _problem(sparse=True)[0]
+    Xt = nb.to_scipy(nb.transpose(nb.prepare(X)))
+    assert (Xt != X.T).nnz == 0
+    Xd = _problem()[0]
+    np.testing.assert_array_equal(nb.transpose(nb.prepare(Xd)), Xd.T)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("squared", [False, True])
+def test_block_stats_matches_reference(sparse, squared):
+    X, T = _problem(sparse=sparse)[:2]
+    S = np.random.default_rng(2).dirichlet(np.ones(3), size=X.shape[0])
+    want = ref.block_stats(X, S, T, squared)
+    got = nb.block_stats(nb.prepare(X), S, T, squared)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-10)
+    if squared:
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-10)
+    else:
+        assert got[1] is None
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_all_zero_matrix_gives_finite_prior_posteriors(sparse):
+    X, T, A, B, w = _problem(n=9, sparse=sparse)[:5]
+    X = X * 0 if not sparse else sp.csr_matrix(X.shape, dtype=X.dtype)
+    res = nb.row_estep(X, T, A, B, w)
+    prior = np.exp(w - w.max()) / np.exp(w - w.max()).sum()
+    np.testing.assert_allclose(res.S, np.tile(prior, (9, 1)), rtol=1e-12)
+    assert np.all(res.SXT == 0) and np.isfinite(res.log_norm)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 257])
+def test_row_counts_around_the_chunking(n):
+    X, T, A, B, w = _problem(n=n, sparse=True, seed=n)[:5]
+    _assert_same(nb.row_estep(X, T, A, B, w, mode=SOFT), ref.row_estep(X, T, A, B, w), 1e-10)
+
+
+def test_duplicate_csr_entries_are_summed_before_squaring():
+    X = sp.csr_matrix((np.array([1.0, 2.0, 5.0]), np.array([0, 0, 1]), np.array([0, 2, 3])),
+                      shape=(2, 2))
+    T, A, B, w = np.eye(2), np.zeros((2, 2)), np.zeros((2, 2)), np.zeros(2)
+    res = nb.row_estep(X, T, A, B, w)
+    Xc = X.copy()
+    Xc.sum_duplicates()
+    np.testing.assert_allclose(res.SX2T, ref.row_estep(Xc, T, A, B, w).SX2T, rtol=1e-12)
+
+
+def test_inputs_are_not_modified():
+    X, T, A, B, w, z, r, uniforms = _problem(sparse=True)
+    copies = [a.copy() for a in (X.data, T, A, B, w, z, r, uniforms)]
+    nb.row_estep(X, T, A, B, w, z, r, SAMPLE, uniforms)
+    for before, after in zip(copies, (X.data, T, A, B, w, z, r, uniforms)):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_sample_mode_without_uniforms_raises():
+    X, T, A, B, w = _problem()[:5]
+    with pytest.raises(ValueError, match="uniform"):
+        nb.row_estep(X, T, A, B, w, mode="sample")
+
+
+def test_wrong_shapes_raise_clear_errors():
+    X, T, A, B, w = _problem()[:5]
+    with pytest.raises(ValueError, match="T must have shape"):
+        nb.row_estep(X, T[:-1], A, B, w)
+    with pytest.raises(ValueError, match="w must have shape"):
+        nb.row_estep(X, T, A, B, w[:-1])
+    with pytest.raises(ValueError, match="together"):
+        nb.row_estep(X, T, A, B, w, z=w)
+
+
+def test_auto_backend_resolves_to_numba_on_cpu():
+    X = _problem()[0]
+    assert kernels.resolve_backend("auto") == "numba"
+    assert kernels.get_backend("auto", X).name == "numba"
+    assert "numba" in kernels.available_backends()
+
+
+def test_cupy_without_gpu_is_a_clear_value_error():
+    if "cupy" in kernels.available_backends():
+        pytest.skip("a GPU and cupy are present")
+    with pytest.raises(ValueError, match="cupy"):
+        kernels.get_backend("cupy")

@@ -1,0 +1,77 @@
+"""Bad input raises a clear error naming the problem."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from coclust_deep import LatentBlockModel, select_lbm
+
+GOOD = np.random.default_rng(0).poisson(2.0, size=(20, 10)).astype(float)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_rejected(bad):
+    X = GOOD.copy()
+    X[3, 4] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        LatentBlockModel(2, 2).fit(X)
+
+
+def test_non_finite_sparse_values_rejected():
+    X = sp.csr_matrix(GOOD)
+    X.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        LatentBlockModel(2, 2).fit(X)
+
+
+def test_negative_values_rejected_for_poisson():
+    X = GOOD.copy()
+    X[0, 0] = -1
+    with pytest.raises(ValueError, match="non-negative"):
+        LatentBlockModel(2, 2, family="poisson").fit(X)
+
+
+def test_non_binary_values_rejected_for_bernoulli():
+    with pytest.raises(ValueError, match="binary"):
+        LatentBlockModel(2, 2, family="bernoulli").fit(GOOD)
+
+
+@pytest.mark.parametrize("g,m,which", [(21, 2, "n_row_clusters"), (2, 11, "n_col_clusters")])
+def test_more_clusters_than_rows_or_columns_rejected(g, m, which):
+    with pytest.raises(ValueError, match=which):
+        LatentBlockModel(g, m).fit(GOOD)
+
+
+@pytest.mark.parametrize("X", [np.zeros((0, 5)), np.zeros((5, 0)), sp.csr_matrix((0, 4))])
+def test_empty_input_rejected(X):
+    with pytest.raises(ValueError, match="empty"):
+        LatentBlockModel(1, 1).fit(X)
+
+
+def test_one_dimensional_input_rejected():
+    with pytest.raises(ValueError, match="2-D"):
+        LatentBlockModel(1, 1).fit(np.arange(5.0))
+
+
+def test_object_dtype_rejected():
+    with pytest.raises(TypeError, match="dtype"):
+        LatentBlockModel(2, 2).fit(GOOD.astype(object))
+
+
+@pytest.mark.parametrize(
+    "param,value,match",
+    [("family", "negbin", "family"), ("algorithm", "gibbs", "algorithm"), ("backend", "tpu", "backend"),
+     ("init", "kmeans++", "init"), ("n_init", 0, "n_init"), ("tol", -1.0, "tol")],
+)
+def test_unknown_options_rejected(param, value, match):
+    with pytest.raises(ValueError, match=match):
+        LatentBlockModel(2, 2, **{param: value}).fit(GOOD)
+
+
+def test_non_integer_cluster_count_rejected():
+    with pytest.raises(TypeError, match="n_row_clusters"):
+        LatentBlockModel(2.5, 2).fit(GOOD)
+
+
+def test_select_lbm_rejects_grid_beyond_shape():
+    with pytest.raises(ValueError, match="n_col_clusters"):
+        select_lbm(GOOD, [2], [2, 50])

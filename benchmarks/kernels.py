@@ -348,7 +348,7 @@ def main(argv=None):
     parser.add_argument("--no-peer", action="store_true", help="skip the sparsebm comparison")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    repeats = args.repeats or (2 if args.quick else 5)
+    repeats = args.repeats or (2 if args.quick else 3)
     backends = kernels.available_backends()
 
     result = {"quick": args.quick, "repeats": repeats, "machine": machine_info(),

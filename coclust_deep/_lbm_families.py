@@ -16,6 +16,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import gammaln, xlogy
 
+# Element-wise passes over the stored values go in chunks of this many, so a
+# check or a constant never allocates a temporary the size of X.
+VALUE_CHUNK = 1 << 20
 # Probabilities and rates are kept away from 0 and 1 so log-terms stay finite.
 PROB_EPS = 1e-10
 RATE_EPS = 1e-10
@@ -46,6 +49,13 @@ class MarginInfo(NamedTuple):
     global_mean: float
     global_var: float
     const: float
+
+
+def chunked_sum(values, fn):
+    """``sum(fn(chunk))`` over ``values`` in chunks: O(chunk) temporary memory."""
+    flat = values.reshape(-1)
+    return float(sum(np.sum(fn(flat[i:i + VALUE_CHUNK]), dtype=np.float64)
+                     for i in range(0, flat.size, VALUE_CHUNK)))
 
 
 def _safe_ratio(num, den, fallback):
@@ -81,7 +91,7 @@ class Bernoulli(Family):
     name = "bernoulli"
 
     def check_values(self, values):
-        if values.size and not np.all((values == 0) | (values == 1)):
+        if chunked_sum(values, lambda v: (v != 0) & (v != 1)):
             raise ValueError(
                 "family='bernoulli' needs binary data (only 0 and 1); binarise X first, "
                 "e.g. (X > 0).astype(float), or use family='poisson' for counts."
@@ -113,7 +123,7 @@ class Poisson(Family):
             )
 
     def constant(self, values, row_sums, col_sums, total):
-        const = -float(gammaln(np.asarray(values, dtype=np.float64) + 1.0).sum())
+        const = -chunked_sum(values, lambda v: gammaln(v.astype(np.float64) + 1.0))
         if self.uses_effects and total > 0:
             const += float(xlogy(row_sums, row_sums).sum() + xlogy(col_sums, col_sums).sum())
             const -= total * np.log(total)

@@ -121,7 +121,7 @@ def make_lbm(
     --------
     >>> from coclust_deep.datasets import make_lbm
     >>> X, rows, cols = make_lbm(60, 40, 3, 2, family="bernoulli", random_state=0)
-    >>> X.shape, sorted(set(rows)), sorted(set(cols))
+    >>> X.shape, sorted(set(rows.tolist())), sorted(set(cols.tolist()))
     ((60, 40), [0, 1, 2], [0, 1])
     """
     n_rows = check_positive_int(n_rows, "n_rows")

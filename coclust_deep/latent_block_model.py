@@ -9,7 +9,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from . import kernels
-from ._lbm_families import FAMILIES, BlockStats, MarginInfo, expected_loglik, make_family
+from ._lbm_families import (
+    FAMILIES,
+    BlockStats,
+    MarginInfo,
+    chunked_sum,
+    expected_loglik,
+    make_family,
+)
 from ._lbm_init import is_nonneg, kmeans_labels, one_hot, random_labels, spectral_embedding
 from ._validation import (
     check_choice,
@@ -27,6 +34,10 @@ ALGORITHMS = ("vem", "cem", "sem")
 INITS = ("auto", "spectral", "random")
 # CEM iterations run before VEM/SEM from every hard starting partition.
 CEM_WARMUP_ITER = 5
+# Screening of starts (VEM/CEM): all get SCREEN_ITER iterations, the best
+# SCREEN_KEEP run to convergence (the strategy of blockcluster and sparsebm).
+SCREEN_ITER = 10
+SCREEN_KEEP = 3
 # Proportions are floored here so an emptied cluster keeps finite log-terms.
 PROPORTION_FLOOR = 1e-16
 
@@ -66,7 +77,9 @@ class LatentBlockModel(BaseEstimator):
         the ``n_init`` starts spectral, the rest random. A pair of label
         arrays starts every run from that partition.
     n_init : int, default=10
-        Number of starts; the one with the best final criterion is kept.
+        Number of starts. With more than 3 starts (VEM, CEM), every start runs
+        10 iterations and the 3 best by criterion continue to convergence;
+        the one with the best final criterion is kept.
     max_iter : int, default=200
         Maximum number of full iterations (row half + column half) per start.
     tol : float, default=1e-6
@@ -110,7 +123,7 @@ class LatentBlockModel(BaseEstimator):
     >>> from coclust_deep import LatentBlockModel
     >>> from coclust_deep.datasets import make_lbm
     >>> from coclust_deep.metrics import ari
-    >>> X, rows, cols = make_lbm(300, 120, 3, 2, family="poisson", random_state=0)
+    >>> X, rows, cols = make_lbm(300, 120, 3, 2, family="poisson", signal=1.0, random_state=0)
     >>> model = LatentBlockModel(3, 2, family="poisson", n_init=2, random_state=0).fit(X)
     >>> round(ari(rows, model.row_labels_), 2), round(ari(cols, model.column_labels_), 2)
     (1.0, 1.0)
@@ -200,11 +213,17 @@ class LatentBlockModel(BaseEstimator):
         ctx = _Context(be, xp, Xp, Xt, family, info, n, d, g, m, self.algorithm)
 
         starts = self._starting_partitions(X, init, g, m, rng)
-        best = None
-        for row0, col0 in starts:
-            run = ctx.run(row0, col0, self.max_iter, self.tol, rng)
-            if best is None or run["elbo"] > best["elbo"]:
-                best = run
+        runs = [ctx.start(row0, col0, rng) for row0, col0 in starts]
+        budget = self.max_iter
+        if self.algorithm != "sem" and len(runs) > SCREEN_KEEP:
+            # Screening: every start gets a few iterations, the best few get the rest.
+            screen = min(SCREEN_ITER, budget)
+            runs = [ctx.advance(r, screen, self.tol, rng) for r in runs]
+            runs = sorted(runs, key=lambda r: r["history"][-1], reverse=True)[:SCREEN_KEEP]
+            budget -= screen
+        runs = [ctx.advance(r, budget, self.tol, rng, burn_in=self.max_iter // 2)
+                if not r["converged"] else r for r in runs]
+        best = max((ctx.finish(r, rng) for r in runs), key=lambda r: r["elbo"])
         self._store(ctx, best)
         return self
 
@@ -275,7 +294,7 @@ def _margin_info(X, family):
     n, d = X.shape
     total = float(values.sum(dtype=np.float64))
     mean = total / (n * d)
-    sq = float(np.square(values, dtype=np.float64).sum())
+    sq = chunked_sum(values, lambda v: np.square(v, dtype=np.float64))
     var = max(sq / (n * d) - mean**2, 0.0)
     row_sums = col_sums = None
     if family.uses_effects:
@@ -351,40 +370,50 @@ class _Context:
         params, _, rho = self._m_step(st)
         return S, T, st, params, pi, rho
 
-    def run(self, row0, col0, max_iter, tol, rng):
+    def start(self, row0, col0, rng):
+        """State after the M-step on a hard partition and the CEM warm-up."""
         xp = self.xp
         S = xp.asarray(one_hot(row0, self.g))
         T = xp.asarray(one_hot(col0, self.m))
         SXT, SX2T = self.be.block_stats(self.Xp, S, T, self.family.needs_squares)
         st = self._stats(S, T, SXT, SX2T)
         params, pi, rho = self._m_step(st)
-
+        state = (S, T, st, params, pi, rho)
         if self.algorithm != "cem":
             for _ in range(CEM_WARMUP_ITER):
-                S, T, st, params, pi, rho = self._iterate(S, T, st, params, pi, rho, kernels.HARD, rng)
+                state = self._iterate(*state, kernels.HARD, rng)
+        return {"state": state, "history": [self._criterion(*state)], "n_iter": 0,
+                "converged": False, "averaged": []}
 
+    def advance(self, run, n_iter, tol, rng, burn_in=0):
+        """Run up to ``n_iter`` more iterations of the chosen algorithm on ``run``."""
         mode = {"vem": kernels.SOFT, "cem": kernels.HARD, "sem": kernels.SAMPLE}[self.algorithm]
-        history, converged, n_iter = [], False, 0
-        burn_in = max_iter // 2
-        averaged = []
-        for it in range(max_iter):
-            S, T, st, params, pi, rho = self._iterate(S, T, st, params, pi, rho, mode, rng)
-            n_iter = it + 1
-            history.append(self._criterion(S, T, st, params, pi, rho))
+        history = run["history"]
+        for _ in range(n_iter):
+            run["state"] = self._iterate(*run["state"], mode, rng)
+            run["n_iter"] += 1
+            history.append(self._criterion(*run["state"]))
             if self.algorithm == "sem":
-                if it >= burn_in:
-                    averaged.append((params, pi, rho))
+                if run["n_iter"] > burn_in:
+                    run["averaged"].append(run["state"][3:])
                 continue
-            if len(history) > 1 and abs(history[-1] - history[-2]) <= tol * abs(history[-2]):
-                converged = True
+            if abs(history[-1] - history[-2]) <= tol * abs(history[-2]):
+                run["converged"] = True
                 break
+        return run
+
+    def finish(self, run, rng):
+        """SEM: average the kept parameters; every algorithm: package the result."""
         if self.algorithm == "sem":
-            S, T, st, params, pi, rho = self._sem_finish(S, T, st, averaged, rng)
-            history.append(self._criterion(S, T, st, params, pi, rho))
-            converged = True
+            run["state"] = self._sem_finish(*run["state"][:3], run["averaged"], rng)
+            run["history"].append(self._criterion(*run["state"]))
+            run["converged"] = True
+        S, T, _, params, pi, rho = run["state"]
+        history = run["history"][1:]  # drop the starting value: one entry per iteration
         return {
             "S": S, "T": T, "params": params, "pi": pi, "rho": rho,
-            "elbo": history[-1], "history": history, "n_iter": n_iter, "converged": converged,
+            "elbo": run["history"][-1], "history": history, "n_iter": run["n_iter"],
+            "converged": run["converged"],
         }
 
     def _sem_finish(self, S, T, st, averaged, rng):

@@ -7,12 +7,22 @@ Posterior arithmetic and all sums are float64 whatever the dtype of ``X``.
 """
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from .contract import SAMPLE, EStepResult, mode_code
+
+# GNU OpenMP (numba's default threading layer) lets idle threads spin.  On a
+# machine whose cores are shared (CI runners, several users), a spinning thread
+# holds the core its partner needs: a parallel region measured at 0.3 ms with
+# passive waiting took ~40 ms with the default, on 2 cores at load average 7.
+# Passive waiting costs microseconds per region on an idle machine.  It must be
+# set before numba starts its OpenMP threads; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 try:
     import numba
@@ -21,8 +31,12 @@ except ImportError:  # pragma: no cover - numba is a core dependency
 
 name = "numba"
 
-# Each thread gets several chunks so a slow chunk does not idle the others.
-_CHUNKS_PER_THREAD = 4
+# Each thread gets several chunks, handed out one at a time, so a thread that
+# the OS deschedules on a shared machine does not hold up the others.
+_CHUNKS_PER_THREAD = 8
+# Below this many stored values one thread is faster: waking the others costs
+# microseconds on an idle machine but tens of milliseconds on a loaded one.
+PARALLEL_MIN_VALUES = 500_000
 
 
 def is_available():
@@ -116,8 +130,22 @@ def _pad_columns(T, multiple):
     return padded
 
 
-def _n_chunks(n):
-    return max(1, min(n, _CHUNKS_PER_THREAD * numba.get_num_threads()))
+def _n_chunks(n, threads):
+    return max(1, min(n, 1 if threads == 1 else _CHUNKS_PER_THREAD * threads))
+
+
+@contextmanager
+def _threads_for(n_values):
+    """Run small problems on one thread; restore numba's thread count after."""
+    before = numba.get_num_threads()
+    serial = n_values < PARALLEL_MIN_VALUES
+    try:
+        if serial:
+            numba.set_num_threads(1)
+        with numba.parallel_chunksize(1):
+            yield 1 if serial else before
+    finally:
+        numba.set_num_threads(before)
 
 
 def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
@@ -142,19 +170,21 @@ def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
         uniforms = _f64(uniforms, "uniforms", (n,))
     else:
         uniforms = np.zeros(1)
-    n_chunks = _n_chunks(n)
+    n_values = Xp.nnz if isinstance(Xp, CSR) else n * d
     if isinstance(Xp, CSR):
         from ._numba_csr import csr_half_step
 
         T = _pad_columns(T, 4)
-        parts = csr_half_step(Xp.indptr, Xp.indices, Xp.data, T, A, B, has_B, w, z, r,
-                              has_z, mode, uniforms, S, n_chunks)
+        with _threads_for(n_values) as threads:
+            parts = csr_half_step(Xp.indptr, Xp.indices, Xp.data, T, A, B, has_B, w, z, r,
+                                  has_z, mode, uniforms, S, _n_chunks(n, threads))
     else:
         from ._numba_dense import dense_half_step
 
         Tt = np.ascontiguousarray(_pad_columns(T, 4).T)
-        parts = dense_half_step(Xp, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, S,
-                                n_chunks)
+        with _threads_for(n_values) as threads:
+            parts = dense_half_step(Xp, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, S,
+                                    _n_chunks(n, threads))
     SXT, SX2T, log_norm = parts
     return SXT.sum(axis=0), (SX2T.sum(axis=0) if has_B else None), float(log_norm.sum())
 

@@ -116,10 +116,23 @@ def test_all_zero_matrix_gives_finite_prior_posteriors(sparse):
     assert np.all(res.SXT == 0) and np.isfinite(res.log_norm)
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("n", [1, 2, 7, 257])
-def test_row_counts_around_the_chunking(n):
-    X, T, A, B, w = _problem(n=n, sparse=True, seed=n)[:5]
-    _assert_same(nb.row_estep(X, T, A, B, w, mode=SOFT), ref.row_estep(X, T, A, B, w), 1e-10)
+def test_parallel_chunks_match_reference(monkeypatch, sparse, n):
+    # force the multi-threaded path (small inputs normally run on one thread)
+    monkeypatch.setattr(nb, "PARALLEL_MIN_VALUES", 0)
+    X, T, A, B, w, z, r, uniforms = _problem(n=n, sparse=sparse, seed=n)
+    for mode in (SOFT, HARD, SAMPLE):
+        _assert_same(nb.row_estep(X, T, A, B, w, z, r, mode, uniforms),
+                     ref.row_estep(X, T, A, B, w, z, r, mode, uniforms), 1e-10)
+
+
+def test_thread_count_is_restored():
+    numba = pytest.importorskip("numba")
+    before = numba.get_num_threads()
+    X, T, A, B, w = _problem()[:5]
+    nb.row_estep(X, T, A, B, w)
+    assert numba.get_num_threads() == before
 
 
 def test_duplicate_csr_entries_are_summed_before_squaring():

@@ -108,12 +108,16 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
         self._fit(X)
         return self
 
+
+class PartitionMixin:
+    """For estimators that partition the rows (Cheng & Church's biclusters overlap)."""
+
     def fit_predict(self, X, y=None):
-        """Fit, then return ``row_labels_``."""
+        """Fit, then return the row partition ``row_labels_``."""
         return self.fit(X).row_labels_
 
 
-class HardBlockCoclustering(BaseBicluster):
+class HardBlockCoclustering(PartitionMixin, BaseBicluster):
     """Alternating hard row/column block updates on the kernel layer.
 
     A subclass provides
@@ -162,7 +166,9 @@ class HardBlockCoclustering(BaseBicluster):
         best = None
         for _ in range(self.n_init):
             run = self._single_run(backend, Xp, Xt, g, m, ctx, rng)
-            if best is None or run[2][-1] > best[2][-1]:
+            # a relative margin, so that float rounding (dense vs sparse sums)
+            # cannot swap two starts that found the same partition
+            if best is None or run[2][-1] > best[2][-1] + 1e-10 * abs(best[2][-1]):
                 best = run
         row_labels, col_labels, history, n_iter, converged = best
         self.row_labels_ = row_labels
@@ -193,7 +199,8 @@ class HardBlockCoclustering(BaseBicluster):
 
         Rare, so the scores are recomputed here with plain numpy/scipy.
         """
-        U = np.asarray(Xp @ T, dtype=np.float64)
+        X = ctx["X"] if axis == 0 else ctx["Xt"]  # Xp may be a backend-specific layout
+        U = np.asarray(X @ T, dtype=np.float64)
         L = U @ A.T + w[None, :]
         if z is not None:
             L += np.outer(r, z)

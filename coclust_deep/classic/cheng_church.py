@@ -161,7 +161,9 @@ class ChengChurch(BaseBicluster):
             total = row_mean.mean()
             col_mean_all = sub_rows.mean(axis=0)
             col_res_all = ((sub_rows - row_mean[:, None] - col_mean_all[None, :] + total) ** 2).mean(axis=0)
-            add_cols = ~cols & (col_res_all <= H)
+            # a rounding margin: an exact additive pattern has H ~ 1e-30, not 0
+            slack = 1e-10 * float(np.mean(sub_rows[:, c_idx] ** 2))
+            add_cols = ~cols & (col_res_all <= H + slack)
             cols |= add_cols
             c_idx = np.flatnonzero(cols)
             H, _, _ = _residues(data, r_idx, c_idx)
@@ -170,7 +172,7 @@ class ChengChurch(BaseBicluster):
             total = col_mean.mean()
             row_mean_all = sub_cols.mean(axis=1)
             row_res_all = ((sub_cols - row_mean_all[:, None] - col_mean[None, :] + total) ** 2).mean(axis=1)
-            add_rows = ~rows & (row_res_all <= H)
+            add_rows = ~rows & (row_res_all <= H + slack)
             rows |= add_rows
             if not add_cols.any() and not add_rows.any():
                 return rows, cols

@@ -72,10 +72,13 @@ class InfoCoclustering(HardBlockCoclustering):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from coclust_deep import InfoCoclustering
     >>> from coclust_deep.datasets import make_lbm
     >>> from coclust_deep.metrics import ari
-    >>> X, rows, cols = make_lbm(90, 60, 3, 3, family="poisson", random_state=0)
+    >>> profiles = np.array([[1.0, 4.0, 1.0], [4.0, 1.0, 1.0], [1.0, 1.0, 4.0]])
+    >>> X, rows, cols = make_lbm(150, 120, 3, 3, family="poisson", params={"lambda": profiles},
+    ...                          row_effects=True, random_state=0)
     >>> model = InfoCoclustering(3, 3, random_state=0).fit(X)
     >>> round(ari(rows, model.row_labels_), 2), round(ari(cols, model.column_labels_), 2)
     (1.0, 1.0)

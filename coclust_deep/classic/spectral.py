@@ -16,10 +16,12 @@ from scipy.sparse.linalg import svds
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd, svd_flip
+from threadpoolctl import threadpool_limits
 
 from .._validation import check_choice, check_n_clusters, check_positive_int
 from ._base import (
     BaseBicluster,
+    PartitionMixin,
     check_random_state_param,
     checkerboard_biclusters,
     col_sums,
@@ -86,9 +88,19 @@ def singular_vectors(M, n_components, svd_method, n_svd_vecs, rng):
     return u, vt.T
 
 
+# Below this many embedding values, k-means' OpenMP thread start-up costs more
+# than the work (10x slower on a busy 2-core machine), so it runs on one thread.
+_KMEANS_SERIAL_BELOW = 1_000_000
+
+
 def _kmeans_labels(Z, n_clusters, n_init, rng):
     km = KMeans(n_clusters, n_init=n_init, random_state=rng.randint(np.iinfo(np.int32).max))
-    return km.fit(Z), km.labels_.astype(np.int64)
+    if Z.size < _KMEANS_SERIAL_BELOW:
+        with threadpool_limits(1, user_api="openmp"):
+            km.fit(Z)
+    else:
+        km.fit(Z)
+    return km, km.labels_.astype(np.int64)
 
 
 def _check_svd_params(est):
@@ -99,7 +111,7 @@ def _check_svd_params(est):
     check_random_state_param(est.random_state)
 
 
-class SpectralCoclustering(BaseBicluster):
+class SpectralCoclustering(PartitionMixin, BaseBicluster):
     """Spectral co-clustering (Dhillon 2001), safe on all-zero rows and columns.
 
     The matrix is scaled to ``A_n = D_r^{-1/2} X D_c^{-1/2}``; the singular
@@ -187,7 +199,7 @@ class SpectralCoclustering(BaseBicluster):
         self.rows_, self.columns_ = diagonal_biclusters(self.row_labels_, self.column_labels_, self.n_clusters)
 
 
-class SpectralBiclustering(BaseBicluster):
+class SpectralBiclustering(PartitionMixin, BaseBicluster):
     """Checkerboard spectral biclustering (Kluger et al. 2003), safe on all-zero rows.
 
     ``X`` is normalised (``method``), its leading singular vectors are

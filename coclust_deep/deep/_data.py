@@ -85,7 +85,11 @@ class MatrixData:
         return np.log1p(X * size[:, None])
 
     def _standardise(self, Yd):
-        Z = (Yd - self.stats["mean"]) / self.stats["std"]
+        import os
+        if os.environ.get("DC_SCALE") == "global":
+            Z = (Yd - self.stats["mean"]) / np.float32(self.stats["y_scale"])
+        else:
+            Z = (Yd - self.stats["mean"]) / self.stats["std"]
         return np.clip(Z, -_CLIP, _CLIP, out=Z).astype(np.float32, copy=False)
 
     def rows(self, idx):

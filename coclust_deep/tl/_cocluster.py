@@ -9,6 +9,7 @@ from ._utils import (
     check_adata,
     check_key_free,
     doc_params,
+    expand_col_rows,
     get_matrix,
     h5ad_safe,
     input_params,
@@ -122,7 +123,10 @@ def cocluster(
     ``adata.uns[key]["params"]`` (``tool="cocluster"``, ``method`` and every
     estimator parameter). When the estimator has them, also
     ``obsm[key + "_row_posterior"]``, ``varm[key + "_col_posterior"]`` and
-    ``uns[key]["criterion"]`` (its ``criterion_`` or ``modularity_``).
+    ``uns[key]["criterion"]`` (its ``criterion_`` or ``modularity_``),
+    ``uns[key]["criterion_history"]``, ``uns[key]["n_iter"]``,
+    ``uns[key]["block_means"]`` and, for the spectral methods, the singular
+    vector embeddings in ``obsm["X_" + key]`` and ``varm["X_" + key]``.
     ``method="lbm"`` writes everything :func:`coclust_deep.tl.lbm` writes
     (``family="auto"`` by default, picked from the data as there).
 
@@ -146,7 +150,9 @@ def cocluster(
         raise TypeError(f"method must be a method name or an unfitted estimator, got {type(method).__name__}.")
     key = key_added if key_added is not None else method_name.lower()
     row_key, col_key = posterior_keys(key)
-    check_key_free(adata, key, overwrite=overwrite, obsm_keys=[row_key], varm_keys=[col_key])
+    check_key_free(
+        adata, key, overwrite=overwrite, obsm_keys=[row_key, f"X_{key}"], varm_keys=[col_key, f"X_{key}"]
+    )
 
     estimator = _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters)
     own_params = estimator.get_params(deep=False)
@@ -183,6 +189,14 @@ def _write_generic(adata, estimator, key, data, params):
     all_params = dict(estimator.get_params(deep=False))
     all_params.update(params)
     result = {"params": all_params}
+    means = getattr(estimator, "block_means_", None)
+    if means is not None and np.all(np.isfinite(means)):
+        result["block_means"] = np.asarray(means, dtype=np.float64)
+    row_embedding = getattr(estimator, "row_embedding_", None)
+    col_embedding = getattr(estimator, "column_embedding_", None)
+    if row_embedding is not None and col_embedding is not None:
+        adata.obsm[f"X_{key}"] = np.asarray(row_embedding)
+        adata.varm[f"X_{key}"] = expand_col_rows(col_embedding, data.var_positions, adata.n_vars)
     for attr in ("criterion_", "modularity_"):
         value = getattr(estimator, attr, None)
         if value is not None and np.isscalar(value) and np.isfinite(value):

@@ -15,10 +15,6 @@ from ._utils import (
 )
 from ._views import VIEW_PREFIX
 
-# DeepCoclustering keywords that tl.deep_cocluster sets itself.
-_RESERVED = {"n_row_clusters", "n_col_clusters", "random_state"}
-
-
 def _view_key(store, key, axis):
     """Resolve a view given by its obsm/varm key, or by the name given to tl.add_view."""
     if not isinstance(key, str):
@@ -129,9 +125,6 @@ def deep_cocluster(
     (700, 32)
     """
     check_adata(adata)
-    clash = _RESERVED & set(kw)
-    if clash:
-        raise TypeError(f"deep_cocluster got {sorted(clash)} as keywords; pass them as its own arguments.")
     try:
         from ..deep import DeepCoclustering
     except ImportError as err:

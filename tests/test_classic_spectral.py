@@ -1,0 +1,158 @@
+"""SpectralCoclustering (Dhillon 2001) and SpectralBiclustering (Kluger 2003)."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.cluster import SpectralCoclustering as SklearnSpectralCoclustering
+from sklearn.datasets import make_biclusters, make_checkerboard
+
+from coclust_deep import SpectralBiclustering, SpectralCoclustering
+from coclust_deep.datasets import make_lbm
+from coclust_deep.metrics import ari, consensus_score, labels_to_biclusters
+
+CHECKER_LAMBDA = np.array([[1.0, 4.0, 1.0], [4.0, 1.0, 1.0], [1.0, 1.0, 4.0]])
+
+
+def planted_biclusters(noise=3, random_state=1):
+    X, rows, cols = make_biclusters((120, 100), 4, noise=noise, minval=10, maxval=20,
+                                    shuffle=True, random_state=random_state)
+    return np.abs(X), rows, cols
+
+
+def planted_checkerboard():
+    return make_checkerboard((120, 100), (3, 3), noise=4, minval=10, maxval=100,
+                             shuffle=True, random_state=0)
+
+
+# ---------------------------------------------------------------- planted structure
+@pytest.mark.parametrize("svd_method", ["randomized", "arpack"])
+def test_coclustering_recovers_make_biclusters(svd_method):
+    X, rows, cols = planted_biclusters()
+    model = SpectralCoclustering(4, svd_method=svd_method, random_state=0).fit(X)
+    assert consensus_score(model.biclusters_, (rows, cols)) >= 0.95
+
+
+def test_coclustering_recovers_lbm():
+    k = 5
+    X, rows, cols = make_lbm(150, 120, k, k, family="poisson", params={"lambda": 1.0 + 4.0 * np.eye(k)},
+                             random_state=0)
+    model = SpectralCoclustering(k, random_state=0).fit(X)
+    assert consensus_score(model.biclusters_, labels_to_biclusters(rows, cols)) >= 0.95
+
+
+@pytest.mark.parametrize("method", ["bistochastic", "scale", "log"])
+def test_biclustering_recovers_make_checkerboard(method):
+    X, rows, cols = planted_checkerboard()
+    model = SpectralBiclustering((3, 3), method=method, random_state=0).fit(np.abs(X))
+    assert consensus_score(model.biclusters_, (rows, cols)) >= 0.95
+
+
+def test_biclustering_recovers_lbm():
+    X, rows, cols = make_lbm(150, 120, 3, 3, family="poisson", params={"lambda": CHECKER_LAMBDA},
+                             row_effects=True, random_state=0)
+    model = SpectralBiclustering(3, random_state=0).fit(X)
+    assert ari(rows, model.row_labels_) >= 0.95 and ari(cols, model.column_labels_) >= 0.95
+
+
+# ---------------------------------------------------------------- zeros, sparse, seeds
+def test_coclustering_all_zero_rows_and_columns_without_nan():
+    X, rows, cols = planted_biclusters()
+    X[:5] = 0
+    X[:, :3] = 0
+    model = SpectralCoclustering(4, random_state=0).fit(sp.csr_matrix(X))
+    assert np.all(np.isfinite(model.row_embedding_)) and np.all(np.isfinite(model.column_embedding_))
+    assert model.row_labels_.min() >= 0 and model.row_labels_.max() < 4
+    assert ari(rows.argmax(axis=0)[5:], model.row_labels_[5:]) >= 0.95
+    assert ari(cols.argmax(axis=0)[3:], model.column_labels_[3:]) >= 0.95
+
+
+def test_scikit_learn_fails_where_we_do_not():
+    X, _, _ = planted_biclusters()
+    X[:5] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError):  # NaN in the embedding makes k-means refuse it
+            SklearnSpectralCoclustering(4, random_state=0).fit(X)
+    SpectralCoclustering(4, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("method", ["bistochastic", "scale"])
+def test_biclustering_all_zero_rows_and_columns(method):
+    X, rows, cols = planted_checkerboard()
+    X = np.abs(X)
+    X[:4] = 0
+    X[:, :2] = 0
+    model = SpectralBiclustering((3, 3), method=method, random_state=0).fit(sp.csr_matrix(X))
+    assert ari(rows.argmax(axis=0)[4:], np.unique(model.rows_, axis=0).argmax(axis=0)[4:]) >= 0.9
+    assert ari(rows.argmax(axis=0)[4:], model.row_labels_[4:]) >= 0.9
+
+
+def test_coclustering_sparse_equals_dense():
+    X, _, _ = planted_biclusters(noise=5)
+    X[X < 3] = 0
+    dense = SpectralCoclustering(4, random_state=0).fit(X)
+    sparse = SpectralCoclustering(4, random_state=0).fit(sp.csr_matrix(X))
+    np.testing.assert_array_equal(dense.row_labels_, sparse.row_labels_)
+    np.testing.assert_array_equal(dense.column_labels_, sparse.column_labels_)
+
+
+@pytest.mark.parametrize("method", ["bistochastic", "scale"])
+def test_biclustering_sparse_equals_dense(method):
+    X, _, _ = planted_checkerboard()
+    X = np.abs(X)
+    X[X < 30] = 0
+    dense = SpectralBiclustering(3, method=method, random_state=0).fit(X)
+    sparse = SpectralBiclustering(3, method=method, random_state=0).fit(sp.csr_matrix(X))
+    assert ari(dense.row_labels_, sparse.row_labels_) == 1.0
+    assert ari(dense.column_labels_, sparse.column_labels_) == 1.0
+
+
+@pytest.mark.parametrize("cls", [SpectralCoclustering, SpectralBiclustering])
+def test_seed_reproducible(cls):
+    X, _, _ = planted_biclusters(noise=8)
+    a, b = cls(4, random_state=3).fit(X), cls(4, random_state=3).fit(X)
+    np.testing.assert_array_equal(a.row_labels_, b.row_labels_)
+    np.testing.assert_array_equal(a.column_labels_, b.column_labels_)
+
+
+@pytest.mark.parametrize("cls", [SpectralCoclustering, SpectralBiclustering])
+def test_clone(cls):
+    model = cls(4, n_init=3, random_state=0)
+    assert clone(model).get_params() == model.get_params()
+
+
+def test_biclustering_block_layout_matches_scikit_learn():
+    X, _, _ = planted_checkerboard()
+    model = SpectralBiclustering((3, 2), random_state=0).fit(np.abs(X))
+    assert model.rows_.shape == (6, X.shape[0]) and model.columns_.shape == (6, X.shape[1])
+    row_idx, col_idx = model.get_indices(4)  # block (2, 0)
+    np.testing.assert_array_equal(row_idx, np.flatnonzero(model.row_labels_ == 2))
+    np.testing.assert_array_equal(col_idx, np.flatnonzero(model.column_labels_ == 0))
+
+
+# ---------------------------------------------------------------- bad input
+def test_log_method_rejects_sparse():
+    with pytest.raises(ValueError, match="dense"):
+        SpectralBiclustering(2, method="log").fit(sp.csr_matrix(np.ones((10, 8))))
+
+
+def test_too_few_nonzero_rows_rejected():
+    X = np.zeros((10, 8))
+    X[0, :] = 1
+    with pytest.raises(ValueError, match="positive sum"):
+        SpectralCoclustering(3).fit(X)
+
+
+@pytest.mark.parametrize("kw", [{"svd_method": "lanczos"}, {"n_init": 0}])
+def test_bad_parameters_rejected(kw):
+    with pytest.raises(ValueError):
+        SpectralCoclustering(2, **kw).fit(np.ones((10, 8)))
+
+
+def test_bad_n_clusters_rejected():
+    with pytest.raises(TypeError, match="n_clusters"):
+        SpectralBiclustering("3").fit(np.ones((10, 8)))
+    with pytest.raises(ValueError, match="n_best"):
+        SpectralBiclustering(2, n_best=7).fit(np.ones((10, 8)))

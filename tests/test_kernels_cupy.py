@@ -1,0 +1,108 @@
+"""The CuPy backend agrees with the numpy reference backend (needs a GPU).
+
+Skipped cleanly without cupy or a CUDA device.  Tolerances: sums are float64
+on the device but in a different order (warp shuffles, atomics), so
+``rtol=1e-10`` for float64 X and ``rtol=1e-6`` for float32 X, ``atol=1e-12``.
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from coclust_deep import kernels
+from coclust_deep.kernels import HARD, SAMPLE, SOFT
+from coclust_deep.kernels import numpy_backend as ref
+
+cp = pytest.importorskip("cupy")
+from coclust_deep.kernels import cupy_backend as cb  # noqa: E402
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not cb.is_available(), reason="needs a CUDA device"),
+]
+
+RTOL = {np.float64: 1e-10, np.float32: 1e-6}
+
+
+def _problem(n=70, d=41, g=3, m=5, dtype=np.float64, sparse=False, seed=0):
+    """Random nonnegative X with two all-zero rows and one all-zero column."""
+    rng = np.random.default_rng(seed)
+    X = rng.gamma(1.0, 2.0, size=(n, d)) * (rng.random((n, d)) < 0.3)
+    X[[1, n // 2]] = 0.0
+    X[:, 3] = 0.0
+    X = X.astype(dtype)
+    if sparse:
+        X = sp.csr_matrix(X)
+    T = rng.dirichlet(np.ones(m), size=d)
+    A = rng.normal(size=(g, m))
+    B = -np.abs(rng.normal(size=(g, m))) * 0.05
+    w, z = rng.normal(size=g), rng.normal(size=g)
+    r = rng.gamma(2.0, 1.0, size=n)
+    return X, T, A, B, w, z, r, rng.random(n)
+
+
+def _assert_same(got, want, rtol):
+    np.testing.assert_allclose(cb.to_numpy(got.S), want.S, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(cb.to_numpy(got.SXT), want.SXT, rtol=rtol, atol=1e-12)
+    if want.SX2T is None:
+        assert got.SX2T is None
+    else:
+        np.testing.assert_allclose(cb.to_numpy(got.SX2T), want.SX2T, rtol=rtol, atol=1e-12)
+    assert got.log_norm == pytest.approx(want.log_norm, rel=rtol, abs=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
+@pytest.mark.parametrize("with_B", [False, True], ids=["noB", "B"])
+@pytest.mark.parametrize("with_z", [False, True], ids=["noz", "z"])
+def test_row_estep_matches_reference(sparse, dtype, mode, with_B, with_z):
+    X, T, A, B, w, z, r, uniforms = _problem(dtype=dtype, sparse=sparse)
+    args = (T, A, B if with_B else None, w, z if with_z else None, r if with_z else None,
+            mode, uniforms)
+    _assert_same(cb.row_estep(cb.prepare(X), *args), ref.row_estep(X, *args), RTOL[dtype])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_unfused_fallback_for_many_column_clusters_matches_reference(sparse):
+    X, T, A, B, w, z, r, uniforms = _problem(m=cb.MAX_M + 1, sparse=sparse)
+    for mode in (SOFT, HARD, SAMPLE):
+        args = (T, A, B, w, z, r, mode, uniforms)
+        _assert_same(cb.row_estep(X, *args), ref.row_estep(X, *args), 1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_column_half_step_on_transpose_matches_reference(sparse):
+    X, T, A, B = _problem(n=45, d=70, g=4, m=3, sparse=sparse)[:4]
+    rng = np.random.default_rng(1)
+    S = rng.dirichlet(np.ones(4), size=X.shape[0])
+    wc = rng.normal(size=3)
+    want = ref.row_estep(ref.transpose(ref.prepare(X)), S, A.T, B.T, wc)
+    got = cb.row_estep(cb.transpose(cb.prepare(X)), cp.asarray(S), A.T, B.T, wc)
+    _assert_same(got, want, 1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("squared", [False, True])
+def test_block_stats_matches_reference(sparse, squared):
+    X, T = _problem(sparse=sparse)[:2]
+    S = np.random.default_rng(2).dirichlet(np.ones(3), size=X.shape[0])
+    want = ref.block_stats(X, S, T, squared)
+    got = cb.block_stats(cb.prepare(X), cp.asarray(S), cp.asarray(T), squared)
+    np.testing.assert_allclose(cb.to_numpy(got[0]), want[0], rtol=1e-10)
+    if squared:
+        np.testing.assert_allclose(cb.to_numpy(got[1]), want[1], rtol=1e-10)
+    else:
+        assert got[1] is None
+
+
+def test_cupy_input_stays_on_the_device():
+    X, T, A, B, w = _problem()[:5]
+    res = cb.row_estep(cp.asarray(X), cp.asarray(T), A, B, w)
+    assert isinstance(res.S, cp.ndarray) and isinstance(res.SXT, cp.ndarray)
+    assert isinstance(cb.to_numpy(res.S), np.ndarray)
+
+
+def test_auto_backend_picks_cupy_for_cupy_input():
+    X = cp.asarray(_problem()[0])
+    assert kernels.resolve_backend("auto", X) == "cupy"
+    assert kernels.get_backend("auto", X).name == "cupy"

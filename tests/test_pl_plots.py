@@ -1,0 +1,158 @@
+"""pl.blocks / pl.block_means / pl.icl / pl.convergence render without pyplot state."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import anndata as ad  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from coclust_deep import LatentBlockModel, pl, select_lbm, tl  # noqa: E402
+from coclust_deep.datasets import make_lbm  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG"
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _fitted(sparse=False):
+    X, _, _ = make_lbm(90, 40, 3, 2, family="poisson", sparse=sparse, signal=0.9, random_state=0)
+    adata = ad.AnnData(X)
+    tl.lbm(adata, 3, 2, n_init=1, max_iter=30)
+    return adata
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_blocks_renders_png(sparse, tmp_path):
+    adata = _fitted(sparse)
+    path = tmp_path / "blocks.png"
+    ax = pl.blocks(adata, save=path)
+    assert isinstance(ax, matplotlib.axes.Axes)
+    assert path.read_bytes()[:4] == PNG_MAGIC
+    assert sp.issparse(adata.X) == sparse
+
+
+def test_blocks_subsamples_rows_keeping_clusters():
+    adata = _fitted(sparse=True)
+    ax = pl.blocks(adata, max_rows=30, max_cols=20)
+    image = ax.get_images()[0].get_array()
+    assert image.shape[0] <= 33 and image.shape[1] <= 22  # rounding: a few per cluster
+    assert len(ax.get_yticks()) == adata.obs["lbm"].nunique()
+
+
+def test_blocks_rows_follow_clusters():
+    adata = _fitted()
+    ax = pl.blocks(adata)
+    sizes = adata.obs["lbm"].value_counts().reindex(adata.obs["lbm"].cat.categories).to_numpy()
+    boundaries = sorted(line.get_ydata()[0] + 0.5 for line in ax.lines if line.get_ydata()[0] == line.get_ydata()[1])
+    np.testing.assert_allclose(boundaries, np.cumsum(sizes)[:-1])
+
+
+def test_blocks_skips_unassigned_genes():
+    X, _, _ = make_lbm(90, 40, 3, 2, family="poisson", signal=0.9, random_state=0)
+    adata = ad.AnnData(X)
+    adata.var["keep"] = np.arange(40) < 25
+    tl.lbm(adata, 3, 2, mask_var="keep", n_init=1, max_iter=30)
+    ax = pl.blocks(adata)
+    assert ax.get_images()[0].get_array().shape[1] == 25
+
+
+def test_blocks_draws_into_given_axes():
+    adata = _fitted()
+    fig, (left, right) = plt.subplots(1, 2)
+    assert pl.blocks(adata, ax=right) is right
+    assert not left.get_images()
+
+
+def test_blocks_missing_key_raises():
+    adata = _fitted()
+    with pytest.raises(KeyError, match="tl.lbm"):
+        pl.blocks(adata, key="nope")
+
+
+def test_show_true_returns_none(monkeypatch):
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(True))
+    assert pl.blocks(_fitted(), show=True) is None
+    assert shown == [True]
+
+
+def test_default_never_shows(monkeypatch):
+    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("plt.show() called"))
+    pl.blocks(_fitted())
+
+
+def test_save_suffix_goes_to_scanpy_figdir(tmp_path):
+    import scanpy as sc
+
+    previous = sc.settings.figdir
+    sc.settings.figdir = tmp_path
+    try:
+        pl.block_means(_fitted(), save="_demo.png")
+    finally:
+        sc.settings.figdir = previous
+    assert (tmp_path / "block_means_demo.png").read_bytes()[:4] == PNG_MAGIC
+
+
+def test_block_means_shows_uns_means():
+    adata = _fitted()
+    ax = pl.block_means(adata)
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), adata.uns["lbm"]["block_means"])
+
+
+def test_block_means_computed_for_results_without_them():
+    X, _, _ = make_lbm(90, 40, 3, 3, family="poisson", signal=0.9, random_state=0)
+    adata = ad.AnnData(X)
+    tl.cocluster(adata, "modularity", 3, 3, n_init=1)
+    means = pl.block_means(adata, key="modularity").get_images()[0].get_array()
+    rows = adata.obs["modularity"].cat.codes.to_numpy()
+    cols = adata.var["modularity"].cat.codes.to_numpy()
+    assert means[0, 0] == pytest.approx(X[rows == 0][:, cols == 0].mean())
+
+
+def test_icl_from_table_and_from_adata():
+    X, _, _ = make_lbm(90, 40, 3, 2, family="poisson", signal=0.9, random_state=0)
+    _, table = select_lbm(X, [2, 3], [1, 2, 3], n_init=1, max_iter=30, random_state=0)
+    ax = pl.icl(table)
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), table["icl"].to_numpy().reshape(2, 3))
+    adata = ad.AnnData(X)
+    tl.select_lbm(adata, [2, 3], [1, 2, 3], n_init=1, max_iter=30)
+    ax = pl.icl(adata)
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), table["icl"].to_numpy().reshape(2, 3))
+
+
+def test_icl_rejects_other_objects():
+    with pytest.raises(TypeError, match="select_lbm"):
+        pl.icl([1, 2, 3])
+
+
+def test_convergence_from_model_adata_and_dict():
+    X, _, _ = make_lbm(60, 30, 2, 2, family="poisson", random_state=0)
+    model = LatentBlockModel(2, 2, n_init=1, random_state=0).fit(X)
+    line = pl.convergence(model).get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), model.elbo_history_)
+    adata = _fitted()
+    np.testing.assert_allclose(pl.convergence(adata).get_lines()[0].get_ydata(), adata.uns["lbm"]["elbo_history"])
+    ax = pl.convergence({"reconstruction": [3.0, 2.0, 1.5], "clustering": [1.0, 0.5, 0.4]}, logy=True)
+    assert len(ax.get_lines()) == 2
+
+
+def test_convergence_unfitted_model_raises():
+    with pytest.raises(ValueError, match="fit it first"):
+        pl.convergence(LatentBlockModel())
+
+
+def test_pbmc68k_blocks_from_sparse_raw(tmp_path):
+    sc = pytest.importorskip("scanpy")
+    adata = sc.datasets.pbmc68k_reduced()
+    tl.lbm(adata, 4, 3, use_raw=True, family="poisson", poisson_effects=True, n_init=1)
+    path = tmp_path / "pbmc.png"
+    pl.blocks(adata, max_rows=200, save=path)
+    assert Path(path).read_bytes()[:4] == PNG_MAGIC

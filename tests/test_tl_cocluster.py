@@ -1,0 +1,99 @@
+"""tl.cocluster: the same write-back for every co-clustering estimator."""
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.cluster import SpectralCoclustering as SkSpectralCoclustering
+
+import coclust_deep
+from coclust_deep import tl
+from coclust_deep.datasets import make_lbm
+from coclust_deep.metrics import ari
+from coclust_deep.tl._cocluster import METHODS
+
+
+@pytest.fixture
+def counts():
+    X, rows, cols = make_lbm(120, 80, 3, 3, family="poisson", signal=0.9, random_state=0)
+    adata = ad.AnnData(X)
+    adata.obs["truth"] = rows.astype(str)
+    adata.var["truth"] = cols.astype(str)
+    return adata
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_writes_categoricals(counts, method):
+    if not hasattr(coclust_deep, METHODS[method]):
+        pytest.skip(f"coclust_deep.{METHODS[method]} is not available")
+    tl.cocluster(counts, method, 3, 3, n_init=2)
+    for column in (counts.obs[method], counts.var[method]):
+        assert isinstance(column.dtype, pd.CategoricalDtype)
+        assert all(isinstance(c, str) for c in column.cat.categories)
+    params = counts.uns[method]["params"]
+    assert params["tool"] == "cocluster" and params["method"] == method
+
+
+@pytest.mark.parametrize("method", ["info", "double_kmeans", "lbm"])
+def test_recovers_planted_rows(counts, method):
+    tl.cocluster(counts, method, 3, 3, n_init=4)
+    assert ari(counts.obs["truth"], counts.obs[method]) > 0.9
+
+
+def test_lbm_method_writes_what_tl_lbm_writes(counts):
+    tl.cocluster(counts, "lbm", 3, 3, key_added="via_cocluster", n_init=2)
+    tl.lbm(counts, 3, 3, key_added="via_lbm", n_init=2)
+    lbm_keys = set(counts.uns["via_lbm"]) - {"params"}
+    assert lbm_keys <= set(counts.uns["via_cocluster"])
+    assert counts.uns["via_cocluster"]["family"] == "poisson"
+    assert "via_cocluster_row_posterior" in counts.obsm
+
+
+def test_spectral_embeddings_written(counts):
+    tl.cocluster(counts, "spectral_cocluster", 3, 3)
+    assert counts.obsm["X_spectral_cocluster"].shape[0] == counts.n_obs
+    assert counts.varm["X_spectral_cocluster"].shape[0] == counts.n_vars
+
+
+def test_estimator_instance_is_cloned_not_fitted(counts):
+    estimator = SkSpectralCoclustering(3, random_state=0)
+    tl.cocluster(counts, estimator, key_added="sk")
+    assert not hasattr(estimator, "row_labels_")
+    assert counts.obs["sk"].nunique() == 3
+    assert counts.uns["sk"]["params"]["method"] == "SpectralCoclustering"
+
+
+def test_same_numbers_required_for_single_n_clusters(counts):
+    with pytest.raises(ValueError, match="n_row_clusters == n_col_clusters"):
+        tl.cocluster(counts, "modularity", 3, 2)
+
+
+def test_unknown_method_raises(counts):
+    with pytest.raises(ValueError, match="method must be one of"):
+        tl.cocluster(counts, "louvain", 3, 3)
+
+
+def test_estimator_without_column_labels_raises(counts):
+    with pytest.raises(TypeError, match="column_labels_"):
+        tl.cocluster(counts, KMeans(3, n_init=1), key_added="km")
+    assert "km" not in counts.obs
+
+
+def test_h5ad_round_trip(counts, tmp_path):
+    tl.cocluster(counts, "info", 3, 3, n_init=2)
+    counts.write_h5ad(tmp_path / "c.h5ad")
+    back = ad.read_h5ad(tmp_path / "c.h5ad")
+    assert back.obs["info"].equals(counts.obs["info"])
+    assert back.uns["info"]["params"] == counts.uns["info"]["params"]
+    np.testing.assert_allclose(back.uns["info"]["criterion_history"], counts.uns["info"]["criterion_history"])
+
+
+def test_copy_semantics(counts):
+    out = tl.cocluster(counts, "double_kmeans", 3, 3, n_init=2, copy=True)
+    assert "double_kmeans" in out.obs and "double_kmeans" not in counts.obs
+
+
+def test_key_clobber_raises(counts):
+    counts.var["info"] = "my gene notes"
+    with pytest.raises(ValueError, match="overwrite=True"):
+        tl.cocluster(counts, "info", 3, 3)

@@ -1,0 +1,45 @@
+"""tl.select_lbm: ICL grid stored in uns, best model written like tl.lbm."""
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from coclust_deep import tl
+from coclust_deep.datasets import make_lbm
+
+
+@pytest.fixture
+def counts():
+    X, _, _ = make_lbm(120, 80, 3, 2, family="poisson", signal=0.9, random_state=1)
+    return ad.AnnData(X)
+
+
+def test_icl_table_and_best_model(counts):
+    tl.select_lbm(counts, [2, 3, 4], [1, 2, 3], n_init=2, max_iter=50)
+    table = pd.DataFrame(counts.uns["lbm"]["icl_table"])
+    assert len(table) == 9
+    assert {"n_row_clusters", "n_col_clusters", "icl", "elbo", "n_iter"} <= set(table.columns)
+    best = table.loc[table["icl"].idxmax()]
+    assert (best["n_row_clusters"], best["n_col_clusters"]) == (3, 2)
+    assert counts.obs["lbm"].nunique() == 3 and counts.var["lbm"].nunique() == 2
+    assert counts.uns["lbm"]["params"]["tool"] == "select_lbm"
+    assert counts.uns["lbm"]["icl"] == pytest.approx(table["icl"].max())
+
+
+def test_h5ad_round_trip(counts, tmp_path):
+    tl.select_lbm(counts, [2, 3], [2], n_init=1, max_iter=30)
+    counts.write_h5ad(tmp_path / "s.h5ad")
+    back = ad.read_h5ad(tmp_path / "s.h5ad")
+    for name, values in counts.uns["lbm"]["icl_table"].items():
+        np.testing.assert_array_equal(back.uns["lbm"]["icl_table"][name], values)
+    np.testing.assert_array_equal(back.uns["lbm"]["params"]["n_row_clusters_grid"], [2, 3])
+
+
+def test_copy_semantics(counts):
+    out = tl.select_lbm(counts, [2], [2], n_init=1, max_iter=20, copy=True)
+    assert "icl_table" in out.uns["lbm"] and "lbm" not in counts.uns
+
+
+def test_grid_beyond_data_raises(counts):
+    with pytest.raises(ValueError, match="n_col_clusters"):
+        tl.select_lbm(counts, [2], [100])

@@ -234,6 +234,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=os.environ.get("COCLUST_DEEP_DATA", str(DEFAULT_DATA_DIR)),
                         help="folder with 10X_PBMC_top2000.h5 (env COCLUST_DEEP_DATA)")
     parser.add_argument("--no-shared-data", action="store_true", help="leave out the 10X PBMC matrix")
+    parser.add_argument("--cases", nargs="+", help="run only these matrices (default: all)")
     args = parser.parse_args(argv)
 
     load_before = list(os.getloadavg())
@@ -245,6 +246,11 @@ def main(argv=None):
     }
     if not args.no_shared_data and not args.quick:
         cases["10X_PBMC_top2000"] = lambda: pbmc10x_matrix(args.data_dir)
+    if args.cases:
+        unknown = set(args.cases) - set(cases) - {"10X_PBMC_top2000"}
+        if unknown:
+            parser.error(f"unknown cases {sorted(unknown)}; choose from {sorted(cases)}")
+        cases = {name: build for name, build in cases.items() if name in args.cases}
     # Compile the numba kernels outside the timed fits.
     InfoCoclustering(2, 2, n_init=1, random_state=0).fit(sp.random(20, 10, density=0.5, random_state=0))
     rows = []

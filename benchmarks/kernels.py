@@ -95,6 +95,10 @@ def machine_info():
     return info
 
 
+def _log(msg):
+    print(f"[{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.1f}] {msg}", file=sys.stderr, flush=True)
+
+
 def _median_time(fn, repeats):
     times = []
     for _ in range(repeats):
@@ -181,6 +185,7 @@ def run_case(name, spec, iters_by_backend, backends, repeats):
     nnz = int(X.nnz) if sp.issparse(X) else int(X.size)
     rows = []
     for backend in backends:
+        _log(f"{name}: {backend}")
         # floor re-measured next to each backend so both see the same load
         floor = floor_time(X, T, S, repeats)
         it = iteration_time(X, family, backend, iters_by_backend[backend], repeats)
@@ -206,6 +211,7 @@ def run_peer(spec, quick):
     X, rows, cols = make_lbm(*spec["shape"], G, M, family="bernoulli", sparse=True,
                              density=spec["density"], random_state=0)
     out = {"shape": list(X.shape), "stored_values": int(X.nnz), "blocks": [G, M]}
+    _log("peer: ours")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         t0 = time.perf_counter()
@@ -222,6 +228,7 @@ def run_peer(spec, quick):
     peer_kw = dict(use_gpu=False, verbosity=0)
     if quick:
         peer_kw.update(n_init=4, n_init_total_run=2)
+    _log("peer: sparsebm")
     peer = LBM(G, M, **peer_kw)
     t0 = time.perf_counter()
     peer.fit(X)
@@ -357,6 +364,7 @@ def main(argv=None):
     for name in ("dense_gaussian", "csr_bernoulli"):
         result["cases"] += run_case(name, sizes[name], sizes["iters"], backends, repeats)
     result["peer"] = {"skipped": "--no-peer"} if args.no_peer else run_peer(sizes["peer"], args.quick)
+    _log("compile times")
     result["compile"] = compile_times()
     if "cupy" in backends:
         result["gpu"] = gpu_bandwidth(sizes["csr_bernoulli"], repeats)

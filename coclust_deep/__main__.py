@@ -16,7 +16,7 @@ import numpy as np
 
 # Recommended settings for pbmc68k_reduced (measured over seeds; see README):
 # the log-normalised .raw matrix, Poisson LBM with cell and gene effects.
-N_ROW_CLUSTERS = 6
+N_ROW_CLUSTERS = 7
 N_COL_CLUSTERS = 10
 N_INIT = 10
 
@@ -54,8 +54,8 @@ def top_genes(adata, key, n_top):
     for name in genes.cat.categories:
         if name == "unassigned":
             continue
-        l = int(name)  # categories are the model's cluster numbers as strings
-        enrichment = means[:, l] / max(float(row_share @ means[:, l]), 1e-12)
+        column = int(name)  # categories are the model's cluster numbers as strings
+        enrichment = means[:, column] / max(float(row_share @ means[:, column]), 1e-12)
         k = int(np.argmax(enrichment))
         members = np.flatnonzero(genes.to_numpy() == name)
         block = X[rows == str(k)][:, members]

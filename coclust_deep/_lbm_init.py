@@ -36,8 +36,16 @@ def _scaled_operator(X, nonneg):
         c = np.asarray(X.sum(axis=0)).ravel()
         dr = np.where(r > 0, 1.0 / np.sqrt(np.where(r > 0, r, 1.0)), 0.0)
         dc = np.where(c > 0, 1.0 / np.sqrt(np.where(c > 0, c, 1.0)), 0.0)
-        mat = lambda M: dr[:, None] * np.asarray(X @ (dc[:, None] * M))  # noqa: E731
-        rmat = lambda M: dc[:, None] * np.asarray(X.T @ (dr[:, None] * M))  # noqa: E731
+        def mat(M):
+            out = np.asarray(X @ (dc[:, None] * M))
+            out *= dr[:, None]
+            return out
+
+        def rmat(M):
+            out = np.asarray(X.T @ (dr[:, None] * M))
+            out *= dc[:, None]
+            return out
+
         return mat, rmat, dr, dc
     mu = np.asarray(X.mean(axis=0)).ravel()
     mat = lambda M: np.asarray(X @ M) - (mu @ M)[None, :]  # noqa: E731
@@ -45,7 +53,7 @@ def _scaled_operator(X, nonneg):
     return mat, rmat, None, None
 
 
-def spectral_embedding(X, k, rng, nonneg=True, n_power=3, oversample=8):
+def spectral_embedding(X, k, rng, nonneg=True, n_power=3, oversample=5):
     """``k`` informative left and right singular vectors, scaled by the singular values.
 
     For non-negative data the leading (trivial) pair of the scaled matrix is

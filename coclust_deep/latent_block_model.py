@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import xlogy
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -114,6 +115,8 @@ class LatentBlockModel(BaseEstimator):
         Integrated completed likelihood (BIC-like approximation) of the MAP
         partition; larger is better.
     n_iter_ : int
+        Iterations of the chosen algorithm in the kept start (after the 5 CEM
+        warm-up iterations every VEM/SEM start begins with).
     converged_ : bool
     backend_ : str
         The backend that ran.
@@ -209,7 +212,7 @@ class LatentBlockModel(BaseEstimator):
         self.backend_ = be.name
         info = _margin_info(X, family)
         Xp = be.prepare(X)
-        Xt = be.transpose(Xp)
+        Xt = be.transpose(be.prepare(_compact_values(X)))
         ctx = _Context(be, xp, Xp, Xt, family, info, n, d, g, m, self.algorithm)
 
         starts = self._starting_partitions(X, init, g, m, rng)
@@ -287,6 +290,19 @@ def _host_matrix(X):
     if kernels.is_gpu_array(X):
         return X.get()
     return X
+
+
+def _compact_values(X):
+    """X with float32 values when that is exact (counts, binary data), else X.
+
+    Only the transposed copy the column step reads is made from this, so a
+    float64 CSR of counts costs 8 instead of 12 bytes per stored value there.
+    """
+    if not sp.issparse(X) or X.dtype != np.float64:
+        return X
+    if chunked_sum(X.data, lambda v: v.astype(np.float32) != v):
+        return X
+    return sp.csr_matrix((X.data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
 
 
 def _margin_info(X, family):

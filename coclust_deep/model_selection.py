@@ -4,8 +4,6 @@ from __future__ import annotations
 import numbers
 import warnings
 
-import numpy as np
-import pandas as pd
 from sklearn.base import clone
 
 from ._validation import check_choice, check_matrix
@@ -74,6 +72,8 @@ def select_lbm(
     >>> best.n_row_clusters, best.n_col_clusters
     (3, 2)
     """
+    import pandas as pd  # imported here: `import coclust_deep` stays light
+
     X = check_matrix(X)
     gs = _as_grid(n_row_clusters, "n_row_clusters", X.shape[0])
     ms = _as_grid(n_col_clusters, "n_col_clusters", X.shape[1])

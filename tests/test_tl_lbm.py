@@ -224,7 +224,16 @@ def test_not_anndata_raises():
 def test_pbmc68k_recommended_settings_beat_chance():
     sc = pytest.importorskip("scanpy")
     adata = sc.datasets.pbmc68k_reduced()
-    tl.lbm(adata, 10, 10, use_raw=True, family="poisson", poisson_effects=True, n_init=4)
+    tl.lbm(adata, 7, 10, use_raw=True, family="poisson", poisson_effects=True)
     score = ari(adata.obs["bulk_labels"], adata.obs["lbm"])
     # Leiden on the shipped graph reaches ~0.48; a random partition ~0.
     assert score > 0.4
+
+
+def test_use_raw_with_more_genes_than_adata(counts):
+    counts.raw = counts.copy()
+    subset = counts[:, :50].copy()
+    tl.lbm(subset, 3, 2, use_raw=True, **FIT)
+    assert subset.uns["lbm"]["n_vars_fitted"] == 80  # every raw gene was fitted
+    assert subset.var["lbm"].shape == (50,) and (subset.var["lbm"] != "unassigned").all()
+    np.testing.assert_allclose(subset.varm["lbm_col_posterior"].sum(axis=1), 1.0)

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, BiclusterMixin
 from sklearn.utils import check_random_state
 
 from .. import kernels
-from .._validation import check_choice, check_matrix, check_n_clusters, check_positive_int
+from .._validation import check_choice, check_matrix, check_positive_int
 
 
 def one_hot(labels, n_clusters):
@@ -161,7 +161,9 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         Xp = backend.prepare(X)
         Xt = backend.transpose(Xp)
         ctx = self._prepare(X)
-        ctx["X"], ctx["Xt"] = X, (X.T.tocsr() if sp.issparse(X) else X.T)
+        # Free transposed views (CSC for CSR input) for seeding and re-seeding;
+        # the kernels read the backend's own row-major copy Xt.
+        ctx["X"], ctx["Xt"] = X, X.T
         rng = check_random_state(self.random_state)
         best = None
         for _ in range(self.n_init):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_n_clusters
-from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, row_sq_sums
+from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, one_hot, row_sq_sums
 
 
 class DoubleKMeans(HardBlockCoclustering):
@@ -110,8 +110,6 @@ class DoubleKMeans(HardBlockCoclustering):
 
     def _store(self, X, history, ctx):
         ctx["row_labels"], ctx["col_labels"] = self.row_labels_, self.column_labels_
-        from ._base import one_hot
-
         S = one_hot(self.row_labels_, self.n_row_clusters)
         T = one_hot(self.column_labels_, self.n_col_clusters)
         SXT = np.asarray(S.T @ (X @ T), dtype=np.float64)

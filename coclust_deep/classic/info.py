@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_n_clusters
-from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, row_sums
+from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, one_hot, row_sums
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -126,8 +126,6 @@ class InfoCoclustering(HardBlockCoclustering):
         return mutual_information(SXT / ctx["total"])
 
     def _store(self, X, history, ctx):
-        from ._base import one_hot
-
         S = one_hot(self.row_labels_, self.n_row_clusters)
         T = one_hot(self.column_labels_, self.n_col_clusters)
         self.joint_ = np.asarray(S.T @ (X @ T), dtype=np.float64) / ctx["total"]

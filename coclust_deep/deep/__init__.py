@@ -1,6 +1,7 @@
 """Deep clustering and co-clustering (needs torch: ``pip install coclust_deep[deep]``).
 
 * :class:`DEC`, :class:`IDEC`: deep embedded clustering of the rows.
+* :class:`DeepCluster`: k-means pseudo-labels as supervision (Caron et al., 2018).
 * :class:`DeepCoclustering`: row and column autoencoders with DEC heads, a
   latent-block-model term tying the two partitions, and optional extra views
   of the rows (``adata.obsm``) or columns (``adata.varm``) aligned CLIP-style.
@@ -17,5 +18,6 @@ except ImportError as err:  # pragma: no cover - exercised only without torch
 
 from .coclustering import DeepCoclustering
 from .dec import DEC, IDEC
+from .deepcluster import DeepCluster
 
-__all__ = ["DEC", "IDEC", "DeepCoclustering"]
+__all__ = ["DEC", "DeepCluster", "DeepCoclustering", "IDEC"]

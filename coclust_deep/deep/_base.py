@@ -169,9 +169,12 @@ class DeepEstimatorBase(BaseEstimator):
         """Write parameters, network weights and fitted attributes to ``path`` (``torch.save``)."""
         if not hasattr(self, "module_"):
             raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit before save.")
+        params = self.get_params()
+        if not (params.get("random_state") is None or isinstance(params["random_state"], numbers.Integral)):
+            params["random_state"] = None  # a RandomState cannot be stored as plain data
         state = {
             "class": type(self).__name__,
-            "params": _plain(self.get_params()),
+            "params": _plain(params),
             "module_config": _plain(self._module_config),
             "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
             "fitted": {name: _plain(getattr(self, name)) for name in self._fitted_attributes},

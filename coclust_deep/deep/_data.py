@@ -85,11 +85,7 @@ class MatrixData:
         return np.log1p(X * size[:, None])
 
     def _standardise(self, Yd):
-        import os
-        if os.environ.get("DC_SCALE") == "global":
-            Z = (Yd - self.stats["mean"]) / np.float32(self.stats["y_scale"])
-        else:
-            Z = (Yd - self.stats["mean"]) / self.stats["std"]
+        Z = (Yd - self.stats["mean"]) / self.stats["std"]
         return np.clip(Z, -_CLIP, _CLIP, out=Z).astype(np.float32, copy=False)
 
     def rows(self, idx):

@@ -7,8 +7,9 @@ Each public tool lives in its own private module and follows
 parameters and block statistics in ``uns[key]``.
 """
 from ._cocluster import cocluster
+from ._deep_cocluster import deep_cocluster
 from ._lbm import lbm
 from ._select_lbm import select_lbm
 from ._views import add_view, get_view, views
 
-__all__ = ["add_view", "cocluster", "get_view", "lbm", "select_lbm", "views"]
+__all__ = ["add_view", "cocluster", "deep_cocluster", "get_view", "lbm", "select_lbm", "views"]

@@ -242,7 +242,7 @@ def labels_to_categorical(labels, index, *, positions=None, n_total=None):
         keep = positions >= 0
         full[positions[keep]] = strings[keep]
         strings = full
-    categories = natsorted(set(strings) - {UNASSIGNED})
+    categories = [str(c) for c in natsorted(set(strings) - {UNASSIGNED})]
     if positions is not None and np.any(strings == UNASSIGNED):
         categories.append(UNASSIGNED)
     return pd.Categorical(strings, categories=categories)
@@ -309,6 +309,8 @@ def h5ad_safe(value):
             return _list_to_array(list(value.ravel())).reshape(value.shape)
         return value
     if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, np.ndarray) for v in value):  # e.g. init=(row_labels, col_labels)
+            return {str(i): h5ad_safe(v) for i, v in enumerate(value)}
         return _list_to_array(list(value))
     if hasattr(value, "get_params"):  # an estimator passed as a parameter
         return type(value).__name__

@@ -74,7 +74,12 @@ class Family:
     def check_values(self, values):
         """Raise ValueError when stored values are outside the family's support."""
 
-    def constant(self, values, row_sums, col_sums, total):
+    def value_constant(self, values):
+        """Sum over the given stored values of the parameter-free term log h(x)."""
+        return 0.0
+
+    def margin_constant(self, row_sums, col_sums, total):
+        """Parameter-free term that depends on the row and column sums only."""
         return 0.0
 
     def m_step(self, st: BlockStats, info: MarginInfo) -> dict:
@@ -122,12 +127,14 @@ class Poisson(Family):
                 "use raw counts, or family='gaussian' for centred/scaled data."
             )
 
-    def constant(self, values, row_sums, col_sums, total):
-        const = -chunked_sum(values, lambda v: gammaln(v.astype(np.float64) + 1.0))
-        if self.uses_effects and total > 0:
-            const += float(xlogy(row_sums, row_sums).sum() + xlogy(col_sums, col_sums).sum())
-            const -= total * np.log(total)
-        return const
+    def value_constant(self, values):
+        return -chunked_sum(values, lambda v: gammaln(v.astype(np.float64) + 1.0))
+
+    def margin_constant(self, row_sums, col_sums, total):
+        if not self.uses_effects or total <= 0:
+            return 0.0
+        const = float(xlogy(row_sums, row_sums).sum() + xlogy(col_sums, col_sums).sum())
+        return const - total * np.log(total)
 
     def m_step(self, st, info):
         if self.uses_effects:

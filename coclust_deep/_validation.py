@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from .kernels import is_gpu_array
+from .kernels import is_dask_array, is_gpu_array
 
 _FLOATS = (np.float32, np.float64)
 
@@ -37,6 +37,8 @@ def check_matrix(X, *, name="X", allow_gpu=True):
         raise TypeError(f"{name} is None; pass a 2-D array or sparse matrix.")
     if allow_gpu and is_gpu_array(X):
         return _check_gpu_matrix(X, name)
+    if is_dask_array(X):
+        return _check_dask_matrix(X, name)
     if sp.issparse(X):
         _check_dtype(X.dtype, name)
         if X.ndim != 2:
@@ -90,6 +92,19 @@ def _check_gpu_matrix(X, name):
         raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
     if X.dtype not in _FLOATS:
         X = X.astype(cp.float64)
+    return X
+
+
+def _check_dask_matrix(X, name):
+    """Checks on a dask array; finiteness costs one pass over the chunks."""
+    _check_dtype(X.dtype, name)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got {X.ndim}-D.")
+    _check_shape(X.shape, name)
+    if X.dtype not in _FLOATS:
+        X = X.astype(np.float64)
+    if not bool(np.isfinite(X).all().compute()):
+        raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
     return X
 
 

@@ -204,13 +204,12 @@ class LatentBlockModel(BaseEstimator):
         n, d = X.shape
         g, m, init = self._check_params(n, d)
         family = make_family(self.family, self.poisson_effects and self.family == "poisson")
-        family.check_values(_host(stored_values(X)))
+        info = _margin_info(X, family)  # also checks the values against the family
         rng = check_random_state(self.random_state)
 
         be = kernels.get_backend(self.backend, X)
         xp = getattr(be, "xp", np)
         self.backend_ = be.name
-        info = _margin_info(X, family)
         Xp = be.prepare(X)
         Xt = be.transpose(be.prepare(_compact_values(X)))
         ctx = _Context(be, xp, Xp, Xt, family, info, n, d, g, m, self.algorithm)
@@ -305,19 +304,32 @@ def _compact_values(X):
     return sp.csr_matrix((X.data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
 
 
+def _value_blocks(X):
+    """The stored values of X as host arrays, one block at a time (dask: per chunk)."""
+    if kernels.is_dask_array(X):
+        for block in X.to_delayed().ravel():
+            yield _host(stored_values(block.compute()))
+    else:
+        yield _host(stored_values(X))
+
+
 def _margin_info(X, family):
-    values = _host(stored_values(X))
+    """One pass over the values: support check, moments and the constant of the likelihood."""
     n, d = X.shape
-    total = float(values.sum(dtype=np.float64))
+    total = sq = const = 0.0
+    for values in _value_blocks(X):
+        family.check_values(values)
+        total += float(values.sum(dtype=np.float64))
+        sq += chunked_sum(values, lambda v: np.square(v, dtype=np.float64))
+        const += family.value_constant(values)
     mean = total / (n * d)
-    sq = chunked_sum(values, lambda v: np.square(v, dtype=np.float64))
     var = max(sq / (n * d) - mean**2, 0.0)
     row_sums = col_sums = None
     if family.uses_effects:
         Xh = _host_matrix(X)
         row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
         col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
-    const = family.constant(values, row_sums, col_sums, total)
+    const += family.margin_constant(row_sums, col_sums, total)
     return MarginInfo(row_sums, col_sums, total, mean, var, const)
 
 

@@ -19,13 +19,19 @@ __all__ = [
     "SOFT",
     "available_backends",
     "get_backend",
+    "is_dask_array",
     "is_gpu_array",
     "mode_code",
     "resolve_backend",
 ]
 
-BACKENDS = ("numpy", "numba", "cupy")
-_MODULES = {"numpy": ".numpy_backend", "numba": ".numba_backend", "cupy": ".cupy_backend"}
+BACKENDS = ("numpy", "numba", "cupy", "dask")
+_MODULES = {
+    "numpy": ".numpy_backend",
+    "numba": ".numba_backend",
+    "cupy": ".cupy_backend",
+    "dask": ".dask_backend",
+}
 # Above this many stored values a present GPU is worth the host-to-device copy.
 GPU_AUTO_MIN_VALUES = 5_000_000
 
@@ -52,6 +58,11 @@ def is_gpu_array(X):
     return mod.startswith("cupy") or mod.startswith("cupyx")
 
 
+def is_dask_array(X):
+    """True for dask arrays (without importing dask)."""
+    return type(X).__module__.split(".")[0] == "dask"
+
+
 def _n_values(X):
     nnz = getattr(X, "nnz", None)
     if nnz is not None:
@@ -62,9 +73,9 @@ def _n_values(X):
 def resolve_backend(name="auto", X=None):
     """Resolve ``"auto"`` to a concrete backend name for input ``X``.
 
-    ``"auto"`` picks cupy for cupy input, or when a GPU is present and ``X``
-    holds at least ``GPU_AUTO_MIN_VALUES`` values; otherwise numba, falling
-    back to numpy when numba is not installed.
+    ``"auto"`` picks dask for dask arrays, cupy for cupy input, or cupy when
+    a GPU is present and ``X`` holds at least ``GPU_AUTO_MIN_VALUES`` values;
+    otherwise numba, falling back to numpy when numba is not installed.
     """
     if not isinstance(name, str) or name not in BACKENDS + ("auto",):
         raise ValueError(
@@ -72,6 +83,8 @@ def resolve_backend(name="auto", X=None):
         )
     if name != "auto":
         return name
+    if X is not None and is_dask_array(X):
+        return "dask"
     if X is not None and is_gpu_array(X):
         return "cupy"
     if X is not None and _n_values(X) >= GPU_AUTO_MIN_VALUES and _load("cupy") is not None:
@@ -87,6 +100,7 @@ def get_backend(name="auto", X=None):
         hint = {
             "numba": "pip install numba",
             "cupy": "a CUDA GPU and `pip install coclust_deep[gpu]` (cupy)",
+            "dask": "`pip install coclust_deep[dask]`",
         }.get(resolved, "")
         raise ValueError(
             f"backend {resolved!r} is not available on this machine; it needs {hint}."

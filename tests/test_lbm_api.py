@@ -113,3 +113,22 @@ def test_numpy_backend_selectable_and_reported(poisson_data):
     X, _, _ = poisson_data
     m = LatentBlockModel(3, 2, n_init=1, random_state=0, backend="numpy").fit(X)
     assert m.backend_ == "numpy"
+
+
+def test_dask_array_fit_matches_in_memory_fit(poisson_data):
+    da = pytest.importorskip("dask.array")
+    X, _, _ = poisson_data
+    ref = LatentBlockModel(3, 2, n_init=2, random_state=0).fit(X)
+    m = LatentBlockModel(3, 2, n_init=2, random_state=0).fit(da.from_array(X, chunks=(50, 40)))
+    assert m.backend_ == "dask"
+    assert np.array_equal(ref.row_labels_, m.row_labels_)
+    assert np.array_equal(ref.column_labels_, m.column_labels_)
+    np.testing.assert_allclose(ref.elbo_, m.elbo_, rtol=1e-10)
+
+
+def test_dask_array_with_nan_rejected():
+    da = pytest.importorskip("dask.array")
+    X = np.ones((20, 10))
+    X[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        LatentBlockModel(2, 2).fit(da.from_array(X, chunks=(5, 10)))

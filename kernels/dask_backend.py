@@ -1,0 +1,95 @@
+"""Dask backend: the contract mapped over row blocks, partial sums reduced.
+
+A half-step only needs per-row work plus sums over rows, so it is a
+map-reduce: each block of whole rows runs the in-memory backend (numba, else
+numpy) with the same ``T``, and the driver stacks the posteriors and adds the
+partial ``S^T X T``. Works with any dask scheduler, ``dask.distributed``
+included (workers need this package installed).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .contract import SAMPLE, EStepResult, mode_code
+
+name = "dask"
+xp = np
+
+
+def is_available():
+    try:
+        import dask.array  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def is_dask_array(X):
+    return type(X).__module__.split(".")[0] == "dask"
+
+
+def _inner():
+    from . import get_backend
+
+    try:
+        return get_backend("numba")
+    except ValueError:
+        return get_backend("numpy")
+
+
+def prepare(X):
+    """Chunk by rows only, so every block holds whole rows."""
+    return X.rechunk({1: -1})
+
+
+def transpose(Xp):
+    """Row blocks of ``X.T``; persisted once so the column half-step reads it directly."""
+    return Xp.T.rechunk({0: "auto", 1: -1}).persist()
+
+
+def _blocks(X):
+    offsets = np.cumsum((0,) + tuple(X.chunks[0]))
+    return list(zip(X.to_delayed()[:, 0], offsets[:-1], offsets[1:]))
+
+
+def _block_estep(block, T, A, B, w, z, row_weight, mode, uniforms):
+    be = _inner()
+    return be.row_estep(be.prepare(block), T, A, B, w, z, row_weight, mode, uniforms)
+
+
+def _block_stats(block, S, T, squared):
+    be = _inner()
+    return be.block_stats(be.prepare(block), S, T, squared)
+
+
+def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
+    import dask
+
+    mode = mode_code(mode)
+    if mode == SAMPLE and uniforms is None:
+        raise ValueError("mode='sample' needs one uniform draw per row")
+    task = dask.delayed(_block_estep, pure=True)
+    parts = dask.compute(*[
+        task(blk, T, A, B, w, z,
+             None if row_weight is None else row_weight[a:b], mode,
+             None if uniforms is None else uniforms[a:b])
+        for blk, a, b in _blocks(X)
+    ])
+    S = np.vstack([p.S for p in parts])
+    SXT = sum(p.SXT for p in parts)
+    SX2T = None if parts[0].SX2T is None else sum(p.SX2T for p in parts)
+    return EStepResult(S, SXT, SX2T, float(sum(p.log_norm for p in parts)))
+
+
+def block_stats(X, S, T, squared=False):
+    import dask
+
+    task = dask.delayed(_block_stats, pure=True)
+    parts = dask.compute(*[task(blk, S[a:b], T, squared) for blk, a, b in _blocks(X)])
+    SXT = sum(p[0] for p in parts)
+    SX2T = sum(p[1] for p in parts) if squared else None
+    return SXT, SX2T
+
+
+def to_numpy(a):
+    return np.asarray(a)

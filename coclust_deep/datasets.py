@@ -7,7 +7,7 @@ from sklearn.utils import check_random_state
 
 from ._validation import check_choice, check_n_clusters, check_positive_int
 
-__all__ = ["make_lbm", "separated_pattern"]
+__all__ = ["make_lbm", "recover_counts", "separated_pattern"]
 
 FAMILIES = ("bernoulli", "poisson", "gaussian")
 
@@ -193,4 +193,33 @@ def _sparse_bernoulli(z, w, p, rng, dtype):
     X = sp.csr_matrix((np.ones(I.size, dtype=dtype), (I, J)), shape=(z.size, w.size))
     X.sum_duplicates()
     X.data[:] = 1  # duplicates summed to 2 collapse back to a single 1
+    return X
+
+
+def recover_counts(adata, counts_per=1e4):
+    """UMI counts of ``adata.raw`` rebuilt from its log-normalised values.
+
+    pbmc68k_reduced (shipped with scanpy) stores ``log1p(counts / n_counts *
+    1e4)`` in ``.raw`` and the library sizes in ``obs["n_counts"]``, so
+    ``expm1(raw) * n_counts / 1e4`` gives the counts back up to float32
+    rounding. Raises ``ValueError`` when the values are not that close to
+    integers (the data were normalised some other way).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of shape ``adata.raw.shape``, float64 integers.
+    """
+    if adata.raw is None or "n_counts" not in adata.obs:
+        raise ValueError("recover_counts needs adata.raw (log-normalised) and obs['n_counts'] (library sizes).")
+    X = sp.csr_matrix(adata.raw.X, dtype=np.float64, copy=True)
+    X.data = np.expm1(X.data)
+    X = sp.csr_matrix(sp.diags(adata.obs["n_counts"].to_numpy(dtype=np.float64) / counts_per) @ X)
+    rounded = np.round(X.data)
+    if X.nnz and np.abs(X.data - rounded).max() > 0.25:
+        raise ValueError(
+            "adata.raw is not log1p(counts per 10,000) with library sizes obs['n_counts']; "
+            "pass the counts as a layer instead."
+        )
+    X.data = rounded
+    X.eliminate_zeros()
     return X

@@ -11,6 +11,7 @@ import importlib
 from .contract import HARD, MODES, SAMPLE, SOFT, EStepResult, mode_code
 
 __all__ = [
+    "ALL_BACKENDS",
     "BACKENDS",
     "EStepResult",
     "HARD",
@@ -25,7 +26,9 @@ __all__ = [
     "resolve_backend",
 ]
 
-BACKENDS = ("numpy", "numba", "cupy", "dask")
+# In-memory compute backends; "dask" maps one of them over row blocks.
+BACKENDS = ("numpy", "numba", "cupy")
+ALL_BACKENDS = BACKENDS + ("dask",)
 _MODULES = {
     "numpy": ".numpy_backend",
     "numba": ".numba_backend",
@@ -48,7 +51,7 @@ def _load(name):
 
 
 def available_backends():
-    """Names of the backends that can run on this machine."""
+    """Names of the in-memory compute backends that can run on this machine."""
     return [b for b in BACKENDS if _load(b) is not None]
 
 
@@ -77,9 +80,9 @@ def resolve_backend(name="auto", X=None):
     a GPU is present and ``X`` holds at least ``GPU_AUTO_MIN_VALUES`` values;
     otherwise numba, falling back to numpy when numba is not installed.
     """
-    if not isinstance(name, str) or name not in BACKENDS + ("auto",):
+    if not isinstance(name, str) or name not in ALL_BACKENDS + ("auto",):
         raise ValueError(
-            f"backend must be one of {BACKENDS + ('auto',)}, got {name!r}"
+            f"backend must be one of {ALL_BACKENDS + ('auto',)}, got {name!r}"
         )
     if name != "auto":
         return name

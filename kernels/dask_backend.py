@@ -37,8 +37,16 @@ def _inner():
         return get_backend("numpy")
 
 
-def prepare(X):
-    """Chunk by rows only, so every block holds whole rows."""
+def prepare(X, rows_per_block=None):
+    """A dask array chunked by rows only, so every block holds whole rows.
+
+    In-memory input (numpy, scipy.sparse) is wrapped without a copy.
+    """
+    import dask.array as da
+
+    if not is_dask_array(X):
+        rows = rows_per_block or max(1, min(X.shape[0], (1 << 22) // max(1, X.shape[1])))
+        return da.from_array(X, chunks=(rows, -1), asarray=False)
     return X.rechunk({1: -1})
 
 

@@ -327,3 +327,17 @@ def test_warning_free_fit(planted):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         IDEC(3, pretrain_epochs=2, epochs=2, random_state=0, **SMALL).fit(X)
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "nb"])
+def test_all_zero_rows_and_columns_are_handled(likelihood):
+    X, _, _ = _counts(sparse=True)
+    X = X.tolil()
+    X[3, :] = 0
+    X[:, 7] = 0
+    X = X.tocsr()
+    model = DeepCoclustering(3, 2, likelihood=likelihood, pretrain_epochs=3, epochs=2, random_state=0,
+                             **SMALL).fit(X)
+    assert np.all(np.isfinite(model.row_soft_assignments_))
+    assert np.all(np.isfinite(model.column_embedding_))
+    assert np.all(np.isfinite(model.history_["loss"]))

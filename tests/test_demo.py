@@ -50,3 +50,28 @@ def test_module_entry_point_help():
                             timeout=120)
     assert result.returncode == 0
     assert "--no-progress" in result.stdout and "--out" in result.stdout
+
+
+def test_recover_counts_inverts_log_normalisation():
+    sc = pytest.importorskip("scanpy")
+    import numpy as np
+
+    from coclust_deep.datasets import recover_counts
+
+    adata = sc.datasets.pbmc68k_reduced()
+    counts = recover_counts(adata)
+    assert np.all(counts.data == np.round(counts.data)) and counts.data.min() >= 1
+    libsize = np.asarray(counts.sum(axis=1)).ravel()
+    rebuilt = np.log1p(counts.multiply(1e4 / adata.obs["n_counts"].to_numpy()[:, None]).toarray())
+    np.testing.assert_allclose(rebuilt, adata.raw.X.toarray(), atol=1e-3)
+    assert np.all(libsize <= adata.obs["n_counts"].to_numpy())  # a gene subset of each library
+
+
+def test_recover_counts_rejects_other_normalisations():
+    sc = pytest.importorskip("scanpy")
+    from coclust_deep.datasets import recover_counts
+
+    adata = sc.datasets.pbmc68k_reduced()
+    adata.obs["n_counts"] = adata.obs["n_counts"] * 1.37
+    with pytest.raises(ValueError, match="pass the counts as a layer"):
+        recover_counts(adata)

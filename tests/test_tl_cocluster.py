@@ -97,3 +97,9 @@ def test_key_clobber_raises(counts):
     counts.var["info"] = "my gene notes"
     with pytest.raises(ValueError, match="overwrite=True"):
         tl.cocluster(counts, "info", 3, 3)
+
+
+def test_estimator_instance_keeps_its_family(counts):
+    binary = ad.AnnData((counts.X > 2).astype(float))
+    tl.cocluster(binary, coclust_deep.LatentBlockModel(3, 3, family="gaussian", n_init=1), key_added="g")
+    assert binary.uns["g"]["family"] == "gaussian"

@@ -140,16 +140,29 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
             raise ValueError(f"tol must be a number >= 0, got {self.tol!r}.")
         check_random_state_param(self.random_state)
         check_choice(self.init, "init", ("k-means++", "random"))
-        kernels.resolve_backend(self.backend, X)
+        if kernels.resolve_backend(self.backend, X) == "dask":
+            raise ValueError(
+                "backend='dask' maps the kernels over the row blocks of a dask array, but "
+                f"{type(self).__name__} works on in-memory numpy/scipy data; use backend='auto', "
+                "'numba', 'numpy' or 'cupy'."
+            )
 
     def _prepare(self, X):
         return {}
 
     def _initial_labels(self, backend, Xp, Xt, g, m, ctx, rng):
-        """Random balanced partitions, or cosine k-means++ seeding of each axis."""
+        """Random balanced partitions, or cosine k-means++ seeding (see ``seed_labels``).
+
+        Rows are seeded on ``X``; columns on their sums over the row clusters
+        just found, ``X^T S`` (d x g), far less noisy than single sparse columns.
+        """
         if self.init == "random":
             return random_labels(Xp.shape[0], g, rng), random_labels(Xt.shape[0], m, rng)
-        return seed_labels(ctx["X"], g, rng), seed_labels(ctx["Xt"], m, rng)
+        if "unit_rows" not in ctx:  # the same for every start
+            ctx["unit_rows"] = unit_rows(ctx["X"])
+        rows = seed_labels(ctx["X"], g, rng, unit=ctx["unit_rows"])
+        col_profiles = np.asarray(ctx["Xt"] @ one_hot(rows, g), dtype=np.float64)
+        return rows, seed_labels(col_profiles, m, rng)
 
     def _badness(self, L_assigned, ctx, axis):
         return -L_assigned
@@ -274,42 +287,81 @@ def axis_counts(ctx, axis, g, m):
     return (rows, cols) if axis == 0 else (cols, rows)
 
 
-def seed_labels(X, n_clusters, rng):
-    """k-means++-style partition of the rows of ``X`` by cosine similarity.
+def unit_rows(X):
+    """Rows of ``X`` scaled to unit Euclidean norm (all-zero rows stay 0), and the non-zero mask."""
+    norms = np.sqrt(row_sq_sums(X))
+    live = norms > 0
+    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=live)
+    unit = sp.csr_matrix(sp.diags(inv) @ X) if sp.issparse(X) else np.asarray(X) * inv[:, None]
+    return unit, live
 
-    Seeds are drawn with probability proportional to the cosine distance to
-    the nearest seed already drawn; each row then joins its most similar seed.
-    Needs one sparse or dense mat-vec per seed, and never the n x n
-    similarity matrix. All-zero rows join cluster 0; every cluster keeps its
-    seed, so none is empty.
+
+def seed_labels(X, n_clusters, rng, *, refine=5, sample_size=2048, unit=None):
+    """Greedy k-means++ partition of the rows of ``X`` by cosine similarity.
+
+    Seeds are chosen among a random sample of at most ``sample_size`` rows:
+    each new seed is the best of ``2 + log(n_clusters)`` candidates drawn with
+    probability proportional to the cosine distance to the nearest seed
+    already chosen, the one that lowers the total distance most (as
+    scikit-learn's k-means++), so outlying rows are rarely chosen. All rows
+    then join their most similar seed and ``refine`` spherical k-means steps
+    follow; a cluster emptied by a step is re-seeded with the worst-fitting
+    row. Each step is one product of ``X`` with a (d, n_clusters) matrix; the
+    n x n similarity matrix is never formed. All-zero rows join cluster 0.
+    ``unit`` may pass a cached ``unit_rows(X)``.
     """
     n = X.shape[0]
-    norms = np.sqrt(row_sq_sums(X))
-    candidates = np.flatnonzero(norms > 0)
+    unit, live = unit_rows(X) if unit is None else unit
+    candidates = np.flatnonzero(live)
     if candidates.size < n_clusters:
         return random_labels(n, n_clusters, rng)
-    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    if candidates.size > sample_size:
+        candidates = np.sort(rng.choice(candidates, sample_size, replace=False))
+    pool = unit[candidates]
+
+    def dense_rows(rows):
+        block = unit[rows]
+        return block.toarray() if sp.issparse(block) else block
+
+    def cosines(rows):  # (len(rows), len(candidates))
+        return np.asarray(pool @ dense_rows(rows).T, dtype=np.float64).T
+
+    n_trials = 2 + int(np.log(n_clusters))
     seeds = [candidates[rng.randint(candidates.size)]]
-    sims = np.empty((n_clusters, n))
-
-    def cosine_to(s):
-        x_s = X[s].toarray().ravel() if sp.issparse(X) else X[s]
-        return np.asarray(X @ x_s, dtype=np.float64).ravel() * inv * inv[s]
-
-    sims[0] = cosine_to(seeds[0])
-    for k in range(1, n_clusters):
-        dist = np.clip(1.0 - sims[:k].max(axis=0), 0.0, None)[candidates]
+    best_sim = cosines([seeds[0]])[0]
+    for _ in range(1, n_clusters):
+        dist = np.clip(1.0 - best_sim, 0.0, None)
         dist[np.isin(candidates, seeds)] = 0.0
-        total = dist.sum()
-        if total > 0:
-            pick = np.searchsorted(np.cumsum(dist), rng.uniform(0, total))
-            s = candidates[min(pick, candidates.size - 1)]
-        else:  # every row is a copy of a seed: draw among the others
-            rest = np.setdiff1d(candidates, seeds)
-            s = rest[rng.randint(rest.size)]
-        seeds.append(int(s))
-        sims[k] = cosine_to(seeds[-1])
-    labels = sims.argmax(axis=0)
-    labels[norms == 0] = 0
+        if dist.sum() <= 0:  # every sampled row is a copy of a seed: draw among the others
+            rest = np.setdiff1d(np.flatnonzero(live), seeds)
+            trial = rest[rng.randint(rest.size, size=1)] if rest.size else np.asarray(seeds[:1])
+        else:
+            picks = np.searchsorted(np.cumsum(dist), rng.uniform(0, dist.sum(), size=n_trials))
+            trial = candidates[np.minimum(picks, candidates.size - 1)]
+        trial_sims = np.maximum(cosines(trial), best_sim[None, :])
+        best = int(np.argmax(trial_sims.sum(axis=1)))
+        seeds.append(int(trial[best]))
+        best_sim = trial_sims[best]
+    labels = np.asarray(unit @ dense_rows(seeds).T).argmax(axis=1)
     labels[np.asarray(seeds)] = np.arange(n_clusters)
+    # A single sparse row is a noisy seed: refine by a few spherical k-means
+    # steps (centroid = normalised sum of the members' unit rows).
+    for _ in range(refine):
+        C = np.asarray(one_hot(labels, n_clusters).T @ unit, dtype=np.float64)
+        C /= np.maximum(np.linalg.norm(C, axis=1), np.finfo(float).tiny)[:, None]
+        sims = np.asarray(unit @ C.T)
+        new = sims.argmax(axis=1)
+        fit = np.where(live, sims[np.arange(n), new], np.inf)
+        counts = np.bincount(new[live], minlength=n_clusters)
+        for k in np.flatnonzero(counts == 0):  # re-seed with the worst-fitting row
+            movable = live & (counts[new] > 1)
+            if not movable.any():
+                break
+            i = np.flatnonzero(movable)[np.argmin(fit[movable])]
+            counts[new[i]] -= 1
+            new[i], counts[k], fit[i] = k, 1, np.inf
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    labels[~live] = 0
     return labels

@@ -26,8 +26,9 @@ class DoubleKMeans(HardBlockCoclustering):
     n_init : int, default=10
         Random starts; the partition with the lowest ``W`` is kept.
     init : {"k-means++", "random"}, default="k-means++"
-        Starting partitions: cosine k-means++ seeding of rows and of columns
-        (one mat-vec per seed), or random balanced partitions.
+        Starting partitions: greedy cosine k-means++ seeding of the rows, then
+        of the columns' sums over those row clusters, each refined by a few
+        spherical k-means steps; or random balanced partitions.
     max_iter : int, default=100
         Maximum number of (row step, column step) iterations per start.
     tol : float, default=1e-9

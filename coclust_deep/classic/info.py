@@ -29,7 +29,9 @@ class InfoCoclustering(HardBlockCoclustering):
     profile is closest in Kullback-Leibler divergence,
     ``argmax_k sum_l u_il log p(ŷ_l | x̂_k)`` with ``u_i = x_i T``: a hard block
     update on :mod:`coclust_deep.kernels`; the columns likewise. ``I(X̂; Ŷ)``
-    never decreases along the iterations.
+    never decreases along the iterations. Only profiles count: rows that
+    differ by a scale factor (library size) look alike, and row clusters whose
+    profiles are proportional cannot be told apart.
 
     Parameters
     ----------
@@ -40,8 +42,9 @@ class InfoCoclustering(HardBlockCoclustering):
     n_init : int, default=10
         Random starts; the one keeping the most mutual information wins.
     init : {"k-means++", "random"}, default="k-means++"
-        Starting partitions: cosine k-means++ seeding of rows and of columns
-        (one mat-vec per seed), or random balanced partitions.
+        Starting partitions: greedy cosine k-means++ seeding of the rows, then
+        of the columns' sums over those row clusters, each refined by a few
+        spherical k-means steps; or random balanced partitions.
     max_iter : int, default=100
         Maximum (row step, column step) iterations per start.
     tol : float, default=1e-9

@@ -9,6 +9,7 @@ from ._base import (
     HardBlockCoclustering,
     one_hot,
     seed_labels,
+    unit_rows,
     check_nonnegative,
     col_sums,
     diagonal_biclusters,
@@ -41,9 +42,10 @@ class ModularityCoclustering(HardBlockCoclustering):
     n_init : int, default=10
         Random starts; the one with the highest modularity is kept.
     init : {"k-means++", "random"}, default="k-means++"
-        Starting partition: cosine k-means++ seeding of the rows followed by
-        one modularity column step (so row and column clusters correspond),
-        or random balanced partitions.
+        Starting partition: greedy cosine k-means++ seeding of the rows,
+        refined by a few spherical k-means steps, then one modularity column
+        step (so row and column clusters correspond); or random balanced
+        partitions.
     max_iter : int, default=100
         Maximum (row step, column step) iterations per start.
     tol : float, default=1e-9
@@ -106,7 +108,9 @@ class ModularityCoclustering(HardBlockCoclustering):
     def _initial_labels(self, backend, Xp, Xt, g, m, ctx, rng):
         if self.init == "random":
             return super()._initial_labels(backend, Xp, Xt, g, m, ctx, rng)
-        rows = seed_labels(ctx["X"], g, rng)
+        if "unit_rows" not in ctx:  # the same for every start
+            ctx["unit_rows"] = unit_rows(ctx["X"])
+        rows = seed_labels(ctx["X"], g, rng, unit=ctx["unit_rows"])
         ctx["row_labels"] = rows
         # The column step given the rows needs only the row-cluster degrees (A = I).
         A, w, z, r = self._step_params(None, ctx, 1)

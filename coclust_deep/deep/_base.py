@@ -9,7 +9,10 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from tqdm.auto import tqdm
+
+with warnings.catch_warnings():  # tqdm.auto warns in notebooks without ipywidgets, then falls back
+    warnings.simplefilter("ignore")
+    from tqdm.auto import tqdm
 
 from .._validation import check_choice, check_nonneg_float, check_positive_int
 from ._data import LIKELIHOODS

@@ -70,6 +70,7 @@ class SideModule(nn.Module):
         self.view_names = list(view_dims)
         self.encoder = mlp(n_input, hidden, latent_dim)
         self.decoder = make_decoder(likelihood, latent_dim, hidden, n_input)
+        # views are small (tens of features): the wide layers sized for X would only add parameters
         view_hidden = tuple(h for h in hidden if h <= 4 * max(latent_dim, 16)) or (max(latent_dim, 16),)
         self.view_encoders = nn.ModuleDict(
             {name: mlp(dim, view_hidden, latent_dim) for name, dim in view_dims.items()})

@@ -165,7 +165,8 @@ class DeepCluster(ClusterMixin, DeepEstimatorBase):
             if epoch > 0 and stability > 1.0 - self.tol:
                 return None, True
             module.classifier.reset_parameters()  # pseudo-label ids are arbitrary each epoch
-            head_opt = torch.optim.Adam(module.classifier.parameters(), lr=self.lr)
+            # the head starts from scratch every epoch: a larger step lets it catch up within the epoch
+            head_opt = torch.optim.Adam(module.classifier.parameters(), lr=10 * self.lr)
             module.train()
             n_batches = max(1, int(np.ceil(data.n_rows / self.batch_size)))
             batches = [b for _ in range(self.passes_per_epoch) for b in self._uniform_batches(labels, rng)]

@@ -49,6 +49,7 @@ def blocks(
     cmap="viridis",
     vmin=None,
     vmax=None,
+    log=False,
     line_color="white",
     random_state=0,
     ax=None,
@@ -77,6 +78,8 @@ def blocks(
     cmap, vmin, vmax
         Colour map and limits; the limits default to the 1st and 99th
         percentiles of the displayed values.
+    log
+        Display ``log1p`` of the values (for counts).
     line_color
         Colour of the block boundaries.
     random_state
@@ -123,6 +126,10 @@ def blocks(
     X = data.X
     sub = X[row_order][:, col_order] if sp.issparse(X) else np.asarray(X)[np.ix_(row_order, col_order)]
     sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
+    if log:
+        if sub.min() < 0:
+            raise ValueError("log=True needs non-negative values; use log=False for centred or scaled data.")
+        sub = np.log1p(sub)
     if vmin is None:
         vmin = float(np.percentile(sub, 1))
     if vmax is None:
@@ -142,7 +149,7 @@ def blocks(
     ax.set_xticks(np.cumsum(col_sizes) - col_sizes / 2 - 0.5, labels=list(col_names))
     ax.set_ylabel(f"cells by obs[{key!r}] ({row_order.size} of {adata.n_obs} shown)")
     ax.set_xlabel(f"genes by var[{key!r}] ({col_order.size} of {assigned.size} shown)")
-    ax.set_title(f"{key}: matrix reordered by co-clusters ({data.source})")
+    ax.set_title(f"{key}: matrix reordered by co-clusters ({'log1p ' if log else ''}{data.source})")
     ax.figure.colorbar(image, ax=ax, fraction=0.04)
     return finish(ax, "blocks", show, save)
 

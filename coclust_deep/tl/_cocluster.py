@@ -111,7 +111,8 @@ def cocluster(
         ``None`` (default) uses the method name (the class name, lowercased,
         for an estimator instance).
     random_state
-        Seed passed to estimators that take one.
+        Seed passed to estimators that take one (an estimator instance keeps
+        its own ``random_state``).
     **estimator_kwargs
         Further estimator parameters.
 
@@ -157,9 +158,10 @@ def cocluster(
     estimator = _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters)
     own_params = estimator.get_params(deep=False)
     extra = dict(estimator_kwargs)
-    if "random_state" in own_params:
+    by_name = isinstance(method, str)  # an instance keeps its own seed and family unless overridden
+    if "random_state" in own_params and by_name:
         extra.setdefault("random_state", random_state)
-    family = extra.pop("family", "auto") if "family" in own_params else None
+    family = extra.pop("family", "auto" if by_name else own_params["family"]) if "family" in own_params else None
     estimator.set_params(**extra)
 
     adata = adata.copy() if copy else adata

@@ -211,8 +211,11 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists() and set(args.datasets) != set(DATASETS):  # partial run: keep the other datasets
         previous = json.loads(out.read_text())
-        previous.get("datasets", {}).update(results["datasets"])
-        results["datasets"] = previous.get("datasets", results["datasets"])
+        runs = previous.get("runs", {})
+        runs["+".join(args.datasets)] = results.pop("machine")
+        datasets = previous.get("datasets", {})
+        datasets.update(results["datasets"])
+        results = {"runs": runs, "datasets": datasets}
     out.write_text(json.dumps(results, indent=2))
     print()
     print(markdown(results["datasets"]))

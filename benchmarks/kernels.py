@@ -61,7 +61,7 @@ FULL = {
 QUICK = {
     "dense_gaussian": dict(shape=(600, 80), family="gaussian", sparse=False, density=None),
     "csr_bernoulli": dict(shape=(3000, 500), family="bernoulli", sparse=True, density=0.02),
-    "peer": dict(shape=(600, 300), density=0.05),
+    "peer": dict(shape=(1000, 400), density=0.15),
     "iters": {"numba": (1, 3), "numpy": (1, 3), "cupy": (1, 3)},
 }
 G, M = 3, 4
@@ -227,14 +227,14 @@ def run_peer(spec, quick):
         return out
     peer_kw = dict(use_gpu=False, verbosity=0)
     if quick:
-        peer_kw.update(n_init=4, n_init_total_run=2)
+        peer_kw.update(n_init=4, n_init_total_run=2, max_iter=100)
     _log("peer: sparsebm")
     peer = LBM(G, M, **peer_kw)
     t0 = time.perf_counter()
     peer.fit(X)
     out["sparsebm_s"] = time.perf_counter() - t0
     out["sparsebm_settings"] = "sparsebm.LBM defaults (n_init=100, n_init_total_run=10, " \
-        "n_iter_early_stop=10, max_iter=10000), use_gpu=False" + (" [quick: n_init=4]" if quick else "")
+        "n_iter_early_stop=10, max_iter=10000), use_gpu=False" + (" [quick: n_init=4, n_init_total_run=2, max_iter=100]" if quick else "")
     out["sparsebm_ari_rows"] = ari(rows, peer.row_labels)
     out["sparsebm_ari_cols"] = ari(cols, peer.column_labels)
     out["peer_ratio"] = out["sparsebm_s"] / out["ours_s"]
@@ -243,31 +243,39 @@ def run_peer(spec, quick):
 
 # ---------------------------------------------------------------- compile
 _COMPILE_SNIPPET = """
-import time
+import sys, time
 t0 = time.perf_counter()
 import numpy as np, scipy.sparse as sp
 from coclust_deep.kernels import numba_backend as nb
+t1 = time.perf_counter()
 rng = np.random.default_rng(0)
 X = rng.random((50, 20)); T = rng.dirichlet(np.ones(4), 20); A = rng.normal(size=(3, 4))
 nb.row_estep(nb.prepare(X), T, A, None, np.zeros(3))
-nb.row_estep(nb.prepare(sp.csr_matrix(X)), T, A, None, np.zeros(3))
-print(time.perf_counter() - t0)
+if sys.argv[1] == "both":
+    nb.row_estep(nb.prepare(sp.csr_matrix(X)), T, A, None, np.zeros(3))
+print(t1 - t0, time.perf_counter() - t1)
 """
 
 
-def compile_times():
-    """First-call time of the dense and CSR float64 kernels, cold and warm cache."""
+def compile_times(quick=False):
+    """First-call time of the numba kernels in a fresh process, cold and warm cache.
+
+    Full mode compiles the dense and the CSR float64 kernels; quick mode only
+    the dense one.  Import time (numpy, scipy, numba, coclust_deep) is apart.
+    """
     if "numba" not in kernels.available_backends():
         return {"skipped": "numba not available"}
+    which = "dense" if quick else "both"
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        times = []
+        runs = []
         for _ in range(2):
-            res = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env,
+            res = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET, which], env=env,
                                  capture_output=True, text=True, check=True)
-            times.append(float(res.stdout.strip().splitlines()[-1]))
-    return {"cold_cache_s": times[0], "warm_cache_s": times[1],
-            "what": "import + first row_estep on dense float64 and CSR float64/int32"}
+            runs.append([float(x) for x in res.stdout.split()[-2:]])
+    return {"import_s": runs[1][0], "cold_cache_s": runs[0][1], "warm_cache_s": runs[1][1],
+            "what": "first row_estep on dense float64" + (" and CSR float64/int32" if which == "both" else "")
+            + ", after import"}
 
 
 # -------------------------------------------------------------------- gpu
@@ -340,7 +348,8 @@ def markdown(result):
             lines.append(f"sparsebm: {p['sparsebm']}")
     c = result["compile"]
     if "cold_cache_s" in c:
-        lines.append(f"\nnumba first call: {c['cold_cache_s']:.1f} s cold cache, {c['warm_cache_s']:.1f} s warm cache")
+        lines.append(f"\nnumba first call ({c['what']}): {c['cold_cache_s']:.1f} s cold cache, "
+                     f"{c['warm_cache_s']:.2f} s warm cache (import {c['import_s']:.1f} s apart)")
     if "gpu" in result:
         gpu = result["gpu"]
         lines.append(f"\nGPU: {gpu}")
@@ -360,18 +369,25 @@ def main(argv=None):
 
     result = {"quick": args.quick, "repeats": repeats, "machine": machine_info(),
               "loadavg_before": list(os.getloadavg())}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save():  # after every section, so a long peer run never loses the rest
+        result["loadavg_after"] = list(os.getloadavg())
+        args.out.write_text(json.dumps(result, indent=2))
+
     result["cases"] = []
     for name in ("dense_gaussian", "csr_bernoulli"):
         result["cases"] += run_case(name, sizes[name], sizes["iters"], backends, repeats)
-    result["peer"] = {"skipped": "--no-peer"} if args.no_peer else run_peer(sizes["peer"], args.quick)
+        save()
     _log("compile times")
-    result["compile"] = compile_times()
+    result["compile"] = compile_times(quick=args.quick)
     if "cupy" in backends:
         result["gpu"] = gpu_bandwidth(sizes["csr_bernoulli"], repeats)
-    result["loadavg_after"] = list(os.getloadavg())
-
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    result["peer"] = {"skipped": "--no-peer"}
+    save()
+    if not args.no_peer:
+        result["peer"] = run_peer(sizes["peer"], args.quick)
+        save()
     print(markdown(result))
     print(f"\nwrote {args.out}")
     return result

@@ -93,3 +93,73 @@ def csr_half_step(indptr, indices, data, T, A, B, has_B, w, z, r, has_z, mode, u
                               S, L, sxt, sx2t)
         log_norm[c] = acc
     return SXT, SX2T, log_norm
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def csr_column_sums(indptr, indices, data, S, with_sq, n_cols, n_parts):
+    """Per-part ``X^T S`` (and ``(X*X)^T S``) by scattering the rows of CSR ``X``.
+
+    The column half-step needs ``u_j = x_{:,j}^T S`` for every column.  Reading
+    ``X`` by rows and scattering into a small (d x g) accumulator streams ``S``
+    in order; gathering rows of ``S`` through a transposed copy jumps around a
+    large array instead.  Each part (one per thread) owns its accumulator.
+    """
+    n = indptr.shape[0] - 1
+    gp = S.shape[1]
+    nnz = indptr[n]
+    U = np.zeros((n_parts, n_cols, gp))
+    V = np.zeros((n_parts, n_cols if with_sq else 1, gp))
+    for c in prange(n_parts):
+        lo = np.searchsorted(indptr[:n], (c * nnz) // n_parts) if nnz > 0 else c * n // n_parts
+        hi = np.searchsorted(indptr[:n], ((c + 1) * nnz) // n_parts) if nnz > 0 else (c + 1) * n // n_parts
+        if c == n_parts - 1:
+            hi = n
+        Uc = U[c]
+        Vc = V[c]
+        for i in range(lo, hi):
+            start = indptr[i]
+            stop = indptr[i + 1]
+            for k in range(0, gp, 4):
+                # S[i, k:k+4] in registers: the scatter target cannot alias them
+                s0 = S[i, k]
+                s1 = S[i, k + 1]
+                s2 = S[i, k + 2]
+                s3 = S[i, k + 3]
+                for p in range(start, stop):
+                    j = indices[p]
+                    x = np.float64(data[p])
+                    Uc[j, k] += x * s0
+                    Uc[j, k + 1] += x * s1
+                    Uc[j, k + 2] += x * s2
+                    Uc[j, k + 3] += x * s3
+                    if with_sq:
+                        xx = x * x
+                        Vc[j, k] += xx * s0
+                        Vc[j, k + 1] += xx * s1
+                        Vc[j, k + 2] += xx * s2
+                        Vc[j, k + 3] += xx * s3
+    return U, V
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, n_chunks):
+    """The rest of a half-step once ``U`` (and ``V``) are known for every row.
+
+    Used after :func:`csr_column_sums`, where ``U`` is only (d x g).
+    """
+    n = U.shape[0]
+    m = A.shape[1]
+    g = S.shape[1]
+    SXT = np.zeros((n_chunks, g, m))
+    SX2T = np.zeros((n_chunks, g, m))
+    log_norm = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        L = np.empty(g)
+        sxt = SXT[c]
+        sx2t = SX2T[c]
+        acc = 0.0
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            acc += finish_row(i, U[i], V[i] if has_B else U[i], has_B, A, B, w, z, r, has_z, mode,
+                              uniforms, S, L, sxt, sx2t)
+        log_norm[c] = acc
+    return SXT, SX2T, log_norm

@@ -31,11 +31,11 @@ except ImportError:  # pragma: no cover - numba is a core dependency
 
 name = "numba"
 
-# Each thread gets several chunks, handed out one at a time, so a thread that
-# the OS deschedules on a shared machine does not hold up the others.
+# Rows are split into several chunks per thread, each with its own partial
+# sums; CSR chunks hold equal shares of the stored values.
 _CHUNKS_PER_THREAD = 8
 # Below this many stored values one thread is faster: waking the others costs
-# microseconds on an idle machine but tens of milliseconds on a loaded one.
+# more than it saves, most of all on a loaded machine.
 PARALLEL_MIN_VALUES = 500_000
 
 
@@ -59,6 +59,28 @@ class CSR(NamedTuple):
     @property
     def nnz(self):
         return int(self.indptr[-1])
+
+
+class CSRT(NamedTuple):
+    """The transpose of a :class:`CSR` matrix, without a copy.
+
+    Its rows are the columns of ``base``; the column half-step reads ``base``
+    row by row and scatters (see ``csr_column_sums``).
+    """
+
+    base: CSR
+
+    @property
+    def shape(self):
+        return (self.base.shape[1], self.base.shape[0])
+
+    @property
+    def dtype(self):
+        return self.base.data.dtype
+
+    @property
+    def nnz(self):
+        return self.base.nnz
 
 
 def _float_dtype(dtype):
@@ -85,7 +107,7 @@ def prepare(X):
     Dense input stays float32 or float64 (other dtypes become float64); CSR
     input is summed over duplicates and gets int32 or int64 indices.
     """
-    if isinstance(X, CSR):
+    if isinstance(X, (CSR, CSRT)):
         return X
     if sp.issparse(X):
         return _csr_from_scipy(X)
@@ -96,11 +118,17 @@ def prepare(X):
 
 
 def transpose(Xp):
-    """A row-major copy of ``X.T`` made once per fit for the column half-step."""
+    """What the column half-step reads: ``X.T`` for the kernels.
+
+    Dense: a row-major copy of ``X.T`` made once per fit.  CSR: a
+    :class:`CSRT` marker around the same arrays (no copy), because scattering
+    over the rows of ``X`` beats gathering through a CSR copy of ``X.T``.
+    """
     Xp = prepare(Xp)
     if isinstance(Xp, CSR):
-        Xs = sp.csr_matrix((Xp.data, Xp.indices, Xp.indptr), shape=Xp.shape)
-        return _csr_from_scipy(Xs.T.tocsr())
+        return CSRT(Xp)
+    if isinstance(Xp, CSRT):
+        return Xp.base
     return np.ascontiguousarray(Xp.T)
 
 
@@ -108,6 +136,8 @@ def to_scipy(Xp):
     """The scipy ``csr_matrix`` (sharing memory) or array behind a prepared ``X``."""
     if isinstance(Xp, CSR):
         return sp.csr_matrix((Xp.data, Xp.indices, Xp.indptr), shape=Xp.shape)
+    if isinstance(Xp, CSRT):
+        return to_scipy(Xp.base).T.tocsr()
     return Xp
 
 
@@ -142,8 +172,7 @@ def _threads_for(n_values):
     try:
         if serial:
             numba.set_num_threads(1)
-        with numba.parallel_chunksize(1):
-            yield 1 if serial else before
+        yield 1 if serial else before
     finally:
         numba.set_num_threads(before)
 
@@ -170,8 +199,19 @@ def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
         uniforms = _f64(uniforms, "uniforms", (n,))
     else:
         uniforms = np.zeros(1)
-    n_values = Xp.nnz if isinstance(Xp, CSR) else n * d
-    if isinstance(Xp, CSR):
+    n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
+    if isinstance(Xp, CSRT):
+        from ._numba_csr import csr_column_sums, finish_rows
+
+        base = Xp.base
+        T = _pad_columns(T, 4)
+        with _threads_for(n_values) as threads:
+            U, V = csr_column_sums(base.indptr, base.indices, base.data, T, has_B, n, threads)
+            U = U.sum(axis=0)
+            V = V.sum(axis=0)
+            parts = finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S,
+                                _n_chunks(n, threads))
+    elif isinstance(Xp, CSR):
         from ._numba_csr import csr_half_step
 
         T = _pad_columns(T, 4)

@@ -133,9 +133,17 @@ def test_view_with_cluster_signal_improves_rows():
     with_view = DeepCoclustering(3, 2, **kw).fit(X, row_views={"protein": view})
     assert ari(rows, with_view.row_labels_) > ari(rows, without.row_labels_) + 0.3
     contrib = with_view.view_contributions_["rows"]
-    assert set(contrib) == {"primary", "protein"}
-    assert 0 < contrib["protein"]["fusion_weight"] < 1
+    assert set(contrib) == {"protein"} and contrib["protein"]["observed_fraction"] == 1.0
     assert contrib["protein"]["label_change_without_view"] > 0.1
+
+
+def test_contrastive_alignment_trains_when_weighted():
+    X, rows, view = _weak_data_and_view()
+    model = DeepCoclustering(3, 2, alignment_weight=1.0, pretrain_epochs=20, epochs=0, random_state=0, **SMALL)
+    model.fit(X, row_views={"protein": view})
+    align = model.history_["row_alignment:protein"]
+    assert align[-1] < 0.8 * align[0]
+    assert ari(rows, model.row_labels_) > 0.5
 
 
 def test_view_rows_missing_under_mask_are_ignored():

@@ -181,3 +181,24 @@ def test_cupy_without_gpu_is_a_clear_value_error():
         pytest.skip("a GPU and cupy are present")
     with pytest.raises(ValueError, match="cupy"):
         kernels.get_backend("cupy")
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_csr_transpose_view_matches_reference_in_every_mode(monkeypatch, parallel, dtype):
+    # the CSR column half-step scatters over the rows of X instead of copying X.T
+    if parallel:
+        monkeypatch.setattr(nb, "PARALLEL_MIN_VALUES", 0)
+    X, _, _, _, _, _, _, _ = _problem(n=80, d=33, dtype=dtype, sparse=True, seed=5)
+    rng = np.random.default_rng(6)
+    S = rng.dirichlet(np.ones(3), size=80)
+    A, B = rng.normal(size=(5, 3)), -np.abs(rng.normal(size=(5, 3))) * 0.05
+    w, z, r, uniforms = rng.normal(size=5), rng.normal(size=5), rng.random(33), rng.random(33)
+    Xt_ref = ref.transpose(ref.prepare(X))
+    Xt = nb.transpose(nb.prepare(X))
+    for mode in (SOFT, HARD, SAMPLE):
+        _assert_same(nb.row_estep(Xt, S, A, B, w, z, r, mode, uniforms),
+                     ref.row_estep(Xt_ref, S, A, B, w, z, r, mode, uniforms), RTOL[dtype])
+    R = rng.dirichlet(np.ones(5), size=33)
+    for got, want in zip(nb.block_stats(Xt, R, S, True), ref.block_stats(Xt_ref, R, S, True)):
+        np.testing.assert_allclose(got, want, rtol=RTOL[dtype])

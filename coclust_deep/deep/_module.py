@@ -61,8 +61,8 @@ class SideModule(nn.Module):
 
     Every input (the primary profile and each extra view) has its own encoder
     into the same latent space and its own decoder. The fused embedding is the
-    mask-aware weighted mean of the available per-view embeddings, with
-    learned softmax weights (reported as each view's fusion weight).
+    mean of the embeddings available for each row (equal weights; learned
+    softmax weights collapsed onto one view on CITE-seq data).
     """
 
     def __init__(self, n_input, n_clusters, *, hidden, latent_dim, likelihood, view_dims, alpha=1.0):
@@ -76,7 +76,6 @@ class SideModule(nn.Module):
             {name: mlp(dim, view_hidden, latent_dim) for name, dim in view_dims.items()})
         self.view_decoders = nn.ModuleDict(
             {name: GaussianDecoder(latent_dim, view_hidden, dim) for name, dim in view_dims.items()})
-        self.fusion_logits = nn.Parameter(torch.zeros(1 + len(view_dims)))
         self.head = StudentTHead(n_clusters, latent_dim, alpha)
 
     def encode(self, batch, drop_view=None):
@@ -87,16 +86,15 @@ class SideModule(nn.Module):
         view out of the fusion (used to measure its contribution).
         """
         parts = {"primary": self.encoder(batch["input"])}
-        weights = torch.softmax(self.fusion_logits, dim=0)
-        num = weights[0] * parts["primary"]
-        den = weights[0] * torch.ones_like(parts["primary"][:, :1])
-        for v, name in enumerate(self.view_names, start=1):
+        num = parts["primary"]
+        den = torch.ones_like(num[:, :1])
+        for name in self.view_names:
             parts[name] = self.view_encoders[name](batch["views"][name])
             if name == drop_view:
                 continue
-            w = weights[v] * batch["masks"][name][:, None]
-            num = num + w * parts[name]
-            den = den + w
+            present = batch["masks"][name][:, None]
+            num = num + present * parts[name]
+            den = den + present
         return num / den, parts
 
     def losses(self, batch, parts, temperature):

@@ -49,8 +49,11 @@ class DeepCoclustering(DeepEstimatorBase):
       must be homogeneous on every column cluster, and conversely.
     * alignment: symmetric InfoNCE (CLIP) between a view's embedding and the
       primary embedding of the same row, over the rows of the batch that have
-      the view. The fused embedding fed to the head is the mask-aware mean of
-      the per-view embeddings with learned softmax weights.
+      the view. Off by default (``alignment_weight=0``): on CITE-seq CBMC
+      (3000-cell subsample) it lowered the ARI from 0.49 (fusion alone) to
+      0.38-0.40, as instance-level contrast spreads cells of one type apart.
+      The fused embedding fed to the head is the mean of the embeddings
+      available for the row (primary + each view it has).
 
     Training: ``pretrain_epochs`` of reconstruction (+ alignment), k-means on
     the fused embeddings to place the centres and initialise the block
@@ -75,7 +78,7 @@ class DeepCoclustering(DeepEstimatorBase):
     likelihood : {"gaussian", "nb", "zinb"}, default="gaussian"
         Row reconstruction likelihood; ``"nb"``/``"zinb"`` need raw counts.
     reconstruction_weight, cluster_weight, block_weight, alignment_weight : float
-        Loss weights (defaults 1.0, 0.1, 0.1, 0.5).
+        Loss weights (defaults 1.0, 0.1, 0.1, 0.0).
     temperature : float, default=0.1
         Temperature of the contrastive alignment.
     alpha : float, default=1.0
@@ -108,10 +111,10 @@ class DeepCoclustering(DeepEstimatorBase):
         Per epoch: ``phase``, ``epoch``, ``loss``, every loss term, and the
         fraction of changed labels (``pd.DataFrame(model.history_)``).
     view_contributions_ : dict
-        ``{"rows": {name: {...}}, "columns": {...}}`` with, per input (the
-        primary data is ``"primary"``), its learned ``fusion_weight``, and per
-        extra view ``label_change_without_view``: the fraction of labels that
-        change when the view is left out of the fusion.
+        ``{"rows": {name: {...}}, "columns": {...}}``: per extra view, its
+        ``observed_fraction`` (share of rows with the view) and
+        ``label_change_without_view``, the fraction of labels that change when
+        the view is left out of the fused embedding.
     col_anchors_ : ndarray of int
         Rows read by the column encoder.
     n_epochs_ : dict
@@ -140,7 +143,7 @@ class DeepCoclustering(DeepEstimatorBase):
 
     def __init__(self, n_row_clusters=2, n_col_clusters=2, *, latent_dim=32, hidden=(256, 64),
                  pretrain_epochs=30, epochs=50, batch_size=256, lr=1e-3, likelihood="gaussian",
-                 reconstruction_weight=1.0, cluster_weight=0.1, block_weight=0.1, alignment_weight=0.5,
+                 reconstruction_weight=1.0, cluster_weight=0.1, block_weight=0.1, alignment_weight=0.0,
                  temperature=0.1, alpha=1.0, max_col_input=2048, tol=1e-3, n_init=10, device="auto",
                  random_state=None, verbose=True):
         self.n_row_clusters = n_row_clusters
@@ -356,18 +359,17 @@ class DeepCoclustering(DeepEstimatorBase):
         self.block_means_ = module.block_means.detach().cpu().numpy().copy()
         self.view_contributions_ = {
             "rows": self._contributions(module.rows, lambda i: self._row_batch(data, row_v, i),
-                                        data.n_rows, self.row_labels_),
+                                        data.n_rows, self.row_labels_, row_v),
             "columns": self._contributions(module.cols, lambda i: self._col_batch(data, col_v, i),
-                                           data.n_cols, self.column_labels_),
+                                           data.n_cols, self.column_labels_, col_v),
         }
 
-    def _contributions(self, side, make_batch, n, labels):
-        weights = torch.softmax(side.fusion_logits.detach(), 0).cpu().numpy()
-        out = {"primary": {"fusion_weight": float(weights[0])}}
-        for v, name in enumerate(side.view_names, start=1):
+    def _contributions(self, side, make_batch, n, labels, views):
+        out = {}
+        for name in side.view_names:
             z = self._embed_side(side, make_batch, n, drop_view=name)
             without = self._head(side, z).argmax(1)
-            out[name] = {"fusion_weight": float(weights[v]),
+            out[name] = {"observed_fraction": float(views[name][1].mean()),
                          "label_change_without_view": float(np.mean(without != labels))}
         return out
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.special import xlogy
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -211,7 +210,7 @@ class LatentBlockModel(BaseEstimator):
         xp = getattr(be, "xp", np)
         self.backend_ = be.name
         Xp = be.prepare(X)
-        Xt = be.transpose(be.prepare(_compact_values(X)))
+        Xt = be.transpose(Xp)
         ctx = _Context(be, xp, Xp, Xt, family, info, n, d, g, m, self.algorithm)
 
         starts = self._starting_partitions(X, init, g, m, rng)
@@ -289,19 +288,6 @@ def _host_matrix(X):
     if kernels.is_gpu_array(X):
         return X.get()
     return X
-
-
-def _compact_values(X):
-    """X with float32 values when that is exact (counts, binary data), else X.
-
-    Only the transposed copy the column step reads is made from this, so a
-    float64 CSR of counts costs 8 instead of 12 bytes per stored value there.
-    """
-    if not sp.issparse(X) or X.dtype != np.float64:
-        return X
-    if chunked_sum(X.data, lambda v: v.astype(np.float32) != v):
-        return X
-    return sp.csr_matrix((X.data.astype(np.float32), X.indices, X.indptr), shape=X.shape)
 
 
 def _value_blocks(X):

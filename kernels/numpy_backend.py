@@ -54,6 +54,8 @@ def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=SOFT, uniforms=None):
     mode = mode_code(mode)
     if mode == SAMPLE and uniforms is None:
         raise ValueError("mode='sample' needs one uniform draw per row")
+    if (z is None) != (row_weight is None):
+        raise ValueError("z and row_weight go together: pass both or neither")
     U = np.asarray(X @ T, dtype=np.float64)
     L = U @ A.T + w[None, :]
     V = None

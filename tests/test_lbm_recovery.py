@@ -53,8 +53,10 @@ def test_dense_and_csr_give_same_partitions(family):
     X, _, _ = handwritten_lbm(family, n_rows=500, n_cols=150, seed=4)
     dense = _fit(X, family)
     sparse = _fit(sp.csr_matrix(X), family)
-    assert np.array_equal(dense.row_labels_, sparse.row_labels_)
-    assert np.array_equal(dense.column_labels_, sparse.column_labels_)
+    # Same partitions; label names may differ when two starts tie to rounding.
+    assert ari(dense.row_labels_, sparse.row_labels_) == 1.0
+    assert ari(dense.column_labels_, sparse.column_labels_) == 1.0
+    np.testing.assert_allclose(dense.elbo_, sparse.elbo_, rtol=1e-9)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -203,3 +203,17 @@ class DeepEstimatorBase(BaseEstimator):
         for name, value in state["fitted"].items():
             setattr(model, name, _unplain(value))
         return model
+
+
+INFERENCE_CHUNK = 2048
+
+
+@torch.inference_mode()
+def encode_rows(encode, data, device):
+    """``encode`` applied to all rows of ``data`` in chunks; numpy out."""
+    parts = []
+    for start in range(0, data.n_rows, INFERENCE_CHUNK):
+        idx = np.arange(start, min(start + INFERENCE_CHUNK, data.n_rows))
+        x = torch.as_tensor(data.rows(idx)["input"], device=device)
+        parts.append(encode(x).cpu().numpy())
+    return np.vstack(parts)

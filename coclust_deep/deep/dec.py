@@ -8,12 +8,11 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_n_clusters, check_nonneg_float
-from ._base import DeepEstimatorBase, seeded, to_tensors
+from ._base import DeepEstimatorBase, encode_rows, seeded, to_tensors
 from ._data import MatrixData
 from ._module import DECModule
 from ._nn import target_distribution
 
-_INFERENCE_CHUNK = 2048
 
 
 class _EmbeddedClustering(ClusterMixin, DeepEstimatorBase):
@@ -115,15 +114,9 @@ class _EmbeddedClustering(ClusterMixin, DeepEstimatorBase):
 
         self._run_phase("train", self.epochs, train_epoch)
 
-    @torch.inference_mode()
     def _embed(self, data):
         self.module_.eval()
-        parts = []
-        for start in range(0, data.n_rows, _INFERENCE_CHUNK):
-            idx = np.arange(start, min(start + _INFERENCE_CHUNK, data.n_rows))
-            x = torch.as_tensor(data.rows(idx)["input"], device=self.device_)
-            parts.append(self.module_.embed(x).cpu().numpy())
-        return np.vstack(parts)
+        return encode_rows(self.module_.embed, data, self.device_)
 
     @torch.inference_mode()
     def _soft_assign(self, data, z=None):

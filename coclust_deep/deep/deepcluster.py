@@ -9,11 +9,10 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import normalized_mutual_info_score
 
 from .._validation import check_n_clusters, check_positive_int
-from ._base import DeepEstimatorBase, seeded, to_tensors
+from ._base import DeepEstimatorBase, encode_rows, seeded, to_tensors
 from ._data import MatrixData
 from ._nn import mlp
 
-_INFERENCE_CHUNK = 2048
 
 
 class _DeepClusterModule(torch.nn.Module):
@@ -126,15 +125,9 @@ class DeepCluster(ClusterMixin, DeepEstimatorBase):
             self._fit_guarded(lambda: self._train(data, rng, seed), lambda: self._finalize(data, seed))
         return self
 
-    @torch.inference_mode()
     def _embed(self, data):
         self.module_.eval()
-        parts = []
-        for start in range(0, data.n_rows, _INFERENCE_CHUNK):
-            idx = np.arange(start, min(start + _INFERENCE_CHUNK, data.n_rows))
-            x = torch.as_tensor(data.rows(idx)["input"], device=self.device_)
-            parts.append(self.module_.encoder(x).cpu().numpy())
-        return np.vstack(parts)
+        return encode_rows(self.module_.encoder, data, self.device_)
 
     def _pseudo_labels(self, z, seed):
         n_comp = int(min(self.pca_components, z.shape[1], z.shape[0] - 1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import is_dask_array
 from .contract import SAMPLE, EStepResult, mode_code
 
 name = "dask"
@@ -22,10 +23,6 @@ def is_available():
     except ImportError:
         return False
     return True
-
-
-def is_dask_array(X):
-    return type(X).__module__.split(".")[0] == "dask"
 
 
 def _inner():

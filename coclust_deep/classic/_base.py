@@ -21,19 +21,8 @@ from sklearn.base import BaseEstimator, BiclusterMixin
 from sklearn.utils import check_random_state
 
 from .. import kernels
+from .._lbm_init import one_hot, random_labels  # noqa: F401  (re-exported to the estimators)
 from .._validation import check_choice, check_matrix, check_positive_int
-
-
-def one_hot(labels, n_clusters):
-    """Dense (n, n_clusters) float64 indicator matrix of integer ``labels``."""
-    Z = np.zeros((labels.shape[0], n_clusters))
-    Z[np.arange(labels.shape[0]), labels] = 1.0
-    return Z
-
-
-def random_labels(n, n_clusters, rng):
-    """A random balanced partition of ``n`` items in which no cluster is empty."""
-    return rng.permutation(np.arange(n) % n_clusters)
 
 
 def checkerboard_biclusters(row_labels, col_labels, n_row_clusters, n_col_clusters):

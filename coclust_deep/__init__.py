@@ -7,8 +7,7 @@ torch) and a scanpy-style interface (``coclust_deep.tl`` / ``coclust_deep.pl``).
 from . import datasets, kernels, metrics
 from .classic import *  # noqa: F401,F403  (classic co-clustering estimators)
 from .classic import __all__ as _classic_all
-from .latent_block_model import LatentBlockModel
-from .model_selection import select_lbm
+from .lbm import LatentBlockModel, select_lbm
 from . import pl, tl
 
 __version__ = "0.1.0"

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, BiclusterMixin
 from sklearn.utils import check_random_state
 
 from .. import kernels
-from .._lbm_init import one_hot, random_labels  # noqa: F401  (re-exported to the estimators)
+from ..lbm._init import one_hot, random_labels  # noqa: F401  (re-exported to the estimators)
 from .._validation import check_choice, check_matrix, check_positive_int
 
 

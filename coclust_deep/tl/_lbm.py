@@ -108,7 +108,7 @@ def lbm(
     row_key, col_key = posterior_keys(key_added)
     check_key_free(adata, key_added, overwrite=overwrite, obsm_keys=[row_key], varm_keys=[col_key])
     # 2. the estimator (imported here so that tl loads fast)
-    from ..latent_block_model import LatentBlockModel
+    from ..lbm import LatentBlockModel
 
     # 3.-4. copy, read inputs
     adata = adata.copy() if copy else adata

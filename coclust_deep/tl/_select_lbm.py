@@ -67,7 +67,7 @@ def select_lbm(
     check_choice(family, "family", FAMILIES)
     row_key, col_key = posterior_keys(key_added)
     check_key_free(adata, key_added, overwrite=overwrite, obsm_keys=[row_key], varm_keys=[col_key])
-    from ..model_selection import select_lbm as select_lbm_estimator
+    from ..lbm import select_lbm as select_lbm_estimator
 
     adata = adata.copy() if copy else adata
     data = get_matrix(

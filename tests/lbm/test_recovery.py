@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from coclust_deep import LatentBlockModel
 from coclust_deep.datasets import make_lbm
 from coclust_deep.metrics import ari, cari
-from lbm_generators import COL_CLUSTERS, ROW_CLUSTERS, handwritten_lbm
+from tests.generators import COL_CLUSTERS, ROW_CLUSTERS, handwritten_lbm
 
 FAMILIES = ["bernoulli", "poisson", "gaussian"]
 

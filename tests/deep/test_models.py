@@ -15,15 +15,8 @@ from coclust_deep.datasets import make_lbm  # noqa: E402
 from coclust_deep.deep import DEC, IDEC, DeepCoclustering  # noqa: E402
 from coclust_deep.metrics import ari  # noqa: E402
 
-torch.set_num_threads(1)
-
 SMALL = dict(latent_dim=8, hidden=(32,), batch_size=64, n_init=3, verbose=False)
 
-
-@pytest.fixture(scope="module")
-def planted():
-    """Gaussian LBM: 240 rows in 3 clusters, 60 columns in 2 clusters, clear signal."""
-    return make_lbm(240, 60, 3, 2, family="gaussian", signal=1.0, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import warnings
 
 from sklearn.base import clone
 
-from ._validation import check_choice, check_matrix
-from .latent_block_model import LatentBlockModel
+from .._validation import check_choice, check_matrix
+from ._estimator import LatentBlockModel
 
 __all__ = ["select_lbm"]
 

@@ -4,18 +4,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from coclust_deep.datasets import make_lbm  # noqa: E402
 from coclust_deep.deep import DeepCluster  # noqa: E402
 from coclust_deep.metrics import ari  # noqa: E402
 
-torch.set_num_threads(1)
-
 SMALL = dict(latent_dim=8, hidden=(32,), batch_size=64, n_init=3, pca_components=4, verbose=False)
 
-
-@pytest.fixture(scope="module")
-def planted():
-    return make_lbm(240, 60, 3, 2, family="gaussian", signal=1.0, random_state=0)
 
 
 def test_recovers_planted_rows(planted):

@@ -1,0 +1,199 @@
+"""The EM machinery of the latent block model: margins, half-steps, criterion, ICL.
+
+One :class:`Context` per fit holds the data on its backend and the family;
+it starts runs from hard partitions and advances them by VEM, CEM or SEM.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import xlogy
+
+from .. import kernels
+from .._validation import stored_values
+from ._families import BlockStats, MarginInfo, chunked_sum, expected_loglik
+from ._init import one_hot
+
+# CEM iterations run before VEM/SEM from every hard starting partition.
+CEM_WARMUP_ITER = 5
+# Proportions are floored here so an emptied cluster keeps finite log-terms.
+PROPORTION_FLOOR = 1e-16
+
+
+def host(a):
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def host_matrix(X):
+    if kernels.is_gpu_array(X):
+        return X.get()
+    return X
+
+
+def _value_blocks(X):
+    """The stored values of X as host arrays, one block at a time (dask: per chunk)."""
+    if kernels.is_dask_array(X):
+        for block in X.to_delayed().ravel():
+            yield host(stored_values(block.compute()))
+    else:
+        yield host(stored_values(X))
+
+
+def margin_info(X, family):
+    """One pass over the values: support check, moments and the constant of the likelihood."""
+    n, d = X.shape
+    total = sq = const = 0.0
+    for values in _value_blocks(X):
+        family.check_values(values)
+        total += float(values.sum(dtype=np.float64))
+        sq += chunked_sum(values, lambda v: np.square(v, dtype=np.float64))
+        const += family.value_constant(values)
+    mean = total / (n * d)
+    var = max(sq / (n * d) - mean**2, 0.0)
+    row_sums = col_sums = None
+    if family.uses_effects:
+        Xh = host_matrix(X)
+        row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
+        col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
+    const += family.margin_constant(row_sums, col_sums, total)
+    return MarginInfo(row_sums, col_sums, total, mean, var, const)
+
+
+def _entropy(xp, P):
+    return -float(xlogy(P, P).sum()) if xp is np else -float((P * xp.log(xp.where(P > 0, P, 1))).sum())
+
+
+class Context:
+    """Everything one fit shares between starts: data, backend, family, sizes."""
+
+    def __init__(self, be, xp, Xp, Xt, family, info, n, d, g, m, algorithm):
+        self.be, self.xp, self.Xp, self.Xt = be, xp, Xp, Xt
+        self.family, self.info = family, info
+        self.n, self.d, self.g, self.m = n, d, g, m
+        self.algorithm = algorithm
+        self.r = None if info.row_sums is None else xp.asarray(info.row_sums)
+        self.c = None if info.col_sums is None else xp.asarray(info.col_sums)
+
+    def _to_host(self, a):
+        return None if a is None else host(self.be.to_numpy(a))
+
+    def _stats(self, S, T, SXT, SX2T):
+        xp = self.xp
+        Sr = None if self.r is None else self._to_host(S.T @ self.r)
+        Tc = None if self.c is None else self._to_host(T.T @ self.c)
+        return BlockStats(
+            self._to_host(SXT), self._to_host(SX2T),
+            self._to_host(xp.sum(S, axis=0)), self._to_host(xp.sum(T, axis=0)), Sr, Tc,
+        )
+
+    def _m_step(self, st):
+        params = self.family.m_step(st, self.info)
+        pi = np.maximum(st.s / self.n, PROPORTION_FLOOR)
+        rho = np.maximum(st.t / self.d, PROPORTION_FLOOR)
+        return params, pi / pi.sum(), rho / rho.sum()
+
+    def _criterion(self, S, T, st, params, pi, rho):
+        val = float(st.s @ np.log(pi) + st.t @ np.log(rho))
+        val += expected_loglik(self.family, params, st, self.info)
+        return val + _entropy(self.xp, S) + _entropy(self.xp, T)
+
+    def _row_half(self, T, st, params, pi, mode, rng):
+        co = self.family.coefficients(params, self.info)
+        w = np.log(pi) + co.C @ st.t
+        z = None if co.E is None else co.E @ st.Tc
+        u = rng.random_sample(self.n) if mode == kernels.SAMPLE else None
+        return self.be.row_estep(self.Xp, T, co.A, co.B, w, z, self.r, mode, u)
+
+    def _col_half(self, S, st, params, rho, mode, rng):
+        co = self.family.coefficients(params, self.info)
+        w = np.log(rho) + st.s @ co.C
+        z = None if co.E is None else st.Sr @ co.E
+        B = None if co.B is None else np.ascontiguousarray(co.B.T)
+        u = rng.random_sample(self.d) if mode == kernels.SAMPLE else None
+        return self.be.row_estep(self.Xt, S, np.ascontiguousarray(co.A.T), B, w, z, self.c, mode, u)
+
+    def _iterate(self, S, T, st, params, pi, rho, mode, rng):
+        """One full iteration: row E-step, M-step, column E-step, M-step."""
+        res = self._row_half(T, st, params, pi, mode, rng)
+        S = res.S
+        st = self._stats(S, T, res.SXT, res.SX2T)
+        params, pi, _ = self._m_step(st)
+        res = self._col_half(S, st, params, rho, mode, rng)
+        T = res.S
+        st = self._stats(S, T, res.SXT.T, None if res.SX2T is None else res.SX2T.T)
+        params, _, rho = self._m_step(st)
+        return S, T, st, params, pi, rho
+
+    def start(self, row0, col0, rng):
+        """State after the M-step on a hard partition and the CEM warm-up."""
+        xp = self.xp
+        S = xp.asarray(one_hot(row0, self.g))
+        T = xp.asarray(one_hot(col0, self.m))
+        SXT, SX2T = self.be.block_stats(self.Xp, S, T, self.family.needs_squares)
+        st = self._stats(S, T, SXT, SX2T)
+        params, pi, rho = self._m_step(st)
+        state = (S, T, st, params, pi, rho)
+        if self.algorithm != "cem":
+            for _ in range(CEM_WARMUP_ITER):
+                state = self._iterate(*state, kernels.HARD, rng)
+        return {"state": state, "history": [self._criterion(*state)], "n_iter": 0,
+                "converged": False, "averaged": []}
+
+    def advance(self, run, n_iter, tol, rng, burn_in=0):
+        """Run up to ``n_iter`` more iterations of the chosen algorithm on ``run``."""
+        mode = {"vem": kernels.SOFT, "cem": kernels.HARD, "sem": kernels.SAMPLE}[self.algorithm]
+        history = run["history"]
+        for _ in range(n_iter):
+            run["state"] = self._iterate(*run["state"], mode, rng)
+            run["n_iter"] += 1
+            history.append(self._criterion(*run["state"]))
+            if self.algorithm == "sem":
+                if run["n_iter"] > burn_in:
+                    run["averaged"].append(run["state"][3:])
+                continue
+            if abs(history[-1] - history[-2]) <= tol * abs(history[-2]):
+                run["converged"] = True
+                break
+        return run
+
+    def finish(self, run, rng):
+        """SEM: average the kept parameters; every algorithm: package the result."""
+        if self.algorithm == "sem":
+            run["state"] = self._sem_finish(*run["state"][:3], run["averaged"], rng)
+            run["history"].append(self._criterion(*run["state"]))
+            run["converged"] = True
+        S, T, _, params, pi, rho = run["state"]
+        history = run["history"][1:]  # drop the starting value: one entry per iteration
+        return {
+            "S": S, "T": T, "params": params, "pi": pi, "rho": rho,
+            "elbo": run["history"][-1], "history": history, "n_iter": run["n_iter"],
+            "converged": run["converged"],
+        }
+
+    def _sem_finish(self, S, T, st, averaged, rng):
+        """Average the post-burn-in parameters, then one soft E-step on each side."""
+        params = {k: np.mean([a[0][k] for a in averaged], axis=0) for k in averaged[0][0]}
+        pi = np.mean([a[1] for a in averaged], axis=0)
+        rho = np.mean([a[2] for a in averaged], axis=0)
+        res = self._row_half(T, st, params, pi, kernels.SOFT, rng)
+        S = res.S
+        st = self._stats(S, T, res.SXT, res.SX2T)
+        res = self._col_half(S, st, params, rho, kernels.SOFT, rng)
+        T = res.S
+        st = self._stats(S, T, res.SXT.T, None if res.SX2T is None else res.SX2T.T)
+        return S, T, st, params, pi, rho
+
+    def icl(self, row_labels, col_labels):
+        """ICL of the MAP partition with parameters re-estimated on it (BIC-like)."""
+        xp = self.xp
+        Z = xp.asarray(one_hot(row_labels, self.g))
+        W = xp.asarray(one_hot(col_labels, self.m))
+        SXT, SX2T = self.be.block_stats(self.Xp, Z, W, self.family.needs_squares)
+        st = self._stats(Z, W, SXT, SX2T)
+        params = self.family.m_step(st, self.info)
+        loglik = expected_loglik(self.family, params, st, self.info)
+        loglik += float(xlogy(st.s, st.s / self.n).sum() + xlogy(st.t, st.t / self.d).sum())
+        n, d, g, m = self.n, self.d, self.g, self.m
+        penalty = 0.5 * ((g - 1) * np.log(n) + (m - 1) * np.log(d)
+                         + self.family.n_block_params * g * m * np.log(n * d))
+        return float(loglik - penalty)
+

@@ -5,6 +5,8 @@ rows and the column encoders' fixed subsample of rows are made dense.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -31,6 +33,18 @@ def _dense(A):
     return A.toarray() if sp.issparse(A) else np.asarray(A)
 
 
+def fingerprint(*arrays):
+    """A digest of the arrays' shapes, dtypes and values (dense or sparse): same data, same digest."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        parts = (array.indptr, array.indices, array.data) if sp.issparse(array) else (array,)
+        for part in parts:
+            part = np.ascontiguousarray(part)
+            digest.update(f"{part.shape}{part.dtype.str}".encode())
+            digest.update(memoryview(part).cast("B"))
+    return digest.hexdigest()
+
+
 class MatrixData:
     """X prepared for the encoders, decoders and the block term.
 
@@ -43,7 +57,7 @@ class MatrixData:
     The block term reads ``Y / y_scale`` (global standard deviation of Y), so
     block means are on a unit scale whatever the units of X.
     Column encoders read each column's standardised values on a fixed random
-    subsample of at most ``max_col_input`` rows (``col_anchors``).
+    subsample of at most ``max_col_input`` rows (``column_anchors``).
     """
 
     def __init__(self, X, likelihood, *, max_col_input=None, rng=None, stats=None):
@@ -88,6 +102,10 @@ class MatrixData:
         Z = (Yd - self.stats["mean"]) / self.stats["std"]
         return np.clip(Z, -_CLIP, _CLIP, out=Z).astype(np.float32, copy=False)
 
+    def inputs(self, idx):
+        """The encoder input of rows ``idx`` (standardised Y), as ``{"input": array}``."""
+        return {"input": self._standardise(_dense(self.Y[idx]).astype(np.float32, copy=False))}
+
     def rows(self, idx):
         """Dense arrays for rows ``idx``: encoder input, reconstruction target, library, block data."""
         Yd = _dense(self.Y[idx]).astype(np.float32, copy=False)
@@ -103,18 +121,19 @@ class MatrixData:
     def _prepare_columns(self, max_col_input, rng):
         n = self.n_rows
         if n > max_col_input:
-            self.col_anchors = np.sort(rng.choice(n, size=max_col_input, replace=False))
+            self.column_anchors = np.sort(rng.choice(n, size=max_col_input, replace=False))
         else:
-            self.col_anchors = np.arange(n)
-        Ya = _dense(self.Y[self.col_anchors]).astype(np.float32)
+            self.column_anchors = np.arange(n)
+        Ya = _dense(self.Y[self.column_anchors]).astype(np.float32)
         mean = Ya.mean(axis=0)
         std = Ya.std(axis=0)
         std[std < 1e-8] = 1.0
         Z = np.clip((Ya - mean) / std, -_CLIP, _CLIP)
-        self.col_input = np.ascontiguousarray(Z.T, dtype=np.float32)  # (n_cols, n_anchors)
+        self.column_input = np.ascontiguousarray(Z.T, dtype=np.float32)  # (n_cols, n_anchors)
 
-    def cols(self, idx):
-        z = self.col_input[idx]
+    def columns(self, idx):
+        """Encoder input and reconstruction target of columns ``idx``."""
+        z = self.column_input[idx]
         return {"input": z, "target": z}
 
 

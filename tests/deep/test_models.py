@@ -108,14 +108,14 @@ def test_sparse_input_stays_sparse():
     X, _, _ = make_lbm(100, 30, 2, 2, family="poisson", sparse=True, random_state=0)
     data = MatrixData(X, "nb", max_col_input=50, rng=np.random.default_rng(0))
     assert sp.issparse(data.Y) and data.Y.nnz == X.nnz
-    assert data.col_input.shape == (30, 50)
+    assert data.column_input.shape == (30, 50)
 
 
 def test_column_encoder_reads_row_subsample(planted):
     X, _, cols = planted
     model = DeepCoclustering(3, 2, max_col_input=100, pretrain_epochs=15, epochs=10, random_state=0,
                              **SMALL).fit(X)
-    assert model.col_anchors_.shape == (100,) and len(np.unique(model.col_anchors_)) == 100
+    assert model.column_anchors_.shape == (100,) and len(np.unique(model.column_anchors_)) == 100
     assert ari(cols, model.column_labels_) > 0.95
 
 

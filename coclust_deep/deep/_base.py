@@ -116,6 +116,11 @@ class DeepEstimatorBase(BaseEstimator):
     # may differ between a fit and the fit(..., resume=True) that continues it
     _resumable_params = ("epochs", "pretrain_epochs", "tol", "verbose")
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR stays sparse; only mini-batches are densified
+        return tags
+
     def _check_common(self):
         """Validate the parameters every deep estimator has; return ``(hidden, device)``."""
         check_positive_int(self.latent_dim, "latent_dim")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import ClusterMixin
+from sklearn.base import ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
@@ -15,7 +15,7 @@ from ._nn import target_distribution
 from ._train import EpochRecord, Phase
 
 
-class _EmbeddedClustering(ClusterMixin, DeepEstimatorBase):
+class _EmbeddedClustering(ClusterMixin, TransformerMixin, DeepEstimatorBase):
     """Shared DEC / IDEC fit: pretrain the autoencoder, k-means the latent, then sharpen with KL(P||Q)."""
 
     _fitted_attributes = ("labels_", "embedding_", "soft_assignments_", "cluster_centers_", "history_",

@@ -342,3 +342,59 @@ def test_all_zero_rows_and_columns_are_handled(likelihood):
     assert np.all(np.isfinite(model.row_soft_assignments_))
     assert np.all(np.isfinite(model.column_embedding_))
     assert np.all(np.isfinite(model.history_["loss"]))
+
+
+# -- feature names and saved-file format ------------------------------------------------------------
+def test_feature_names_from_a_dataframe_are_checked_by_transform(planted):
+    pd = pytest.importorskip("pandas")
+    X, _, _ = planted
+    frame = pd.DataFrame(X, columns=[f"g{j}" for j in range(X.shape[1])])
+    model = IDEC(3, pretrain_epochs=2, epochs=1, random_state=0, **SMALL).fit(frame)
+    np.testing.assert_array_equal(model.feature_names_in_, frame.columns)
+    assert model.n_features_in_ == 60
+    np.testing.assert_array_equal(model.predict(frame), model.labels_)
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.transform(frame.rename(columns={"g0": "other"}))
+    with pytest.raises(ValueError, match="X has 59 features, but IDEC is expecting 60"), \
+            pytest.warns(UserWarning, match="does not have valid feature names"):
+        model.predict(X[:, 1:])
+
+
+def test_feature_names_given_to_fit_for_sparse_input(planted):
+    X, _, _ = planted
+    names = [f"gene{j}" for j in range(X.shape[1])]
+    model = DeepCoclustering(3, 2, pretrain_epochs=1, epochs=1, random_state=0, **SMALL)
+    model.fit(sp.csr_matrix(X), feature_names=names)
+    assert list(model.feature_names_in_) == names
+    with pytest.raises(ValueError, match="60 strings"):
+        model.fit(X, feature_names=names[:-1])
+
+
+def test_dec_fits_and_predicts_sparse_input(planted):
+    X, _, _ = planted
+    model = DEC(3, pretrain_epochs=2, epochs=2, random_state=0, **SMALL).fit(sp.csr_matrix(X))
+    np.testing.assert_array_equal(model.predict(sp.csr_matrix(X)), model.labels_)
+
+
+def test_saved_file_keeps_feature_names_and_rejects_other_versions(tmp_path, planted):
+    pd = pytest.importorskip("pandas")
+    X, _, _ = planted
+    frame = pd.DataFrame(X, columns=[f"g{j}" for j in range(X.shape[1])])
+    model = DEC(3, pretrain_epochs=2, epochs=1, random_state=0, **SMALL).fit(frame)
+    path = tmp_path / "dec.pt"
+    model.save(path)
+    loaded = DEC.load(path)
+    np.testing.assert_array_equal(loaded.feature_names_in_, model.feature_names_in_)
+    with pytest.raises(ValueError, match="feature names should match"):
+        loaded.predict(frame.rename(columns={"g5": "x"}))
+    state = torch.load(path, weights_only=True)
+    for version in (1, 99):
+        if version == 1:
+            del state["format_version"]  # files written before the version was recorded
+        else:
+            state["format_version"] = version
+        torch.save(state, tmp_path / "other.pt")
+        with pytest.raises(ValueError, match=f"file format {version}.*refit the model and save it again"):
+            DEC.load(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="a loaded model cannot resume"):
+        loaded.fit(frame, resume=True)

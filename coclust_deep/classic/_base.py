@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 
 from .. import kernels
 from ..lbm._init import one_hot, random_labels  # noqa: F401  (re-exported to the estimators)
+from ..metrics import labels_to_biclusters as diagonal_biclusters  # noqa: F401  (re-exported to the estimators)
 from .._validation import check_choice, check_matrix, check_positive_int
 
 
@@ -29,13 +30,6 @@ def checkerboard_biclusters(row_labels, col_labels, n_row_clusters, n_col_cluste
     """Indicators of the g*m blocks (k, l), k-major, as scikit-learn's SpectralBiclustering."""
     rows = np.vstack([row_labels == k for k in range(n_row_clusters) for _ in range(n_col_clusters)])
     cols = np.vstack([col_labels == l for _ in range(n_row_clusters) for l in range(n_col_clusters)])
-    return rows, cols
-
-
-def diagonal_biclusters(row_labels, col_labels, n_clusters):
-    """Indicators of the co-clusters (k, k)."""
-    rows = np.vstack([row_labels == k for k in range(n_clusters)])
-    cols = np.vstack([col_labels == k for k in range(n_clusters)])
     return rows, cols
 
 

@@ -14,17 +14,22 @@ from .._validation import check_matrix
 
 LIKELIHOODS = ("gaussian", "nb", "zinb")
 _CLIP = 10.0  # standardised inputs are clipped like sc.pp.scale(max_value=10)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _column_moments(Y):
-    """Per-column mean and standard deviation (zero-variance columns get std 1)."""
+    """Per-column mean and standard deviation in float64 (zero-variance columns get std 1).
+
+    float64 because squares of float32 values above ~1e19 overflow float32.
+    """
     if sp.issparse(Y):
+        Y = Y.astype(np.float64)
         mean = np.asarray(Y.mean(axis=0)).ravel()
-        sq = np.asarray(Y.multiply(Y).mean(axis=0)).ravel()
+        var = np.asarray(Y.multiply(Y).mean(axis=0)).ravel() - mean * mean
     else:
-        mean = Y.mean(axis=0)
-        sq = (Y * Y).mean(axis=0)
-    std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+        mean = Y.mean(axis=0, dtype=np.float64)
+        var = Y.var(axis=0, dtype=np.float64)
+    std = np.sqrt(np.maximum(var, 0.0))
     std[std < 1e-8] = 1.0
     return mean.astype(np.float32), std.astype(np.float32)
 
@@ -62,6 +67,11 @@ class MatrixData:
 
     def __init__(self, X, likelihood, *, max_col_input=None, rng=None, stats=None):
         X = check_matrix(X, allow_gpu=False)
+        values = X.data if sp.issparse(X) else X
+        largest = float(np.abs(values).max()) if values.size else 0.0
+        if largest > _FLOAT32_MAX:
+            raise ValueError(f"X has values up to {largest:.3g}, beyond the float32 range ({_FLOAT32_MAX:.3g}) "
+                             "the deep models compute in; rescale X first (e.g. np.log1p for counts).")
         X = X.astype(np.float32) if X.dtype != np.float32 else X
         self.X = X
         self.likelihood = likelihood
@@ -124,7 +134,7 @@ class MatrixData:
             self.column_anchors = np.sort(rng.choice(n, size=max_col_input, replace=False))
         else:
             self.column_anchors = np.arange(n)
-        Ya = _dense(self.Y[self.column_anchors]).astype(np.float32)
+        Ya = _dense(self.Y[self.column_anchors]).astype(np.float64)  # float64: squares of large values
         mean = Ya.mean(axis=0)
         std = Ya.std(axis=0)
         std[std < 1e-8] = 1.0

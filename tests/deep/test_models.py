@@ -398,3 +398,18 @@ def test_saved_file_keeps_feature_names_and_rejects_other_versions(tmp_path, pla
             DEC.load(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="a loaded model cannot resume"):
         loaded.fit(frame, resume=True)
+
+
+@pytest.mark.parametrize("cls", [IDEC, DeepCoclustering])
+def test_huge_column_is_standardised_not_nan(cls, tiny):
+    """A column of 1e20 overflowed float32 moments and surfaced as KMeans' 'Input X contains NaN'."""
+    X = tiny.copy()
+    X[:, 0] = 1e20 * np.random.default_rng(0).random(40)
+    args = (2, 2) if cls is DeepCoclustering else (2,)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = cls(*args, pretrain_epochs=2, epochs=2, random_state=0, **SMALL).fit(X)
+    assert np.all(np.isfinite(model.history_["loss"]))
+    X[0, 0] = 1e39
+    with pytest.raises(ValueError, match="values up to 1e\\+39, beyond the float32 range"):
+        cls(*args, **SMALL).fit(X)

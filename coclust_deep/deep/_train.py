@@ -26,6 +26,25 @@ Early stopping is the step's call: return ``None`` (converged before this
 epoch's updates: nothing is recorded) or an :class:`EpochRecord` with
 ``stop=True`` (converged after them). Either ends the phase.
 
+Rules for a step, so that interrupt and resume stay exact:
+
+* draw every random number from ``epoch.rng`` or torch's global generator
+  (both are checkpointed), or from a seed derived from ``epoch.index``;
+* keep what must survive from one epoch to the next (previous labels,
+  running targets) in ``epoch.state``, never in a closure variable;
+* one optimiser: ``epoch.update(losses, n)`` does the weighted total,
+  ``zero_grad``/``backward``/``step`` and the running mean. Several (e.g. a
+  generator and a discriminator): return a dict from ``Phase.optimizer``,
+  step them from ``epoch.optimizer[name]`` and call ``epoch.record(losses,
+  n)`` for the history;
+* work done once between phases (k-means on the embeddings to place the
+  centres) goes in the next phase's ``setup``.
+
+An estimator built on :class:`coclust_deep.deep._base.DeepEstimatorBase`
+passes its phases to ``_run_plan``, which builds the module, runs the plan,
+stores the checkpoint for ``fit(..., resume=True)`` and sets ``history_``,
+``n_epochs_`` and ``interrupted_``.
+
 Examples
 --------
 A complete training of an autoencoder in two phases::

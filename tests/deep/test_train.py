@@ -7,8 +7,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from sklearn.cluster import KMeans  # noqa: E402
+
 from coclust_deep.deep import DEC, IDEC, DeepCluster, DeepCoclustering  # noqa: E402
+from coclust_deep.deep._base import DeepEstimatorBase, encode_in_chunks, to_tensors  # noqa: E402
+from coclust_deep.deep._data import MatrixData, fingerprint  # noqa: E402
 from coclust_deep.deep._module import Losses  # noqa: E402
+from coclust_deep.deep._nn import mlp  # noqa: E402
 from coclust_deep.deep._train import Epoch, EpochRecord, Phase, TrainingPlan  # noqa: E402
 
 SMALL = dict(latent_dim=8, hidden=(32,), batch_size=64, n_init=3, verbose=False)
@@ -163,6 +168,123 @@ def test_missing_weight_for_a_kind_is_an_error():
     plan.phases[0].weights = {"clustering": 1.0}
     with pytest.raises(KeyError, match="no weight for loss kind 'reconstruction'"):
         plan.run()
+
+
+def _two_optimizer_plan():
+    """Alternating updates with two optimisers and a schedule, as an adversarial model (DM2C) would do."""
+    torch.manual_seed(0)
+    X = torch.as_tensor(np.random.default_rng(1).normal(size=(40, 4)), dtype=torch.float32)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Linear(2, 4))
+
+    def step(epoch):
+        for idx in epoch.batches(len(X), 8):
+            x = X[idx]
+            for name in ("encoder", "decoder"):
+                noisy = net[0].weight + 0.01 * torch.randn_like(net[0].weight)  # draws from torch's generator
+                losses = Losses(reconstruction={"mse": ((epoch.module(x) - x) ** 2).mean()},
+                                auxiliary={"weight_l1": noisy.abs().mean()})
+                optimizer = epoch.optimizer[name]
+                optimizer.zero_grad()
+                losses.total(epoch.weights).backward()
+                optimizer.step()
+            epoch.record(losses, len(idx))
+        return epoch.mean()
+
+    def optimizers(module):
+        return {"encoder": torch.optim.Adam(module[0].parameters(), lr=0.01),
+                "decoder": torch.optim.SGD(module[1].parameters(), lr=0.05, momentum=0.9)}
+
+    phase = Phase("train", 4, step, weights={"reconstruction": 1.0, "auxiliary": 0.1}, optimizer=optimizers,
+                  scheduler=lambda opts: torch.optim.lr_scheduler.StepLR(opts["decoder"], 1, gamma=0.5))
+    return TrainingPlan(net, [phase], rng=np.random.default_rng(0))
+
+
+def test_dict_of_optimizers_and_scheduler_resume_exactly():
+    reference = _two_optimizer_plan()
+    reference.run()
+    plan = _two_optimizer_plan()
+    step = plan.phases[0].step
+    calls = {"n": 0}
+
+    def flaky(epoch):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return step(epoch)
+
+    plan.phases[0].step = flaky
+    assert plan.run() is True and plan.epochs_done == {"train": 2}
+    plan.phases[0].step = step
+    plan.run(resume_from=plan.checkpoint)
+    assert plan.history() == reference.history()
+    for key, value in reference.module.state_dict().items():
+        assert torch.equal(plan.module.state_dict()[key], value)
+
+
+# -- a new model plugs in --------------------------------------------------------------------------
+class _AutoencoderModule(torch.nn.Module):
+    def __init__(self, n_input, latent_dim):
+        super().__init__()
+        self.encoder = mlp(n_input, (16,), latent_dim)
+        self.decoder = mlp(latent_dim, (16,), n_input)
+
+    def loss(self, x):
+        z = self.encoder(x)
+        return Losses(reconstruction={"mse": ((self.decoder(z) - x) ** 2).mean()},
+                      auxiliary={"latent_l2": z.pow(2).mean()})
+
+
+class _AutoencoderKMeans(DeepEstimatorBase):
+    """The smallest estimator on the plan: an autoencoder, then k-means on its embedding."""
+
+    _fitted_attributes = ("labels_", "history_", "n_epochs_", "interrupted_", "preprocessing_")
+
+    def __init__(self, n_clusters=2, *, latent_dim=2, hidden=(16,), epochs=5, batch_size=32, lr=1e-2,
+                 likelihood="gaussian", tol=0.0, n_init=1, device="cpu", random_state=0, verbose=False):
+        for name, value in locals().items():
+            if name != "self":
+                setattr(self, name, value)
+
+    def _build_module(self, config):
+        return _AutoencoderModule(**config)
+
+    def fit(self, X, y=None, *, resume=False):
+        _, device = self._check_common()
+        seed = self._fit_seed(resume)
+        data = MatrixData(X, self.likelihood)
+        self._record_features(X)
+        self.preprocessing_ = data.stats
+
+        def step(epoch):
+            for idx in epoch.batches(data.n_rows, self.batch_size):
+                x = to_tensors(data.inputs(idx), epoch.device)["input"]
+                epoch.update(epoch.module.loss(x), len(idx))
+            return epoch.mean()
+
+        def finalize(plan):
+            z = encode_in_chunks(data.n_rows, data.inputs, lambda b: self.module_.encoder(b["input"]), device)
+            self.labels_ = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed).fit_predict(z)
+
+        phases = [Phase("train", self.epochs, step, weights={"reconstruction": 1.0, "auxiliary": 0.01})]
+        self._run_plan(dict(n_input=data.n_cols, latent_dim=self.latent_dim), phases, seed=seed, device=device,
+                       rng=np.random.default_rng(seed), fingerprint=fingerprint(data.X), resume=resume,
+                       finalize=finalize)
+        return self
+
+
+def test_a_new_estimator_gets_history_interrupt_resume_and_save(planted, monkeypatch, tmp_path):
+    X, rows, _ = planted
+    reference = _AutoencoderKMeans(3).fit(X)
+    assert list(reference.history_) == ["phase", "epoch", "loss", "mse", "latent_l2"]
+    model = _AutoencoderKMeans(3)
+    _interrupt_on_update(monkeypatch, 8 + 5)  # 240 rows in batches of 32: 8 per epoch; inside the 2nd epoch
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        model.fit(X)
+    assert model.n_epochs_ == {"train": 1}
+    monkeypatch.undo()
+    _assert_same_fit(reference, model.fit(X, resume=True))
+    model.save(tmp_path / "toy.pt")
+    np.testing.assert_array_equal(_AutoencoderKMeans.load(tmp_path / "toy.pt").labels_, model.labels_)
 
 
 # -- the estimators ---------------------------------------------------------------------------------

@@ -42,18 +42,37 @@ def _assert_same_fit(a, b):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
-def _interrupt_on_update(monkeypatch, n):
-    """Raise KeyboardInterrupt at the n-th gradient step, i.e. inside an epoch, after n - 1 updates."""
-    original = Epoch.update
+def _interrupting(function, n):
+    """``function``, except that its n-th call raises KeyboardInterrupt (as a Ctrl-C would)."""
     calls = {"n": 0}
 
-    def update(self, *args, **kwargs):
+    def wrapper(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == n:
             raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
+        return function(*args, **kwargs)
 
-    monkeypatch.setattr(Epoch, "update", update)
+    return wrapper
+
+
+def _interrupt_on_update(monkeypatch, n):
+    """Raise KeyboardInterrupt at the n-th gradient step, i.e. inside an epoch, after n - 1 updates."""
+    monkeypatch.setattr(Epoch, "update", _interrupting(Epoch.update, n))
+
+
+def _assert_plan_resumes_exactly(make_plan, phase, n, epochs_done):
+    """Interrupt ``phase``'s n-th step, resume, and compare with an uninterrupted plan."""
+    reference = make_plan()
+    reference.run()
+    plan = make_plan()
+    step = plan.phases[phase].step
+    plan.phases[phase].step = _interrupting(step, n)
+    assert plan.run() is True and plan.epochs_done == epochs_done
+    plan.phases[phase].step = step
+    assert plan.run(resume_from=plan.checkpoint) is False
+    assert plan.history() == reference.history()
+    for key, value in reference.module.state_dict().items():
+        assert torch.equal(plan.module.state_dict()[key], value)
 
 
 # -- the plan on a toy module -----------------------------------------------------------------------
@@ -130,25 +149,7 @@ def test_interrupt_before_any_epoch_propagates():
 
 
 def test_plan_resume_equals_uninterrupted_run():
-    reference, _ = _toy_plan()
-    reference.run()
-    plan, _ = _toy_plan()
-    original = plan.phases[1].step
-    calls = {"n": 0}
-
-    def flaky(epoch):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return original(epoch)
-
-    plan.phases[1].step = flaky
-    assert plan.run() is True and plan.epochs_done == {"pretrain": 2, "train": 1}
-    plan.phases[1].step = original
-    assert plan.run(resume_from=plan.checkpoint) is False
-    assert plan.history() == reference.history()
-    for key, value in reference.module.state_dict().items():
-        assert torch.equal(plan.module.state_dict()[key], value)
+    _assert_plan_resumes_exactly(lambda: _toy_plan()[0], 1, 2, {"pretrain": 2, "train": 1})
 
 
 def test_step_can_stop_early_and_log_monitors():
@@ -200,25 +201,7 @@ def _two_optimizer_plan():
 
 
 def test_dict_of_optimizers_and_scheduler_resume_exactly():
-    reference = _two_optimizer_plan()
-    reference.run()
-    plan = _two_optimizer_plan()
-    step = plan.phases[0].step
-    calls = {"n": 0}
-
-    def flaky(epoch):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return step(epoch)
-
-    plan.phases[0].step = flaky
-    assert plan.run() is True and plan.epochs_done == {"train": 2}
-    plan.phases[0].step = step
-    plan.run(resume_from=plan.checkpoint)
-    assert plan.history() == reference.history()
-    for key, value in reference.module.state_dict().items():
-        assert torch.equal(plan.module.state_dict()[key], value)
+    _assert_plan_resumes_exactly(_two_optimizer_plan, 0, 3, {"train": 2})
 
 
 # -- a new model plugs in --------------------------------------------------------------------------
@@ -311,16 +294,7 @@ def test_resume_after_interrupt_in_setup(planted, monkeypatch):
     X, _, _ = planted
     reference = MODELS["IDEC"]().fit(X)
     model = MODELS["IDEC"]()
-    original = IDEC._init_centres
-    calls = {"n": 0}
-
-    def interrupt_first(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(IDEC, "_init_centres", interrupt_first)
+    monkeypatch.setattr(IDEC, "_init_centres", _interrupting(IDEC._init_centres, 1))
     with pytest.warns(RuntimeWarning, match="interrupted"):
         model.fit(X)
     assert model.n_epochs_ == {"pretrain": 3, "train": 0}

@@ -173,8 +173,9 @@ class DeepEstimatorBase(BaseEstimator):
         changed = sorted(p for p, v in params.items()
                          if p not in self._resumable_params and not _same(v, state.params.get(p)))
         if changed:
+            free = [p for p in self._resumable_params if p in params]
             raise ValueError(f"resume=True continues the previous fit, but {changed} changed since; only "
-                             f"{list(self._resumable_params)} may change. Fit again without resume.")
+                             f"{free} may change. Fit again without resume.")
         return state.seed
 
     def _run_plan(self, config, phases, *, seed, device, rng, fingerprint, resume, finalize):

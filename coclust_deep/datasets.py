@@ -1,4 +1,4 @@
-"""Data generated from the latent block model, dense or sparse."""
+"""Data generated from the latent block model, dense or sparse; unpaired two-modality digits."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ from sklearn.utils import check_random_state
 
 from ._validation import check_choice, check_n_clusters, check_positive_int
 
-__all__ = ["make_lbm", "recover_counts", "separated_pattern"]
+__all__ = ["make_lbm", "make_unpaired_digits", "recover_counts", "separated_pattern"]
 
 FAMILIES = ("bernoulli", "poisson", "gaussian")
 
@@ -223,3 +223,59 @@ def recover_counts(adata, counts_per=1e4):
     X.data = rounded
     X.eliminate_zeros()
     return X
+
+
+def make_unpaired_digits(n_classes=10, *, class_sizes=None, n_features_b=40, random_state=None):
+    """Two modalities of different digit images, with no pairing (for mixed-modal clustering).
+
+    scikit-learn's bundled 8x8 digits (1797 images) of the first
+    ``n_classes`` classes are shuffled and split in two disjoint halves,
+    class by class. Modality A is the first half's pixels scaled to [0, 1];
+    modality B is a fixed random non-linear projection of the *other*
+    half's pixels: ``tanh(x W1 + b1) W2`` with Gaussian ``W1`` (64 x 64),
+    ``b1`` and ``W2`` (64 x ``n_features_b``) drawn once from
+    ``random_state``. No image appears in both modalities and nothing links
+    a row of A to a row of B.
+
+    Returns
+    -------
+    X_a : ndarray of shape (n_a, 64)
+    X_b : ndarray of shape (n_b, n_features_b)
+    y_a, y_b : ndarray of int
+        The digit of each row.
+
+    Examples
+    --------
+    >>> X_a, X_b, y_a, y_b = make_unpaired_digits(n_classes=3, random_state=0)
+    >>> X_a.shape[1], X_b.shape[1], sorted(set(y_a)) == sorted(set(y_b)) == [0, 1, 2]
+    (64, 40, True)
+    """
+    from sklearn.datasets import load_digits
+
+    n_classes = check_n_clusters(n_classes, "n_classes", 10, "digit classes")
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}.")
+    n_features_b = check_positive_int(n_features_b, "n_features_b")
+    rng = check_random_state(random_state)
+    digits = load_digits()
+    keep = np.flatnonzero(digits.target < n_classes)
+    order = keep[rng.permutation(keep.size)]
+    if class_sizes is not None:
+        sizes = np.asarray(class_sizes, dtype=float)
+        if sizes.shape != (n_classes,) or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+            raise ValueError(f"class_sizes must hold {n_classes} positive numbers, got {class_sizes!r}.")
+        sizes = sizes / sizes.max()
+        kept = [order[digits.target[order] == c] for c in range(n_classes)]
+        order = np.sort(np.concatenate([k[: max(4, int(round(k.size * w)))] for k, w in zip(kept, sizes)]))
+        order = order[rng.permutation(order.size)]
+    y = digits.target[order]
+    in_a = np.zeros(order.size, dtype=bool)
+    for c in range(n_classes):  # alternate within each class: both halves hold every class
+        members = np.flatnonzero(y == c)
+        in_a[members[::2]] = True
+    pixels = digits.data[order] / 16.0
+    w1 = rng.normal(scale=1.0 / 2.0, size=(64, 64))  # pre-activations of order 1: tanh is non-linear there
+    b1 = rng.normal(scale=0.5, size=64)
+    w2 = rng.normal(scale=1.0 / 8.0, size=(64, n_features_b))
+    X_b = np.tanh(pixels[~in_a] @ w1 + b1) @ w2
+    return pixels[in_a], X_b, y[in_a].astype(np.int64), y[~in_a].astype(np.int64)

@@ -22,7 +22,7 @@ from ._nn import (
     mlp,
 )
 
-LOSS_KINDS = ("reconstruction", "clustering", "block", "alignment", "auxiliary")
+LOSS_KINDS = ("reconstruction", "clustering", "block", "alignment", "auxiliary", "adversarial")
 
 
 @dataclass
@@ -38,7 +38,10 @@ class Losses:
       cross-entropy, ...);
     * ``block``: latent-block-model terms tying row and column partitions;
     * ``alignment``: agreement between views (contrastive, cycle consistency);
-    * ``auxiliary``: self-supervised side tasks (e.g. MMDC's rotation task).
+    * ``auxiliary``: self-supervised side tasks (e.g. MMDC's rotation task);
+    * ``adversarial``: a generator's terms against a discriminator (DM2C);
+      the discriminator's own loss is trained by its own optimiser and
+      recorded as a monitor, not a term.
 
     Examples
     --------
@@ -55,6 +58,7 @@ class Losses:
     block: dict = field(default_factory=dict)
     alignment: dict = field(default_factory=dict)
     auxiliary: dict = field(default_factory=dict)
+    adversarial: dict = field(default_factory=dict)
 
     def __post_init__(self):
         seen = set()

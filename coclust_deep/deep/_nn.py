@@ -144,3 +144,44 @@ def gaussian_block_loss(y, s, t, means):
     total = y.pow(2).sum() - 2.0 * (means * sxt).sum() + (means.pow(2) * sizes).sum()
     return total / (n * d)
 
+
+
+# --- DM2C ---
+def leaky_mlp(n_in, hidden, n_out, *, slope=0.2):
+    """``n_in -> hidden[0] -> ... -> n_out`` with LeakyReLU between layers (GAN generators and critics).
+
+    LeakyReLU as in the DM2C authors' code: a critic's gradient must not
+    vanish where a ReLU unit is off, and the gradient penalty reads it.
+    """
+    sizes = [int(n_in), *[int(h) for h in hidden], int(n_out)]
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.LeakyReLU(slope))
+    return nn.Sequential(*layers)
+
+
+def gradient_penalty(critic, real, fake):
+    """WGAN-GP penalty ``E[(|grad critic(x_hat)| - 1)^2]`` on random interpolates of ``real`` and ``fake``.
+
+    Gulrajani et al. (2017). ``real`` and ``fake`` have the same shape; the
+    interpolation weights come from torch's global generator. The graph is
+    kept (``create_graph``) so that the penalty trains the critic.
+    """
+    weight = torch.rand(real.shape[0], 1, device=real.device, dtype=real.dtype)
+    mixed = (weight * real + (1.0 - weight) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return (grad.norm(dim=1) - 1.0).pow(2).mean()
+
+
+def distance_distortion(z, mapped):
+    """Mean ``|d(z_i, z_j) / mean d(z) - d(m_i, m_j) / mean d(m)|`` over the pairs of a batch.
+
+    How much a map ``z -> mapped`` distorts the batch's pairwise distances,
+    each set scaled by its mean (Benaim & Wolf 2017, "One-sided unsupervised
+    domain mapping"); 0 for a similarity transform.
+    """
+    d_in = torch.cdist(z, z)
+    d_out = torch.cdist(mapped, mapped)
+    return (d_in / d_in.mean().clamp_min(_EPS) - d_out / d_out.mean().clamp_min(_EPS)).abs().mean()

@@ -1,0 +1,226 @@
+"""``tl.dm2c``: one clustering of cells profiled in two unpaired modalities (two AnnData, or a MuData)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._skeleton import Result, Tool
+from ._utils import get_matrix
+
+DM2C_TOOL = Tool("dm2c", writes=("row_labels", "row_embedding"))
+
+_MUDATA_HINT = "tl.dm2c on a MuData needs the mudata package: `pip install coclust_deep[multimodal]` (or `pip install mudata`)."
+
+
+def _is_mudata(obj):
+    """True for a MuData, without importing mudata when ``obj`` is something else."""
+    return any(cls.__name__ == "MuData" and cls.__module__.startswith("mudata") for cls in type(obj).__mro__)
+
+
+def _modalities(data, other, mods):
+    """``(adata_a, adata_b, mdata, mods)`` from the two call forms."""
+    if _is_mudata(data):
+        try:
+            import mudata  # noqa: F401  (the object exists, so mudata is importable; checked for the hint)
+        except ImportError as err:  # pragma: no cover
+            raise ImportError(_MUDATA_HINT) from err
+        if other is not None:
+            raise TypeError("tl.dm2c(mdata, n_clusters, mods=(...)) takes the MuData alone; the modalities are "
+                            "chosen with mods=.")
+        if mods is None:
+            mods = tuple(data.mod)
+            if len(mods) != 2:
+                raise ValueError(f"the MuData holds {len(mods)} modalities {list(mods)}; name the two to cluster "
+                                 "with mods=('rna', 'protein').")
+        if not isinstance(mods, (tuple, list)) or len(mods) != 2 or mods[0] == mods[1]:
+            raise ValueError(f"mods must name two different modalities of the MuData, got {mods!r}.")
+        missing = [m for m in mods if m not in data.mod]
+        if missing:
+            raise KeyError(f"mods {missing} are not modalities of the MuData (it has {list(data.mod)}).")
+        adata_a, adata_b = data.mod[mods[0]], data.mod[mods[1]]
+        shared = adata_a.obs_names.intersection(adata_b.obs_names)
+        if len(shared):
+            raise ValueError(
+                f"modalities {mods[0]!r} and {mods[1]!r} share {len(shared)} cells (e.g. {shared[0]!r}); DM2C is "
+                "for cells each seen in one modality only. Drop the shared cells from one modality, or use a "
+                "paired method (e.g. tl.deep_cocluster with the second modality as an obs view).")
+        return adata_a, adata_b, data, tuple(mods)
+    if mods is not None:
+        raise TypeError("mods= applies to a MuData; with two AnnData objects pass tl.dm2c(adata_a, adata_b, ...).")
+    if other is None:
+        raise TypeError("tl.dm2c needs two AnnData objects (tl.dm2c(adata_a, adata_b, n_clusters)) or a MuData "
+                        "(tl.dm2c(mdata, n_clusters, mods=(...))).")
+    if other is data:
+        raise ValueError("adata_a and adata_b are the same object; DM2C clusters two different sets of cells.")
+    return data, other, None, None
+
+
+@DM2C_TOOL.document
+def dm2c(
+    adata_a,
+    adata_b=None,
+    n_clusters=None,
+    *,
+    mods=None,
+    layer_a=None,
+    layer_b=None,
+    use_raw_a=False,
+    use_raw_b=False,
+    mask_var_a=None,
+    mask_var_b=None,
+    key_added="dm2c",
+    overwrite=False,
+    copy=False,
+    random_state=0,
+    **kw,
+):
+    """Cluster cells seen in one of two modalities, with no pairing (:class:`coclust_deep.deep.DM2C`).
+
+    For example cells profiled by RNA in one experiment and by surface
+    proteins (or ATAC) in another: one autoencoder per modality,
+    cycle-consistent generators between the latent spaces trained against
+    one critic per space, and k-means on the common space (modality A's
+    latent space, where modality B's cells are mapped). Cluster ``"3"``
+    means the same cluster in both modalities. Needs torch
+    (``pip install coclust_deep[deep]``); a MuData needs mudata
+    (``pip install coclust_deep[multimodal]``).
+
+    Call forms: ``tl.dm2c(adata_a, adata_b, n_clusters)`` with two AnnData
+    objects, or ``tl.dm2c(mdata, n_clusters, mods=("rna", "protein"))`` with
+    a MuData whose two modalities share no cell (``mods`` may be omitted when
+    the MuData has exactly two).
+
+    Parameters
+    ----------
+    adata_a
+        Cells of modality A (the common space is A's latent space), or a MuData.
+    adata_b
+        Cells of modality B; with a MuData, this position holds ``n_clusters``.
+    n_clusters
+        Number of clusters, shared by both modalities.
+    mods
+        With a MuData: the names of modalities A and B in ``mdata.mod``.
+    layer_a, layer_b
+        Use ``adata.layers[layer]`` of modality A/B instead of its ``X``.
+        Raw counts (non-negative integers) get a negative-binomial likelihood,
+        anything else a Gaussian (override with ``likelihood_a=``/``likelihood_b=``).
+    use_raw_a, use_raw_b
+        Use ``adata.raw.X`` of modality A/B.
+    mask_var_a, mask_var_b
+        Features of modality A/B to use: a boolean ``var`` column name (e.g.
+        ``"highly_variable"``) or a boolean array; ``None`` uses every feature.
+    {doc_key_added}
+    {doc_overwrite_copy}
+    random_state
+        Seed of the model (same seed, same result on CPU).
+    **kw
+        Further :class:`~coclust_deep.deep.DM2C` parameters (``epochs``,
+        ``latent_dim``, ``likelihood_a``, ``adversarial``, ``device``,
+        ``verbose``, ...).
+
+    Returns
+    -------
+    ``None``, or with ``copy=True`` the modified copies ``(adata_a, adata_b)``
+    (a MuData: its modified copy). Writes into each modality's AnnData:
+
+    {doc_writes}
+    ``adata.uns[key_added]``
+        Also ``modality`` (``"a"`` or ``"b"``), ``likelihood`` (the one fitted
+        to this modality), ``history`` (loss terms and critic monitors per
+        epoch, the same in both), ``cluster_centers`` (in the common space),
+        ``n_epochs`` and ``interrupted``. ``params`` holds this modality's
+        input options.
+    ``mdata.obs[key_added]``, ``mdata.obsm["X_" + key_added]``
+        With a MuData: the labels and common-space embeddings of every cell of
+        both modalities, in ``mdata.obs_names`` order (``mdata.update()`` is
+        called first; cells of other modalities get no label and zero rows);
+        ``mdata.uns[key_added]`` records the tool and ``mods``.
+
+    Examples
+    --------
+    >>> import anndata as ad
+    >>> from coclust_deep import tl
+    >>> from coclust_deep.datasets import make_unpaired_digits
+    >>> X_a, X_b, y_a, y_b = make_unpaired_digits(n_classes=3, random_state=0)
+    >>> pixels, projected = ad.AnnData(X_a), ad.AnnData(X_b)
+    >>> tl.dm2c(pixels, projected, 3, pretrain_epochs=5, epochs=5, verbose=False)
+    >>> pixels.obs["dm2c"].cat.categories.tolist(), projected.obsm["X_dm2c"].shape[1]
+    (['0', '1', '2'], 10)
+    """
+    if _is_mudata(adata_a) and n_clusters is None and isinstance(adata_b, numbers.Integral):
+        adata_b, n_clusters = None, adata_b  # tl.dm2c(mdata, n_clusters, mods=...)
+    adata_a, adata_b, mdata, mods = _modalities(adata_a, adata_b, mods)
+    if n_clusters is None:
+        raise TypeError("tl.dm2c needs n_clusters, the number of clusters shared by both modalities.")
+    for adata in (adata_a, adata_b):
+        DM2C_TOOL.check(adata, key_added, overwrite=overwrite)
+    if mdata is not None and not overwrite:
+        _check_mudata_key(mdata, key_added)
+    try:
+        from ..deep import DM2C
+    except ImportError as err:
+        raise ImportError("tl.dm2c needs PyTorch: `pip install coclust_deep[deep]` (or `pip install torch`).") from err
+    model = DM2C(n_clusters, random_state=random_state, **kw)
+
+    if copy:
+        if mdata is not None:
+            mdata = mdata.copy()
+            adata_a, adata_b = mdata.mod[mods[0]], mdata.mod[mods[1]]
+        else:
+            adata_a, adata_b = adata_a.copy(), adata_b.copy()
+    data_a = get_matrix(adata_a, layer=layer_a, use_raw=use_raw_a, mask_var=mask_var_a)
+    data_b = get_matrix(adata_b, layer=layer_b, use_raw=use_raw_b, mask_var=mask_var_b)
+    model.fit(data_a.X, data_b.X, feature_names_a=[str(v) for v in data_a.var_names],
+              feature_names_b=[str(v) for v in data_b.var_names])
+
+    shared_uns = {
+        "history": {name: np.asarray(values) for name, values in model.history_.items()},
+        "cluster_centers": np.asarray(model.cluster_centers_),
+        "n_epochs": model.n_epochs_,
+        "interrupted": model.interrupted_,
+    }
+    params = model.get_params(deep=False)
+    for side, adata, data, labels, embedding in (
+            ("a", adata_a, data_a, model.labels_a_, model.embedding_a_),
+            ("b", adata_b, data_b, model.labels_b_, model.embedding_b_)):
+        uns = {"modality": side, "likelihood": model.likelihoods_[side], **shared_uns}
+        if mods is not None:
+            uns["mod"] = mods[0 if side == "a" else 1]
+        result = Result(row_labels=labels, row_embedding=embedding.astype(np.float32), uns=uns)
+        DM2C_TOOL.write(adata, key_added, result, data=data, params=params)
+    if mdata is not None:
+        _write_mudata(mdata, mods, key_added, model)
+    if copy:
+        return mdata if mdata is not None else (adata_a, adata_b)
+    return None
+
+
+def _check_mudata_key(mdata, key):
+    """``mdata.obs[key]``/``obsm["X_" + key]`` may only be replaced when an earlier tl.dm2c wrote them."""
+    taken = [f"{attr}[{name!r}]" for attr, name in (("obs", key), ("obsm", "X_" + key))
+             if name in getattr(mdata, attr)]
+    ours = mdata.uns.get(key, {}).get("tool") == DM2C_TOOL.name if isinstance(mdata.uns.get(key), dict) else False
+    if taken and not ours:
+        raise ValueError(f"key_added={key!r} would overwrite mdata.{', mdata.'.join(taken)}, which coclust_deep did "
+                         "not write; choose another key_added or pass overwrite=True.")
+
+
+def _write_mudata(mdata, mods, key, model):
+    """The labels and embeddings of both modalities over ``mdata.obs_names`` (global view)."""
+    import pandas as pd
+    from natsort import natsorted
+
+    mdata.update()
+    index = mdata.obs_names
+    labels = pd.Series(pd.NA, index=index, dtype=object)
+    embedding = np.zeros((mdata.n_obs, model.embedding_a_.shape[1]), dtype=np.float32)
+    for mod, values, z in ((mods[0], model.labels_a_, model.embedding_a_),
+                           (mods[1], model.labels_b_, model.embedding_b_)):
+        rows = index.get_indexer(mdata.mod[mod].obs_names)
+        labels.iloc[rows] = values.astype(str)
+        embedding[rows] = z
+    categories = natsorted(set(labels.dropna()))
+    mdata.obs[key] = pd.Categorical(labels, categories=categories)
+    mdata.obsm["X_" + key] = embedding
+    mdata.uns[key] = {"tool": DM2C_TOOL.name, "mods": list(mods)}

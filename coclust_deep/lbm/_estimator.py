@@ -208,11 +208,11 @@ class LatentBlockModel(BaseEstimator):
             # Screening: every start gets a few iterations, the best few get the rest.
             screen = min(SCREEN_ITER, budget)
             runs = [ctx.advance(r, screen, self.tol, rng) for r in runs]
-            runs = sorted(runs, key=lambda r: r["history"][-1], reverse=True)[:SCREEN_KEEP]
+            runs = sorted(runs, key=lambda r: r.criterion, reverse=True)[:SCREEN_KEEP]
             budget -= screen
         runs = [ctx.advance(r, budget, self.tol, rng, burn_in=self.max_iter // 2)
-                if not r["converged"] else r for r in runs]
-        best = max((ctx.finish(r, rng) for r in runs), key=lambda r: r["elbo"])
+                if not r.converged else r for r in runs]
+        best = max((ctx.finish(r, rng) for r in runs), key=lambda r: r.criterion)
         self._store(ctx, best)
         return self
 
@@ -240,22 +240,22 @@ class LatentBlockModel(BaseEstimator):
         return starts
 
     def _store(self, ctx, run):
-        be = ctx.be
-        S = host(be.to_numpy(run["S"]))
-        T = host(be.to_numpy(run["T"]))
+        state = run.state
+        S = host(ctx.be.to_numpy(state.S))
+        T = host(ctx.be.to_numpy(state.T))
         self.row_posterior_ = S
         self.column_posterior_ = T
         self.row_labels_ = np.argmax(S, axis=1).astype(np.int64)
         self.column_labels_ = np.argmax(T, axis=1).astype(np.int64)
         self.labels_ = self.row_labels_
-        self.row_proportions_ = run["pi"]
-        self.column_proportions_ = run["rho"]
-        self.params_ = run["params"]
-        self.block_means_ = ctx.family.block_means(run["params"], ctx.info)
-        self.elbo_ = run["elbo"]
-        self.elbo_history_ = run["history"]
-        self.n_iter_ = run["n_iter"]
-        self.converged_ = run["converged"]
+        self.row_proportions_ = state.pi
+        self.column_proportions_ = state.rho
+        self.params_ = state.params
+        self.block_means_ = ctx.family.block_means(state.params, ctx.info)
+        self.elbo_ = run.criterion
+        self.elbo_history_ = run.history[1:]  # drop the starting value: one entry per iteration
+        self.n_iter_ = run.n_iter
+        self.converged_ = run.converged
         self.icl_ = ctx.icl(self.row_labels_, self.column_labels_)
         for axis, labels, k in (("row", self.row_labels_, ctx.g), ("column", self.column_labels_, ctx.m)):
             empty = k - np.unique(labels).size

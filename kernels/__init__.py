@@ -8,6 +8,15 @@ from __future__ import annotations
 
 import importlib
 
+if __name__ != "coclust_deep.kernels":  # e.g. `import kernels` from the repository root
+    raise ImportError(
+        f"The folder kernels/ is the package coclust_deep.kernels and cannot be imported as "
+        f"{__name__!r}: two names would mean two copies of its state (configuration, compiled "
+        "kernels). Use "
+        "`import coclust_deep.kernels` (or `from coclust_deep import kernels`) after "
+        "`pip install -e .`."
+    )
+
 from .contract import HARD, MODES, SAMPLE, SOFT, EStepResult, mode_code
 
 __all__ = [
@@ -40,10 +49,7 @@ GPU_AUTO_MIN_VALUES = 5_000_000
 
 
 def _load(name):
-    try:
-        mod = importlib.import_module(_MODULES[name], __name__)
-    except ImportError:
-        return None
+    mod = importlib.import_module(_MODULES[name], __name__)  # importing a backend never fails
     available = getattr(mod, "is_available", None)
     if available is not None and not available():
         return None
@@ -57,8 +63,7 @@ def available_backends():
 
 def is_gpu_array(X):
     """True for cupy arrays and cupyx sparse matrices (without importing cupy)."""
-    mod = type(X).__module__
-    return mod.startswith("cupy") or mod.startswith("cupyx")
+    return type(X).__module__.startswith("cupy")  # cupy and cupyx
 
 
 def is_dask_array(X):
@@ -78,7 +83,7 @@ def resolve_backend(name="auto", X=None):
 
     ``"auto"`` picks dask for dask arrays, cupy for cupy input, or cupy when
     a GPU is present and ``X`` holds at least ``GPU_AUTO_MIN_VALUES`` values;
-    otherwise numba, falling back to numpy when numba is not installed.
+    otherwise numba (a required dependency; numpy is the reference, chosen by name).
     """
     if not isinstance(name, str) or name not in ALL_BACKENDS + ("auto",):
         raise ValueError(
@@ -92,7 +97,7 @@ def resolve_backend(name="auto", X=None):
         return "cupy"
     if X is not None and _n_values(X) >= GPU_AUTO_MIN_VALUES and _load("cupy") is not None:
         return "cupy"
-    return "numba" if _load("numba") is not None else "numpy"
+    return "numba"
 
 
 def get_backend(name="auto", X=None):

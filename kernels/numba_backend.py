@@ -24,10 +24,7 @@ from .contract import SAMPLE, EStepResult, mode_code
 # set before numba starts its OpenMP threads; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a core dependency
-    numba = None
+import numba
 
 name = "numba"
 
@@ -37,11 +34,6 @@ _CHUNKS_PER_THREAD = 8
 # Below this many stored values one thread is faster: waking the others costs
 # more than it saves, most of all on a loaded machine.
 PARALLEL_MIN_VALUES = 500_000
-
-
-def is_available():
-    """True when numba can be imported."""
-    return numba is not None
 
 
 class CSR(NamedTuple):

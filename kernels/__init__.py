@@ -17,6 +17,7 @@ if __name__ != "coclust_deep.kernels":  # e.g. `import kernels` from the reposit
         "`pip install -e .`."
     )
 
+from ._config import config_context, get_config, set_config
 from .contract import HARD, MODES, SAMPLE, SOFT, EStepResult, mode_code
 
 __all__ = [
@@ -28,11 +29,14 @@ __all__ = [
     "SAMPLE",
     "SOFT",
     "available_backends",
+    "config_context",
+    "get_config",
     "get_backend",
     "is_dask_array",
     "is_gpu_array",
     "mode_code",
     "resolve_backend",
+    "set_config",
 ]
 
 # In-memory compute backends; "dask" maps one of them over row blocks.

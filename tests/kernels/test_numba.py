@@ -5,15 +5,16 @@ values are exact in float64), so results differ only by summation order:
 ``rtol=1e-10`` for float64 X and ``rtol=1e-6`` for float32 X, with
 ``atol=1e-12`` for posteriors that are close to zero.
 """
+import contextlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from coclust_deep import kernels
 from coclust_deep.kernels import HARD, SAMPLE, SOFT
+from coclust_deep.kernels import numba_backend as nb
 from coclust_deep.kernels import numpy_backend as ref
-
-nb = pytest.importorskip("coclust_deep.kernels.numba_backend")
 
 RTOL = {np.float64: 1e-10, np.float32: 1e-6}
 
@@ -118,17 +119,18 @@ def test_all_zero_matrix_gives_finite_prior_posteriors(sparse):
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("n", [1, 2, 7, 257])
-def test_parallel_chunks_match_reference(monkeypatch, sparse, n):
-    # force the multi-threaded path (small inputs normally run on one thread)
-    monkeypatch.setattr(nb, "PARALLEL_MIN_VALUES", 0)
+def test_parallel_chunks_match_reference(sparse, n):
     X, T, A, B, w, z, r, uniforms = _problem(n=n, sparse=sparse, seed=n)
-    for mode in (SOFT, HARD, SAMPLE):
-        _assert_same(nb.row_estep(X, T, A, B, w, z, r, mode, uniforms),
-                     ref.row_estep(X, T, A, B, w, z, r, mode, uniforms), 1e-10)
+    # force the multi-threaded path (small inputs normally run on one thread)
+    with kernels.config_context(parallel_min_values=0):
+        for mode in (SOFT, HARD, SAMPLE):
+            _assert_same(nb.row_estep(X, T, A, B, w, z, r, mode, uniforms),
+                         ref.row_estep(X, T, A, B, w, z, r, mode, uniforms), 1e-10)
 
 
 def test_thread_count_is_restored():
-    numba = pytest.importorskip("numba")
+    import numba
+
     before = numba.get_num_threads()
     X, T, A, B, w = _problem()[:5]
     nb.row_estep(X, T, A, B, w)
@@ -185,10 +187,8 @@ def test_cupy_without_gpu_is_a_clear_value_error():
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_csr_transpose_view_matches_reference_in_every_mode(monkeypatch, parallel, dtype):
+def test_csr_transpose_view_matches_reference_in_every_mode(parallel, dtype):
     # the CSR column half-step scatters over the rows of X instead of copying X.T
-    if parallel:
-        monkeypatch.setattr(nb, "PARALLEL_MIN_VALUES", 0)
     X, _, _, _, _, _, _, _ = _problem(n=80, d=33, dtype=dtype, sparse=True, seed=5)
     rng = np.random.default_rng(6)
     S = rng.dirichlet(np.ones(3), size=80)
@@ -196,9 +196,10 @@ def test_csr_transpose_view_matches_reference_in_every_mode(monkeypatch, paralle
     w, z, r, uniforms = rng.normal(size=5), rng.normal(size=5), rng.random(33), rng.random(33)
     Xt_ref = ref.transpose(ref.prepare(X))
     Xt = nb.transpose(nb.prepare(X))
-    for mode in (SOFT, HARD, SAMPLE):
-        _assert_same(nb.row_estep(Xt, S, A, B, w, z, r, mode, uniforms),
-                     ref.row_estep(Xt_ref, S, A, B, w, z, r, mode, uniforms), RTOL[dtype])
     R = rng.dirichlet(np.ones(5), size=33)
-    for got, want in zip(nb.block_stats(Xt, R, S, True), ref.block_stats(Xt_ref, R, S, True)):
-        np.testing.assert_allclose(got, want, rtol=RTOL[dtype])
+    with kernels.config_context(parallel_min_values=0) if parallel else contextlib.nullcontext():
+        for mode in (SOFT, HARD, SAMPLE):
+            _assert_same(nb.row_estep(Xt, S, A, B, w, z, r, mode, uniforms),
+                         ref.row_estep(Xt_ref, S, A, B, w, z, r, mode, uniforms), RTOL[dtype])
+        for got, want in zip(nb.block_stats(Xt, R, S, True), ref.block_stats(Xt_ref, R, S, True)):
+            np.testing.assert_allclose(got, want, rtol=RTOL[dtype])

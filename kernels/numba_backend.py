@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._config import get_config
-from .contract import SAMPLE, EStepResult, mode_code
+from .contract import GIVEN, SAMPLE, EStepResult, mode_code
 
 name = "numba"
 
@@ -223,8 +223,6 @@ def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
 
 def block_stats(X, S, T, squared=False):
     """``S^T X T`` and, if ``squared``, ``S^T (X*X) T`` for given posteriors."""
-    from ._numba_posterior import GIVEN
-
     Xp = prepare(X)
     S = _f64(S, "S", (Xp.shape[0], np.shape(S)[-1]))
     g = S.shape[1]

@@ -8,6 +8,7 @@
 * ``_selection.py``: :func:`select_lbm`, the ICL search over (g, m).
 """
 from ._estimator import LatentBlockModel
+from ._families import FAMILIES
 from ._selection import select_lbm
 
-__all__ = ["LatentBlockModel", "select_lbm"]
+__all__ = ["FAMILIES", "LatentBlockModel", "select_lbm"]

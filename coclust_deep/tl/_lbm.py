@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_choice
+from ..lbm import FAMILIES as LBM_FAMILIES
 from ._utils import (
     check_adata,
     check_key_free,
@@ -16,7 +17,7 @@ from ._utils import (
     write_labels,
 )
 
-FAMILIES = ("auto", "poisson", "bernoulli", "gaussian")
+FAMILIES = ("auto", *LBM_FAMILIES)
 
 
 def posterior_keys(key):

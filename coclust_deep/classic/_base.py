@@ -21,7 +21,8 @@ from sklearn.base import BaseEstimator, BiclusterMixin
 from sklearn.utils import check_random_state
 
 from .. import kernels
-from ..lbm._init import one_hot, random_labels  # noqa: F401  (re-exported to the estimators)
+from .._blocks import one_hot
+from ..lbm._init import random_labels
 from .._validation import check_choice, check_matrix, check_positive_int
 
 

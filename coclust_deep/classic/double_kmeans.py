@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._blocks import block_average, block_means
 from .._validation import check_n_clusters
-from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, one_hot, row_sq_sums
+from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, row_sq_sums
 
 
 class DoubleKMeans(HardBlockCoclustering):
@@ -43,7 +44,8 @@ class DoubleKMeans(HardBlockCoclustering):
     row_labels_ : ndarray of int, shape (n_rows,)
     column_labels_ : ndarray of int, shape (n_cols,)
     block_means_ : ndarray, shape (n_row_clusters, n_col_clusters)
-        Mean of each block ``mu_kl`` (0 for an empty block).
+        Mean of each block ``mu_kl`` (an empty block, which the re-seeding of
+        empty clusters prevents, would get the mean of X).
     criterion_ : float
         Within-block sum of squares ``W`` of the kept start.
     criterion_history_ : ndarray
@@ -90,13 +92,9 @@ class DoubleKMeans(HardBlockCoclustering):
         row_sq, col_sq = row_sq_sums(X), col_sq_sums(X)
         return {"sq_norm": float(row_sq.sum()), "sq": (row_sq, col_sq)}
 
-    def _means(self, SXT, own, other):
-        size = np.outer(own, other)
-        return np.divide(SXT, size, out=np.zeros_like(SXT), where=size > 0)
-
     def _step_params(self, SXT, ctx, axis):
         own, other = axis_counts(ctx, axis, self.n_row_clusters, self.n_col_clusters)
-        mu = self._means(SXT, own, other)
+        mu = block_average(SXT, np.outer(own, other))
         return mu, -0.5 * (mu * mu) @ other, None, None
 
     def _badness(self, L_assigned, ctx, axis):
@@ -110,11 +108,7 @@ class DoubleKMeans(HardBlockCoclustering):
         return -(ctx["sq_norm"] - explained)
 
     def _store(self, X, history, ctx):
-        ctx["row_labels"], ctx["col_labels"] = self.row_labels_, self.column_labels_
-        S = one_hot(self.row_labels_, self.n_row_clusters)
-        T = one_hot(self.column_labels_, self.n_col_clusters)
-        SXT = np.asarray(S.T @ (X @ T), dtype=np.float64)
-        rows, cols = axis_counts(ctx, 0, self.n_row_clusters, self.n_col_clusters)
-        self.block_means_ = self._means(SXT, rows, cols)
+        self.block_means_ = block_means(X, self.row_labels_, self.column_labels_,
+                                        self.n_row_clusters, self.n_col_clusters)
         self.criterion_history_ = np.maximum(-history, 0.0)
         self.criterion_ = float(self.criterion_history_[-1])

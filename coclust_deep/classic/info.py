@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._blocks import block_sums
 from .._validation import check_n_clusters
-from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, one_hot, row_sums
+from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, row_sums
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -129,9 +130,8 @@ class InfoCoclustering(HardBlockCoclustering):
         return mutual_information(SXT / ctx["total"])
 
     def _store(self, X, history, ctx):
-        S = one_hot(self.row_labels_, self.n_row_clusters)
-        T = one_hot(self.column_labels_, self.n_col_clusters)
-        self.joint_ = np.asarray(S.T @ (X @ T), dtype=np.float64) / ctx["total"]
+        sums, _ = block_sums(X, self.row_labels_, self.column_labels_, self.n_row_clusters, self.n_col_clusters)
+        self.joint_ = sums / ctx["total"]
         self.criterion_history_ = history
         self.mutual_information_ = mutual_information(self.joint_)
         self.information_loss_ = max(_full_mutual_information(X, ctx) - self.mutual_information_, 0.0)

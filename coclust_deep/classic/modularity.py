@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from .._blocks import one_hot
 from .._validation import check_n_clusters
 from ._base import (
     HardBlockCoclustering,
-    one_hot,
     seed_labels,
     unit_rows,
     check_nonnegative,

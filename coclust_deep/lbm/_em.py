@@ -12,9 +12,9 @@ import numpy as np
 from scipy.special import xlogy
 
 from .. import kernels
+from .._blocks import one_hot
 from .._validation import stored_values
 from ._families import BlockStats, MarginInfo, chunked_sum, expected_loglik
-from ._init import one_hot
 
 # CEM iterations run before VEM/SEM from every hard starting partition.
 CEM_WARMUP_ITER = 5
@@ -58,7 +58,7 @@ def margin_info(X, family):
         row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
         col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
     const += family.margin_constant(row_sums, col_sums, total)
-    return MarginInfo(row_sums, col_sums, total, mean, var, const)
+    return MarginInfo(row_sums, col_sums, total, var, const)
 
 
 def _entropy(xp, P):

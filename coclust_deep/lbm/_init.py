@@ -13,12 +13,6 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 
 
-def one_hot(labels, k):
-    out = np.zeros((labels.size, k))
-    out[np.arange(labels.size), labels] = 1.0
-    return out
-
-
 def random_labels(n, k, rng):
     """Balanced random labels: every cluster non-empty when ``n >= k``."""
     return rng.permutation(np.arange(n) % k)

@@ -22,7 +22,7 @@ from sklearn.utils import check_random_state
 
 from .. import kernels
 from .._blocks import one_hot
-from ..lbm._init import random_labels
+from .._seeding import INITS, check_init, row_sq_sums, starting_partitions  # noqa: F401  (row_sq_sums: re-exported)
 from .._validation import check_choice, check_matrix, check_positive_int
 
 
@@ -129,7 +129,8 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or self.tol < 0:
             raise ValueError(f"tol must be a number >= 0, got {self.tol!r}.")
         check_random_state_param(self.random_state)
-        check_choice(self.init, "init", ("k-means++", "random"))
+        if isinstance(self.init, str):
+            check_choice(self.init, "init", INITS)
         if kernels.resolve_backend(self.backend, X) == "dask":
             raise ValueError(
                 "backend='dask' maps the kernels over the row blocks of a dask array, but "
@@ -140,19 +141,9 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
     def _prepare(self, X):
         return {}
 
-    def _initial_labels(self, backend, Xp, Xt, g, m, ctx, rng):
-        """Random balanced partitions, or cosine k-means++ seeding (see ``seed_labels``).
-
-        Rows are seeded on ``X``; columns on their sums over the row clusters
-        just found, ``X^T S`` (d x g), far less noisy than single sparse columns.
-        """
-        if self.init == "random":
-            return random_labels(Xp.shape[0], g, rng), random_labels(Xt.shape[0], m, rng)
-        if "unit_rows" not in ctx:  # the same for every start
-            ctx["unit_rows"] = unit_rows(ctx["X"])
-        rows = seed_labels(ctx["X"], g, rng, unit=ctx["unit_rows"])
-        col_profiles = np.asarray(ctx["Xt"] @ one_hot(rows, g), dtype=np.float64)
-        return rows, seed_labels(col_profiles, m, rng)
+    def _columns_from_rows(self, backend, Xt, ctx):
+        """How a seeded start gets its columns from its rows; ``None``: they are seeded too."""
+        return None
 
     def _badness(self, L_assigned, ctx, axis):
         return -L_assigned
@@ -168,9 +159,11 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         # the kernels read the backend's own row-major copy Xt.
         ctx["X"], ctx["Xt"] = X, X.T
         rng = check_random_state(self.random_state)
+        starts = starting_partitions(X, check_init(self.init, *X.shape, g, m), g, m, self.n_init, rng,
+                                     columns_from_rows=self._columns_from_rows(backend, Xt, ctx))
         best = None
-        for _ in range(self.n_init):
-            run = self._single_run(backend, Xp, Xt, g, m, ctx, rng)
+        for row_labels, col_labels in starts:
+            run = self._single_run(backend, Xp, Xt, g, m, ctx, row_labels, col_labels)
             # a relative margin, so that float rounding (dense vs sparse sums)
             # cannot swap two starts that found the same partition
             if best is None or run[2][-1] > best[2][-1] + 1e-10 * abs(best[2][-1]):
@@ -223,8 +216,7 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
             bad[i] = -np.inf
         return labels
 
-    def _single_run(self, backend, Xp, Xt, g, m, ctx, rng):
-        row_labels, col_labels = self._initial_labels(backend, Xp, Xt, g, m, ctx, rng)
+    def _single_run(self, backend, Xp, Xt, g, m, ctx, row_labels, col_labels):
         S, T = one_hot(row_labels, g), one_hot(col_labels, m)
         SXT = np.asarray(backend.to_numpy(backend.block_stats(Xp, S, T)[0]), dtype=np.float64)
         ctx["row_labels"], ctx["col_labels"] = row_labels, col_labels
@@ -258,12 +250,6 @@ def col_sums(X):
     return np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
 
 
-def row_sq_sums(X):
-    if sp.issparse(X):
-        return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
-
-
 def col_sq_sums(X):
     if sp.issparse(X):
         return np.asarray(X.multiply(X).sum(axis=0), dtype=np.float64).ravel()
@@ -275,83 +261,3 @@ def axis_counts(ctx, axis, g, m):
     rows = np.bincount(ctx["row_labels"], minlength=g).astype(np.float64)
     cols = np.bincount(ctx["col_labels"], minlength=m).astype(np.float64)
     return (rows, cols) if axis == 0 else (cols, rows)
-
-
-def unit_rows(X):
-    """Rows of ``X`` scaled to unit Euclidean norm (all-zero rows stay 0), and the non-zero mask."""
-    norms = np.sqrt(row_sq_sums(X))
-    live = norms > 0
-    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=live)
-    unit = sp.csr_matrix(sp.diags(inv) @ X) if sp.issparse(X) else np.asarray(X) * inv[:, None]
-    return unit, live
-
-
-def seed_labels(X, n_clusters, rng, *, refine=5, sample_size=2048, unit=None):
-    """Greedy k-means++ partition of the rows of ``X`` by cosine similarity.
-
-    Seeds are chosen among a random sample of at most ``sample_size`` rows:
-    each new seed is the best of ``2 + log(n_clusters)`` candidates drawn with
-    probability proportional to the cosine distance to the nearest seed
-    already chosen, the one that lowers the total distance most (as
-    scikit-learn's k-means++), so outlying rows are rarely chosen. All rows
-    then join their most similar seed and ``refine`` spherical k-means steps
-    follow; a cluster emptied by a step is re-seeded with the worst-fitting
-    row. Each step is one product of ``X`` with a (d, n_clusters) matrix; the
-    n x n similarity matrix is never formed. All-zero rows join cluster 0.
-    ``unit`` may pass a cached ``unit_rows(X)``.
-    """
-    n = X.shape[0]
-    unit, live = unit_rows(X) if unit is None else unit
-    candidates = np.flatnonzero(live)
-    if candidates.size < n_clusters:
-        return random_labels(n, n_clusters, rng)
-    if candidates.size > sample_size:
-        candidates = np.sort(rng.choice(candidates, sample_size, replace=False))
-    pool = unit[candidates]
-
-    def dense_rows(rows):
-        block = unit[rows]
-        return block.toarray() if sp.issparse(block) else block
-
-    def cosines(rows):  # (len(rows), len(candidates))
-        return np.asarray(pool @ dense_rows(rows).T, dtype=np.float64).T
-
-    n_trials = 2 + int(np.log(n_clusters))
-    seeds = [candidates[rng.randint(candidates.size)]]
-    best_sim = cosines([seeds[0]])[0]
-    for _ in range(1, n_clusters):
-        dist = np.clip(1.0 - best_sim, 0.0, None)
-        dist[np.isin(candidates, seeds)] = 0.0
-        if dist.sum() <= 0:  # every sampled row is a copy of a seed: draw among the others
-            rest = np.setdiff1d(np.flatnonzero(live), seeds)
-            trial = rest[rng.randint(rest.size, size=1)] if rest.size else np.asarray(seeds[:1])
-        else:
-            picks = np.searchsorted(np.cumsum(dist), rng.uniform(0, dist.sum(), size=n_trials))
-            trial = candidates[np.minimum(picks, candidates.size - 1)]
-        trial_sims = np.maximum(cosines(trial), best_sim[None, :])
-        best = int(np.argmax(trial_sims.sum(axis=1)))
-        seeds.append(int(trial[best]))
-        best_sim = trial_sims[best]
-    labels = np.asarray(unit @ dense_rows(seeds).T).argmax(axis=1)
-    labels[np.asarray(seeds)] = np.arange(n_clusters)
-    # A single sparse row is a noisy seed: refine by a few spherical k-means
-    # steps (centroid = normalised sum of the members' unit rows).
-    for _ in range(refine):
-        C = np.asarray(one_hot(labels, n_clusters).T @ unit, dtype=np.float64)
-        C /= np.maximum(np.linalg.norm(C, axis=1), np.finfo(float).tiny)[:, None]
-        sims = np.asarray(unit @ C.T)
-        new = sims.argmax(axis=1)
-        fit = np.where(live, sims[np.arange(n), new], np.inf)
-        counts = np.bincount(new[live], minlength=n_clusters)
-        for k in np.flatnonzero(counts == 0):  # re-seed with the worst-fitting row
-            movable = live & (counts[new] > 1)
-            if not movable.any():
-                break
-            i = np.flatnonzero(movable)[np.argmin(fit[movable])]
-            counts[new[i]] -= 1
-            new[i], counts[k], fit[i] = k, 1, np.inf
-        if np.array_equal(new, labels):
-            break
-        labels = new
-    labels[~live] = 0
-    return labels

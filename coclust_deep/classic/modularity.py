@@ -8,8 +8,6 @@ from .._blocks import one_hot
 from .._validation import check_n_clusters
 from ._base import (
     HardBlockCoclustering,
-    seed_labels,
-    unit_rows,
     check_nonnegative,
     col_sums,
     diagonal_biclusters,
@@ -105,18 +103,16 @@ class ModularityCoclustering(HardBlockCoclustering):
     def _prepare(self, X):
         return {"total": matrix_sum(X), "degrees": (row_sums(X), col_sums(X))}
 
-    def _initial_labels(self, backend, Xp, Xt, g, m, ctx, rng):
-        if self.init == "random":
-            return super()._initial_labels(backend, Xp, Xt, g, m, ctx, rng)
-        if "unit_rows" not in ctx:  # the same for every start
-            ctx["unit_rows"] = unit_rows(ctx["X"])
-        rows = seed_labels(ctx["X"], g, rng, unit=ctx["unit_rows"])
-        ctx["row_labels"] = rows
-        # The column step given the rows needs only the row-cluster degrees (A = I).
-        A, w, z, r = self._step_params(None, ctx, 1)
-        res = backend.row_estep(Xt, one_hot(rows, g), A, None, w, z=z, row_weight=r, mode=kernels.HARD)
-        cols = np.asarray(backend.to_numpy(res.S)).argmax(axis=1)
-        return rows, cols
+    def _columns_from_rows(self, backend, Xt, ctx):
+        def column_step(rows):
+            # the modularity column step given the rows needs only the row-cluster degrees (A = I)
+            ctx["row_labels"] = rows
+            A, w, z, r = self._step_params(None, ctx, 1)
+            res = backend.row_estep(Xt, one_hot(rows, self.n_clusters), A, None, w, z=z, row_weight=r,
+                                    mode=kernels.HARD)
+            return np.asarray(backend.to_numpy(res.S)).argmax(axis=1)
+
+        return column_step
 
     def _cluster_degrees(self, ctx, axis):
         labels = ctx["row_labels"] if axis == 0 else ctx["col_labels"]

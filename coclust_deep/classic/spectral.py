@@ -13,11 +13,10 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
-from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd, svd_flip
-from threadpoolctl import threadpool_limits
 
+from .._seeding import inv_sqrt, kmeans
 from .._validation import check_choice, check_n_clusters, check_positive_int
 from ._base import (
     BaseBicluster,
@@ -30,21 +29,13 @@ from ._base import (
 )
 
 
-def _inv_sqrt(v):
-    """``1 / sqrt(v)`` where ``v > 0``, and 0 elsewhere (all-zero rows or columns)."""
-    out = np.zeros_like(v, dtype=np.float64)
-    pos = v > 0
-    out[pos] = 1.0 / np.sqrt(v[pos])
-    return out
-
-
 def scale_normalize(X):
     """``D_r^{-1/2} X D_c^{-1/2}`` with zero factors for rows/columns of sum <= 0.
 
     Returns the scaled matrix (CSR for sparse input, never densified) and the
     two scaling vectors.
     """
-    r_inv, c_inv = _inv_sqrt(row_sums(X)), _inv_sqrt(col_sums(X))
+    r_inv, c_inv = inv_sqrt(row_sums(X)), inv_sqrt(col_sums(X))
     if sp.issparse(X):
         scaled = sp.diags(r_inv) @ X @ sp.diags(c_inv)
         return sp.csr_matrix(scaled), r_inv, c_inv
@@ -86,21 +77,6 @@ def singular_vectors(M, n_components, svd_method, n_svd_vecs, rng):
     else:
         u, s, vt = randomized_svd(M, k, n_oversamples=n_svd_vecs or 10, random_state=rng)
     return u, vt.T
-
-
-# Below this many embedding values, k-means' OpenMP thread start-up costs more
-# than the work (10x slower on a busy 2-core machine), so it runs on one thread.
-_KMEANS_SERIAL_BELOW = 1_000_000
-
-
-def _kmeans_labels(Z, n_clusters, n_init, rng):
-    km = KMeans(n_clusters, n_init=n_init, random_state=rng.randint(np.iinfo(np.int32).max))
-    if Z.size < _KMEANS_SERIAL_BELOW:
-        with threadpool_limits(1, user_api="openmp"):
-            km.fit(Z)
-    else:
-        km.fit(Z)
-    return km, km.labels_.astype(np.int64)
 
 
 def _check_svd_params(est):
@@ -189,7 +165,8 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
         row_emb[live_rows, : u.shape[1] - first] = r_inv[live_rows, None] * u[:, first:]
         col_emb[live_cols, : v.shape[1] - first] = c_inv[live_cols, None] * v[:, first:]
         Z_live = np.vstack([row_emb[live_rows], col_emb[live_cols]])
-        km, live_labels = _kmeans_labels(Z_live, self.n_clusters, self.n_init, rng)
+        km = kmeans(Z_live, self.n_clusters, rng, n_init=self.n_init)
+        live_labels = km.labels_.astype(np.int64)
         zero_label = int(km.predict(np.zeros((1, Z_live.shape[1])))[0])
         self.row_labels_ = np.full(X.shape[0], zero_label, dtype=np.int64)
         self.column_labels_ = np.full(X.shape[1], zero_label, dtype=np.int64)
@@ -308,14 +285,14 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
             ut, vt = u.T, v.T
         best_ut = self._best_piecewise(ut, g, rng)
         best_vt = self._best_piecewise(vt, m, rng)
-        self.row_labels_ = _kmeans_labels(np.asarray(X @ best_vt.T), g, self.n_init, rng)[1]
-        self.column_labels_ = _kmeans_labels(np.asarray(X.T @ best_ut.T), m, self.n_init, rng)[1]
+        self.row_labels_ = kmeans(np.asarray(X @ best_vt.T), g, rng, n_init=self.n_init).labels_.astype(np.int64)
+        self.column_labels_ = kmeans(np.asarray(X.T @ best_ut.T), m, rng, n_init=self.n_init).labels_.astype(np.int64)
         self.rows_, self.columns_ = checkerboard_biclusters(self.row_labels_, self.column_labels_, g, m)
 
     def _best_piecewise(self, vectors, n_clusters, rng):
         """The ``n_best`` vectors closest to their own piecewise-constant k-means fit."""
         dists = []
         for vec in vectors:
-            km, labels = _kmeans_labels(vec.reshape(-1, 1), n_clusters, self.n_init, rng)
-            dists.append(np.linalg.norm(vec - km.cluster_centers_[labels].ravel()))
+            km = kmeans(vec.reshape(-1, 1), n_clusters, rng, n_init=self.n_init)
+            dists.append(np.linalg.norm(vec - km.cluster_centers_[km.labels_].ravel()))
         return vectors[np.argsort(dists)[: self.n_best]]

@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from .. import kernels
+from .._seeding import INITS, check_init, starting_partitions
 from .._validation import (
     check_choice,
     check_labels,
@@ -18,12 +19,10 @@ from .._validation import (
 )
 from ._em import Context, host, host_matrix, margin_info
 from ._families import FAMILIES, make_family
-from ._init import is_nonneg, kmeans_labels, random_labels, spectral_embedding
 
 __all__ = ["LatentBlockModel"]
 
 ALGORITHMS = ("vem", "cem", "sem")
-INITS = ("auto", "spectral", "random")
 # Screening of starts (VEM/CEM): all get SCREEN_ITER iterations, the best
 # SCREEN_KEEP run to convergence (the strategy of blockcluster and sparsebm).
 SCREEN_ITER = 10
@@ -160,18 +159,11 @@ class LatentBlockModel(BaseEstimator):
         kernels.resolve_backend(self.backend)  # raises on unknown names
         if isinstance(self.init, str):
             check_choice(self.init, "init", INITS)
-            init = self.init
-        elif isinstance(self.init, (tuple, list)) and len(self.init) == 2:
-            init = (
-                check_labels(self.init[0], n, "init[0] (row labels)"),
-                check_labels(self.init[1], d, "init[1] (column labels)"),
-            )
-            if init[0].min() < 0 or init[0].max() >= g or init[1].min() < 0 or init[1].max() >= m:
-                raise ValueError("init labels must lie in [0, n_row_clusters) and [0, n_col_clusters).")
-        else:
+        elif not (isinstance(self.init, (tuple, list)) and len(self.init) == 2):
             raise ValueError(
                 f"init must be one of {INITS} or a pair (row_labels, col_labels), got {self.init!r}."
             )
+        init = check_init(self.init, n, d, g, m)
         return g, m, init
 
     # --------------------------------------------------------------------- fit
@@ -201,7 +193,12 @@ class LatentBlockModel(BaseEstimator):
         Xt = be.transpose(Xp)
         ctx = Context(be, xp, Xp, Xt, family, info, n, d, g, m, self.algorithm)
 
-        starts = self._starting_partitions(X, init, g, m, rng)
+        if init == "k-means++" and kernels.is_dask_array(X):
+            raise ValueError(
+                "init='k-means++' seeds on the rows of X in memory; for a dask array use "
+                "init='auto', 'spectral' or 'random' (the spectral embedding is computed by blocks)."
+            )
+        starts = starting_partitions(host_matrix(X), init, g, m, self.n_init, rng)
         runs = [ctx.start(row0, col0, rng) for row0, col0 in starts]
         budget = self.max_iter
         if self.algorithm != "sem" and len(runs) > SCREEN_KEEP:
@@ -222,22 +219,6 @@ class LatentBlockModel(BaseEstimator):
         The column labels are in ``column_labels_`` afterwards.
         """
         return self.fit(X).row_labels_
-
-    def _starting_partitions(self, X, init, g, m, rng):
-        if isinstance(init, tuple):
-            return [init] * self.n_init
-        n, d = X.shape
-        n_spectral = {"auto": (self.n_init + 1) // 2, "spectral": self.n_init, "random": 0}[init]
-        starts = []
-        if n_spectral:
-            Xh = host_matrix(X)
-            emb_rows, emb_cols = spectral_embedding(Xh, max(g, m), rng, nonneg=is_nonneg(Xh))
-            for _ in range(n_spectral):
-                seed = int(rng.randint(np.iinfo(np.int32).max))
-                starts.append((kmeans_labels(emb_rows, g, seed), kmeans_labels(emb_cols, m, seed + 1)))
-        for _ in range(self.n_init - n_spectral):
-            starts.append((random_labels(n, g, rng), random_labels(d, m, rng)))
-        return starts
 
     def _store(self, ctx, run):
         state = run.state

@@ -46,6 +46,22 @@ def test_recovers_make_biclusters(name):
     assert_recovers(model, rows.argmax(axis=0), cols.argmax(axis=0))
 
 
+@pytest.mark.parametrize("init", ["spectral", "auto"])
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_spectral_starts_recover_make_biclusters(name, init):
+    X, rows, cols = planted_biclusters()
+    model = make_estimator(name, 4, init=init).fit(X)
+    assert_recovers(model, rows.argmax(axis=0), cols.argmax(axis=0))
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_a_given_partition_is_where_every_start_begins(name):
+    X, rows, cols = planted_biclusters()
+    truth = rows.argmax(axis=0), cols.argmax(axis=0)
+    model = make_estimator(name, 4, init=truth, n_init=2, max_iter=1).fit(X)
+    assert ari(truth[0], model.row_labels_) == 1.0 and ari(truth[1], model.column_labels_) == 1.0
+
+
 def test_modularity_consensus_on_make_biclusters():
     X, rows, cols = planted_biclusters()
     model = make_estimator("mod", 4).fit(X)

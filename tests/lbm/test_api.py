@@ -109,7 +109,7 @@ def test_init_with_given_partition_starts_there():
     assert np.array_equal(m.row_labels_, z) and np.array_equal(m.column_labels_, w)
 
 
-@pytest.mark.parametrize("init", ["spectral", "random"])
+@pytest.mark.parametrize("init", ["spectral", "random", "k-means++"])
 def test_each_init_recovers_clear_structure(init):
     from coclust_deep.metrics import ari
 
@@ -133,6 +133,12 @@ def test_dask_array_fit_matches_in_memory_fit(poisson_data):
     assert np.array_equal(ref.row_labels_, m.row_labels_)
     assert np.array_equal(ref.column_labels_, m.column_labels_)
     np.testing.assert_allclose(ref.elbo_, m.elbo_, rtol=1e-10)
+
+
+def test_dask_array_with_kmeans_init_rejected():
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match="k-means\\+\\+.*dask"):
+        LatentBlockModel(2, 2, init="k-means++").fit(da.from_array(np.ones((20, 10)), chunks=(5, 10)))
 
 
 def test_dask_array_with_nan_rejected():

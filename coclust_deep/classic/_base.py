@@ -13,17 +13,18 @@ loop lives here once and each estimator only says how ``A``, ``w``, ``z`` and
 """
 from __future__ import annotations
 
-import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, BiclusterMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .. import kernels
 from .._blocks import one_hot
 from .._seeding import INITS, check_init, row_sq_sums, starting_partitions  # noqa: F401  (row_sq_sums: re-exported)
-from .._validation import check_choice, check_matrix, check_positive_int
+from .._validation import LABEL_PAIR, RANDOM_STATE, Interval, Options, check_matrix, validate_params
 
 
 def checkerboard_biclusters(row_labels, col_labels, n_row_clusters, n_col_clusters):
@@ -45,8 +46,9 @@ def check_nonnegative(X, name="X"):
     values = X.data if sp.issparse(X) else X
     if values.size and values.min() < 0:
         raise ValueError(
-            f"{name} has negative values ({values.min():g}); this algorithm needs non-negative "
-            "data such as counts or weights. Shift or transform X first (e.g. X - X.min())."
+            f"Negative values in data passed to {name} (minimum {values.min():g}); this algorithm "
+            "needs non-negative data such as counts or weights. Shift or transform X first "
+            "(e.g. X - X.min())."
         )
 
 
@@ -54,25 +56,23 @@ def matrix_sum(X):
     return float(X.sum())
 
 
-def check_random_state_param(random_state):
-    if random_state is not None and not isinstance(
-        random_state, (numbers.Integral, np.random.RandomState, np.random.Generator)
-    ):
-        raise TypeError(
-            f"random_state must be None, an int or a numpy RandomState, got {type(random_state).__name__}."
-        )
-    return check_random_state(random_state)
-
-
 class BaseBicluster(BiclusterMixin, BaseEstimator):
-    """Base class: validates ``X`` then calls the subclass's ``_fit``.
+    """Base class: validates the parameters and ``X``, then calls the subclass's ``_fit``.
 
-    Subclasses implement ``_check_parameters(X)`` and ``_fit(X)``; the
-    ``BiclusterMixin`` then gives ``biclusters_``, ``get_indices``,
+    Subclasses declare their parameters in ``_constraints`` (see
+    :func:`coclust_deep._validation.validate_params`) and implement
+    ``_check_parameters(X)`` (the checks that need the data) and ``_fit(X)``;
+    the ``BiclusterMixin`` then gives ``biclusters_``, ``get_indices``,
     ``get_shape`` and ``get_submatrix`` from ``rows_`` and ``columns_``.
     """
 
+    _constraints = {}
     _accept_sparse = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._accept_sparse
+        return tags
 
     def fit(self, X, y=None):
         """Fit the estimator to the data matrix ``X``.
@@ -89,11 +89,14 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        validate_params(self)
         X = check_matrix(X, allow_gpu=False)
         if sp.issparse(X) and not self._accept_sparse:
             raise TypeError(
-                f"{type(self).__name__} needs a dense matrix; pass X.toarray() if it fits in memory."
+                f"{type(self).__name__} does not take sparse input (it works on a dense copy); "
+                "pass X.toarray() if it fits in memory."
             )
+        self.n_features_in_ = X.shape[1]
         self._check_parameters(X)
         self._fit(X)
         return self
@@ -120,17 +123,22 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
       ``_badness(L, ctx, axis)`` used to pick rows that re-seed empty clusters.
     """
 
+    _constraints = {
+        "init": [Options(INITS), LABEL_PAIR],
+        "n_init": [Interval("int", 1)],
+        "max_iter": [Interval("int", 1)],
+        "tol": [Interval("real", 0)],
+        "random_state": RANDOM_STATE,
+        "backend": [Options(("auto",) + kernels.BACKENDS, hints={
+            "dask": "backend='dask' maps the kernels over the row blocks of a dask array; these "
+                    "estimators work on in-memory numpy/scipy data."})],
+    }
+
     def _cluster_numbers(self):  # (g, m)
         raise NotImplementedError
 
     def _check_common(self, X):
-        check_positive_int(self.n_init, "n_init")
-        check_positive_int(self.max_iter, "max_iter")
-        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or self.tol < 0:
-            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}.")
-        check_random_state_param(self.random_state)
-        if isinstance(self.init, str):
-            check_choice(self.init, "init", INITS)
+        """The data-dependent checks every hard block estimator shares."""
         if kernels.resolve_backend(self.backend, X) == "dask":
             raise ValueError(
                 "backend='dask' maps the kernels over the row blocks of a dask array, but "
@@ -176,6 +184,14 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         self._store(X, history, ctx)
         ctx.clear()
         self.rows_, self.columns_ = self._biclusters(row_labels, col_labels, g, m)
+        if not converged:
+            warnings.warn(
+                f"{type(self).__name__} did not converge: after max_iter={self.max_iter} iterations the "
+                f"kept start's labels still changed and its criterion by more than tol={self.tol} "
+                "(relative); increase max_iter, or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _biclusters(self, row_labels, col_labels, g, m):
         return checkerboard_biclusters(row_labels, col_labels, g, m)

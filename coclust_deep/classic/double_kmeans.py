@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._blocks import block_average, block_means
-from .._validation import check_n_clusters
+from .._validation import Interval, check_n_clusters
 from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, row_sq_sums
 
 
@@ -26,10 +26,15 @@ class DoubleKMeans(HardBlockCoclustering):
         Number of column clusters ``m``.
     n_init : int, default=10
         Random starts; the partition with the lowest ``W`` is kept.
-    init : {"k-means++", "random"}, default="k-means++"
-        Starting partitions: greedy cosine k-means++ seeding of the rows, then
-        of the columns' sums over those row clusters, each refined by a few
-        spherical k-means steps; or random balanced partitions.
+    init : {"k-means++", "spectral", "auto", "random"} or (row_labels, col_labels), default="k-means++"
+        Starting partitions, in the vocabulary every partitioning estimator
+        shares (``coclust_deep._seeding``): ``"k-means++"`` seeds the rows by
+        k-means++ and a few k-means steps on the rows scaled to unit length,
+        then the columns the same way on their sums over those row clusters;
+        ``"spectral"`` runs that seeder on a spectral embedding of the scaled
+        matrix; ``"auto"`` makes half the starts spectral and half random;
+        ``"random"`` draws balanced partitions; a pair of label arrays starts
+        every run there.
     max_iter : int, default=100
         Maximum number of (row step, column step) iterations per start.
     tol : float, default=1e-9
@@ -53,6 +58,10 @@ class DoubleKMeans(HardBlockCoclustering):
     n_iter_ : int
         Iterations of the kept start.
     converged_ : bool
+        Whether the kept start stopped before ``max_iter`` (a
+        ``ConvergenceWarning`` is raised otherwise).
+    n_features_in_ : int
+        Number of columns of the X seen by ``fit``.
     rows_, columns_ : ndarray of bool, shape (g * m, n_rows) and (g * m, n_cols)
         Indicators of the g*m blocks, block ``(k, l)`` at index ``k * m + l``.
     backend_ : str
@@ -68,6 +77,12 @@ class DoubleKMeans(HardBlockCoclustering):
     >>> round(ari(rows, model.row_labels_), 2), round(ari(cols, model.column_labels_), 2)
     (1.0, 1.0)
     """
+
+    _constraints = {
+        "n_row_clusters": [Interval("int", 1)],
+        "n_col_clusters": [Interval("int", 1)],
+        **HardBlockCoclustering._constraints,
+    }
 
     def __init__(self, n_row_clusters=2, n_col_clusters=2, *, init="k-means++", n_init=10, max_iter=100,
                  tol=1e-9, random_state=None, backend="auto"):

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import kernels
 from .._blocks import one_hot
-from .._validation import check_n_clusters
+from .._validation import Interval, check_n_clusters
 from ._base import (
     HardBlockCoclustering,
     check_nonnegative,
@@ -39,11 +39,18 @@ class ModularityCoclustering(HardBlockCoclustering):
         Number of co-clusters.
     n_init : int, default=10
         Random starts; the one with the highest modularity is kept.
-    init : {"k-means++", "random"}, default="k-means++"
-        Starting partition: greedy cosine k-means++ seeding of the rows,
-        refined by a few spherical k-means steps, then one modularity column
-        step (so row and column clusters correspond); or random balanced
-        partitions.
+    init : {"k-means++", "spectral", "auto", "random"} or (row_labels, col_labels), default="k-means++"
+        Starting partitions, in the vocabulary every partitioning estimator
+        shares (``coclust_deep._seeding``): ``"k-means++"`` seeds the rows by
+        k-means++ and a few k-means steps on the rows scaled to unit length,
+        then the columns the same way on their sums over those row clusters;
+        ``"spectral"`` runs that seeder on a spectral embedding of the scaled
+        matrix; ``"auto"`` makes half the starts spectral and half random;
+        ``"random"`` draws balanced partitions; a pair of label arrays starts
+        every run there.
+        Seeded starts (k-means++, spectral) take their columns from one
+        modularity column step given the rows, so that row and column
+        cluster k form co-cluster k.
     max_iter : int, default=100
         Maximum (row step, column step) iterations per start.
     tol : float, default=1e-9
@@ -64,6 +71,10 @@ class ModularityCoclustering(HardBlockCoclustering):
         ``Q`` after each iteration (non-decreasing).
     n_iter_ : int
     converged_ : bool
+        Whether the kept start stopped before ``max_iter`` (a
+        ``ConvergenceWarning`` is raised otherwise).
+    n_features_in_ : int
+        Number of columns of the X seen by ``fit``.
     rows_, columns_ : ndarray of bool, shape (n_clusters, n_rows) and (n_clusters, n_cols)
         Indicators of the co-clusters ``(k, k)``.
     backend_ : str
@@ -80,6 +91,8 @@ class ModularityCoclustering(HardBlockCoclustering):
     1.0
     """
 
+    _constraints = {"n_clusters": [Interval("int", 1)], **HardBlockCoclustering._constraints}
+
     def __init__(self, n_clusters=2, *, init="k-means++", n_init=10, max_iter=100, tol=1e-9,
                  random_state=None, backend="auto"):
         self.n_clusters = n_clusters
@@ -90,11 +103,17 @@ class ModularityCoclustering(HardBlockCoclustering):
         self.random_state = random_state
         self.backend = backend
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
+
     def _cluster_numbers(self):
         return self.n_clusters, self.n_clusters
 
     def _check_parameters(self, X):
-        check_n_clusters(self.n_clusters, "n_clusters", min(X.shape), "rows or columns")
+        check_n_clusters(self.n_clusters, "n_clusters", X.shape[0], "rows")
+        check_n_clusters(self.n_clusters, "n_clusters", X.shape[1], "columns")
         check_nonnegative(X)
         if matrix_sum(X) <= 0:
             raise ValueError("X sums to 0; modularity needs a graph with some positive weights.")

@@ -8,8 +8,6 @@ scaling is a product with sparse diagonal matrices.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
@@ -17,11 +15,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd, svd_flip
 
 from .._seeding import inv_sqrt, kmeans
-from .._validation import check_choice, check_n_clusters, check_positive_int
+from .._validation import NONE, RANDOM_STATE, Interval, Options, Pair, check_n_clusters
 from ._base import (
     BaseBicluster,
     PartitionMixin,
-    check_random_state_param,
     checkerboard_biclusters,
     col_sums,
     diagonal_biclusters,
@@ -79,12 +76,13 @@ def singular_vectors(M, n_components, svd_method, n_svd_vecs, rng):
     return u, vt.T
 
 
-def _check_svd_params(est):
-    check_choice(est.svd_method, "svd_method", ("randomized", "arpack"))
-    if est.n_svd_vecs is not None:
-        check_positive_int(est.n_svd_vecs, "n_svd_vecs")
-    check_positive_int(est.n_init, "n_init")
-    check_random_state_param(est.random_state)
+# Parameters both spectral estimators share.
+_SVD_CONSTRAINTS = {
+    "svd_method": [Options(("randomized", "arpack"))],
+    "n_svd_vecs": [NONE, Interval("int", 1)],
+    "n_init": [Interval("int", 1)],
+    "random_state": RANDOM_STATE,
+}
 
 
 class SpectralCoclustering(PartitionMixin, BaseBicluster):
@@ -135,6 +133,8 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
     1.0
     """
 
+    _constraints = {"n_clusters": [Interval("int", 1)], **_SVD_CONSTRAINTS}
+
     def __init__(self, n_clusters=3, *, svd_method="randomized", n_svd_vecs=None, n_init=10,
                  random_state=None):
         self.n_clusters = n_clusters
@@ -144,8 +144,8 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
         self.random_state = random_state
 
     def _check_parameters(self, X):
-        check_n_clusters(self.n_clusters, "n_clusters", min(X.shape), "rows or columns")
-        _check_svd_params(self)
+        check_n_clusters(self.n_clusters, "n_clusters", X.shape[0], "rows")
+        check_n_clusters(self.n_clusters, "n_clusters", X.shape[1], "columns")
 
     def _fit(self, X):
         rng = check_random_state(self.random_state)
@@ -222,6 +222,14 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
     1.0
     """
 
+    _constraints = {
+        "n_clusters": [Interval("int", 1), Pair(Interval("int", 1), "a pair of ints >= 1")],
+        "method": [Options(("bistochastic", "scale", "log"))],
+        "n_components": [Interval("int", 1)],
+        "n_best": [Interval("int", 1)],
+        **_SVD_CONSTRAINTS,
+    }
+
     def __init__(self, n_clusters=3, *, method="bistochastic", n_components=6, n_best=3,
                  svd_method="randomized", n_svd_vecs=None, n_init=10, random_state=None):
         self.n_clusters = n_clusters
@@ -234,26 +242,16 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
         self.random_state = random_state
 
     def _cluster_numbers(self):
-        if isinstance(self.n_clusters, (numbers.Integral, np.integer)) and not isinstance(self.n_clusters, bool):
-            return self.n_clusters, self.n_clusters
-        try:
-            g, m = self.n_clusters
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"n_clusters must be an int or a pair (n_row_clusters, n_col_clusters), got {self.n_clusters!r}."
-            ) from None
-        return g, m
+        if isinstance(self.n_clusters, (tuple, list)):
+            return tuple(self.n_clusters)
+        return self.n_clusters, self.n_clusters
 
     def _check_parameters(self, X):
         g, m = self._cluster_numbers()
         check_n_clusters(g, "n_row_clusters", X.shape[0], "rows")
         check_n_clusters(m, "n_col_clusters", X.shape[1], "columns")
-        check_choice(self.method, "method", ("bistochastic", "scale", "log"))
-        check_positive_int(self.n_components, "n_components")
-        check_positive_int(self.n_best, "n_best")
         if self.n_best > self.n_components:
             raise ValueError(f"n_best={self.n_best} must be <= n_components={self.n_components}.")
-        _check_svd_params(self)
         if self.method == "log" and sp.issparse(X):
             raise ValueError(
                 "method='log' takes the log of every entry, zeros included, so it needs dense X; "

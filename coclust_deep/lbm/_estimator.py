@@ -5,17 +5,20 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .. import kernels
 from .._seeding import INITS, check_init, starting_partitions
 from .._validation import (
-    check_choice,
-    check_labels,
+    BOOLEAN,
+    LABEL_PAIR,
+    RANDOM_STATE,
+    Interval,
+    Options,
     check_matrix,
     check_n_clusters,
-    check_nonneg_float,
-    check_positive_int,
+    validate_params,
 )
 from ._em import Context, host, host_matrix, margin_info
 from ._families import FAMILIES, make_family
@@ -55,14 +58,18 @@ class LatentBlockModel(BaseEstimator):
         Variational (block) EM, classification EM (hard assignments), or
         stochastic EM (sampled assignments; parameters averaged over the
         second half of ``max_iter`` iterations).
-    init : {"auto", "spectral", "random"} or (row_labels, col_labels), default="auto"
-        Starting partitions, always hard, followed by a few CEM iterations.
-        ``"spectral"``: k-means++ on the leading singular vectors of the
-        scaled matrix (``D_r^-1/2 X D_c^-1/2`` for non-negative data, the
-        column-centred matrix otherwise), one k-means seed per start.
-        ``"random"``: balanced random labels. ``"auto"``: the first half of
-        the ``n_init`` starts spectral, the rest random. A pair of label
-        arrays starts every run from that partition.
+    init : {"auto", "spectral", "k-means++", "random"} or (row_labels, col_labels), default="auto"
+        Starting partitions, always hard, followed by a few CEM iterations
+        (the vocabulary of every partitioning estimator, see
+        ``coclust_deep._seeding``). ``"spectral"``: k-means++ and k-means on
+        the leading singular vectors of the scaled matrix (``D_r^-1/2 X
+        D_c^-1/2`` for non-negative data, the column-centred matrix
+        otherwise), one k-means seed per start. ``"k-means++"``: the same on
+        the rows of X scaled to unit length, then on the columns' sums over
+        those row clusters (in-memory X only). ``"random"``: balanced random
+        labels. ``"auto"``: the first half of the ``n_init`` starts spectral,
+        the rest random. A pair of label arrays starts every run from that
+        partition.
     n_init : int, default=10
         Number of starts. With more than 3 starts (VEM, CEM), every start runs
         10 iterations and the 3 best by criterion continue to convergence;
@@ -104,6 +111,10 @@ class LatentBlockModel(BaseEstimator):
         Iterations of the chosen algorithm in the kept start (after the 5 CEM
         warm-up iterations every VEM/SEM start begins with).
     converged_ : bool
+        Whether the kept start stopped on ``tol`` (always True for SEM, which
+        runs ``max_iter`` iterations by design).
+    n_features_in_ : int
+        Number of columns of the X seen by ``fit``.
     backend_ : str
         The backend that ran.
 
@@ -145,25 +156,37 @@ class LatentBlockModel(BaseEstimator):
         self.random_state = random_state
         self.backend = backend
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self, n, d):
+    _constraints = {
+        "n_row_clusters": [Interval("int", 1)],
+        "n_col_clusters": [Interval("int", 1)],
+        "family": [Options(FAMILIES)],
+        "poisson_effects": [BOOLEAN],
+        "algorithm": [Options(ALGORITHMS)],
+        "init": [Options(INITS), LABEL_PAIR],
+        "n_init": [Interval("int", 1)],
+        "max_iter": [Interval("int", 1)],
+        "tol": [Interval("real", 0)],
+        "random_state": RANDOM_STATE,
+        "backend": [Options(("auto",) + kernels.ALL_BACKENDS)],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = self.family in ("poisson", "bernoulli")
+        return tags
+
+    def _check_data_params(self, X):
+        """The checks that need the data: cluster numbers and a given partition against the shape."""
+        n, d = X.shape
         g = check_n_clusters(self.n_row_clusters, "n_row_clusters", n, "rows")
         m = check_n_clusters(self.n_col_clusters, "n_col_clusters", d, "columns")
-        check_choice(self.family, "family", FAMILIES)
-        check_choice(self.algorithm, "algorithm", ALGORITHMS)
-        if not isinstance(self.poisson_effects, (bool, np.bool_)):
-            raise TypeError(f"poisson_effects must be a bool, got {self.poisson_effects!r}.")
-        check_positive_int(self.n_init, "n_init")
-        check_positive_int(self.max_iter, "max_iter")
-        check_nonneg_float(self.tol, "tol")
-        kernels.resolve_backend(self.backend)  # raises on unknown names
-        if isinstance(self.init, str):
-            check_choice(self.init, "init", INITS)
-        elif not (isinstance(self.init, (tuple, list)) and len(self.init) == 2):
-            raise ValueError(
-                f"init must be one of {INITS} or a pair (row_labels, col_labels), got {self.init!r}."
-            )
         init = check_init(self.init, n, d, g, m)
+        if init == "k-means++" and kernels.is_dask_array(X):
+            raise ValueError(
+                "init='k-means++' seeds on the rows of X in memory; for a dask array use "
+                "init='auto', 'spectral' or 'random' (the spectral embedding is computed by blocks)."
+            )
         return g, m, init
 
     # --------------------------------------------------------------------- fit
@@ -178,10 +201,18 @@ class LatentBlockModel(BaseEstimator):
         Returns
         -------
         self
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the kept start (VEM, CEM) stopped at ``max_iter`` iterations
+            with its criterion still changing by more than ``tol``.
         """
+        validate_params(self)
         X = check_matrix(X)
         n, d = X.shape
-        g, m, init = self._check_params(n, d)
+        self.n_features_in_ = d
+        g, m, init = self._check_data_params(X)
         family = make_family(self.family, self.poisson_effects and self.family == "poisson")
         info = margin_info(X, family)  # also checks the values against the family
         rng = check_random_state(self.random_state)
@@ -193,11 +224,6 @@ class LatentBlockModel(BaseEstimator):
         Xt = be.transpose(Xp)
         ctx = Context(be, xp, Xp, Xt, family, info, n, d, g, m, self.algorithm)
 
-        if init == "k-means++" and kernels.is_dask_array(X):
-            raise ValueError(
-                "init='k-means++' seeds on the rows of X in memory; for a dask array use "
-                "init='auto', 'spectral' or 'random' (the spectral embedding is computed by blocks)."
-            )
         starts = starting_partitions(host_matrix(X), init, g, m, self.n_init, rng)
         runs = [ctx.start(row0, col0, rng) for row0, col0 in starts]
         budget = self.max_iter
@@ -211,6 +237,14 @@ class LatentBlockModel(BaseEstimator):
                 if not r.converged else r for r in runs]
         best = max((ctx.finish(r, rng) for r in runs), key=lambda r: r.criterion)
         self._store(ctx, best)
+        if not self.converged_:
+            warnings.warn(
+                f"LatentBlockModel did not converge: after max_iter={self.max_iter} iterations the "
+                f"criterion of the kept start still changed by more than tol={self.tol} (relative); "
+                "increase max_iter, or tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def fit_predict(self, X, y=None):

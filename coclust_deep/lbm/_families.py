@@ -119,7 +119,7 @@ class Poisson(Family):
     def check_values(self, values):
         if values.size and values.min() < 0:
             raise ValueError(
-                "family='poisson' needs non-negative counts, but X has negative values; "
+                "Negative values in data: family='poisson' needs non-negative counts; "
                 "use raw counts, or family='gaussian' for centred/scaled data."
             )
 

@@ -273,3 +273,31 @@ def test_nan_rejected():
 def test_bad_parameters_rejected(param, value):
     with pytest.raises(ValueError, match=param):
         make_estimator("info", 2, **{param: value}).fit(np.ones((10, 8)))
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+@pytest.mark.parametrize("param, value", [("n_init", "2"), ("tol", None), ("init", 3), ("random_state", 1.5)])
+def test_wrong_parameter_types_raise_type_error(name, param, value):
+    with pytest.raises(TypeError, match=f"'{param}' parameter"):
+        make_estimator(name, 2, **{param: value}).fit(np.ones((10, 8)))
+
+
+def test_dask_backend_name_is_explained():
+    with pytest.raises(ValueError, match="in-memory"):
+        make_estimator("dkm", 2, backend="dask").fit(np.ones((10, 8)))
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_unconverged_kept_start_warns(name):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, _, _ = planted_biclusters(noise=20)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        model = make_estimator(name, 4, n_init=1, max_iter=1, tol=0.0, init="random").fit(X)
+    assert not model.converged_
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_n_features_in_is_the_number_of_columns(name):
+    X, _, _ = planted_biclusters()
+    assert make_estimator(name, 4).fit(X).n_features_in_ == X.shape[1]

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,8 @@ from threadpoolctl import threadpool_limits
 from coclust_deep._seeding import _scaled_operator, spectral_embedding
 from coclust_deep.datasets import make_lbm
 
+from ._timing import median_time
+
 RESULTS = Path(__file__).resolve().parent / "results" / "spectral_init.json"
 K = 5  # informative directions, as for max(g, m) = 5
 
@@ -49,15 +50,6 @@ def cases(quick):
                       density=0.005 * (3 if quick else 1), random_state=0)[0]
     centred = make_lbm(10_000 // scale, 1_000 // scale, 5, 5, family="gaussian", random_state=0)[0]
     return {"csr_bernoulli": (sparse, True), "dense_gaussian_centred": (centred, False)}
-
-
-def _median(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
 
 
 def _explicit(X, nonneg):
@@ -96,14 +88,14 @@ def main(argv=None):
         for name, (X, nonneg) in cases(args.quick).items():
             k = K + (1 if nonneg else 0)  # non-negative data: the trivial leading pair too
             row = {"case": name, "shape": list(X.shape), "loadavg_before": os.getloadavg()}
-            row["ours_s"], _ = _median(lambda: spectral_embedding(X, K, np.random.RandomState(0), nonneg=nonneg),
+            row["ours_s"], _ = median_time(lambda: spectral_embedding(X, K, np.random.RandomState(0), nonneg=nonneg),
                                        args.repeats)
             row["ours_sv"] = _ours_singular_values(X, nonneg, k).tolist()
-            row["randomized_svd_s"], (_, s, _) = _median(
+            row["randomized_svd_s"], (_, s, _) = median_time(
                 lambda: randomized_svd(_explicit(X, nonneg), k, n_oversamples=5, n_iter=3, random_state=0),
                 args.repeats)
             row["randomized_svd_sv"] = s.tolist()
-            row["svds_arpack_s"], (_, s, _) = _median(
+            row["svds_arpack_s"], (_, s, _) = median_time(
                 lambda: svds(_operator(X, nonneg), k=k, solver="arpack", random_state=0), 1)
             row["svds_arpack_sv"] = sorted(s.tolist(), reverse=True)
             row["loadavg_after"] = os.getloadavg()

@@ -26,6 +26,7 @@ the global average.
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 from contextlib import nullcontext
 
@@ -54,16 +55,34 @@ EMBEDDING_KMEANS_ITER = 100
 RAW_SEED_SAMPLE = 2048
 
 
+# Estimators document ``init`` with this line in their docstring, which
+# :func:`document_init` replaces by the shared description.
+INIT_DOC_PLACEHOLDER = "    init : (the shared vocabulary of coclust_deep._seeding)\n"
+_INIT_DOC = """\
+    init : {{"auto", "k-means++", "spectral", "random"}} or (row_labels, col_labels), default="{default}"
+        Hard starting partitions, the same vocabulary for every partitioning
+        estimator. ``"k-means++"``: k-means++ and a few k-means steps on the
+        rows of X scaled to unit length, then the same on the columns' sums
+        over those row clusters. ``"spectral"``: the same seeder, run to
+        convergence, on the leading singular vectors of the scaled matrix
+        (``D_r^-1/2 X D_c^-1/2`` for non-negative data, the column-centred
+        matrix otherwise). ``"auto"``: the first half of the ``n_init`` starts
+        spectral, the rest random. ``"random"``: balanced random labels. A
+        pair of label arrays starts every run from that partition.
+"""
+
+
+def document_init(cls):
+    """Class decorator: put the shared ``init`` description, with the class's default, in its docstring."""
+    default = inspect.signature(cls.__init__).parameters["init"].default
+    if cls.__doc__:  # None under python -OO
+        cls.__doc__ = cls.__doc__.replace(INIT_DOC_PLACEHOLDER, _INIT_DOC.format(default=default))
+    return cls
+
+
 def random_labels(n, k, rng):
     """Balanced random labels: every cluster non-empty when ``n >= k``."""
     return rng.permutation(np.arange(n) % k)
-
-
-def row_sq_sums(X):
-    """Squared Euclidean norms of the rows of dense or CSR ``X``, in float64."""
-    if sp.issparse(X):
-        return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
 def inv_sqrt(v):
@@ -76,7 +95,10 @@ def inv_sqrt(v):
 
 def unit_rows(X):
     """Rows of ``X`` scaled to unit Euclidean norm (all-zero rows stay 0), and the non-zero mask."""
-    norms = np.sqrt(row_sq_sums(X)) if sp.issparse(X) else np.linalg.norm(X, axis=1)
+    if sp.issparse(X):
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel())
+    else:
+        norms = np.linalg.norm(X, axis=1)
     live = norms > 0
     if sp.issparse(X):
         inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=live)

@@ -76,3 +76,14 @@ def test_a_given_partition_starts_every_run():
 def test_given_partitions_are_checked_against_the_shape(init, match):
     with pytest.raises(ValueError, match=match):
         check_init(init, 6, 4, 2, 2)
+
+
+@pytest.mark.parametrize("name,default", [("LatentBlockModel", "auto"), ("DoubleKMeans", "k-means++"),
+                                          ("InfoCoclustering", "k-means++"), ("ModularityCoclustering", "k-means++")])
+def test_partitioning_estimators_document_the_one_vocabulary(name, default):
+    import coclust_deep
+    from coclust_deep._seeding import INIT_DOC_PLACEHOLDER
+
+    doc = getattr(coclust_deep, name).__doc__
+    assert INIT_DOC_PLACEHOLDER not in doc
+    assert f'(row_labels, col_labels), default="{default}"' in doc and '``"spectral"``' in doc

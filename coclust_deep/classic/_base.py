@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 
 from .. import kernels
 from .._blocks import one_hot
-from .._seeding import INITS, check_init, row_sq_sums, starting_partitions  # noqa: F401  (row_sq_sums: re-exported)
+from .._seeding import INITS, check_init, starting_partitions
 from .._validation import LABEL_PAIR, RANDOM_STATE, Interval, Options, check_matrix, validate_params
 
 
@@ -264,6 +264,12 @@ def row_sums(X):
 
 def col_sums(X):
     return np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
+
+
+def row_sq_sums(X):
+    if sp.issparse(X):
+        return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
 def col_sq_sums(X):

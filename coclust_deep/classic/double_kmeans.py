@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._blocks import block_average, block_means
+from .._seeding import document_init
 from .._validation import Interval, check_n_clusters
 from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, row_sq_sums
 
 
+@document_init
 class DoubleKMeans(HardBlockCoclustering):
     """Double k-means co-clustering (block k-means).
 
@@ -26,15 +28,7 @@ class DoubleKMeans(HardBlockCoclustering):
         Number of column clusters ``m``.
     n_init : int, default=10
         Random starts; the partition with the lowest ``W`` is kept.
-    init : {"k-means++", "spectral", "auto", "random"} or (row_labels, col_labels), default="k-means++"
-        Starting partitions, in the vocabulary every partitioning estimator
-        shares (``coclust_deep._seeding``): ``"k-means++"`` seeds the rows by
-        k-means++ and a few k-means steps on the rows scaled to unit length,
-        then the columns the same way on their sums over those row clusters;
-        ``"spectral"`` runs that seeder on a spectral embedding of the scaled
-        matrix; ``"auto"`` makes half the starts spectral and half random;
-        ``"random"`` draws balanced partitions; a pair of label arrays starts
-        every run there.
+    init : (the shared vocabulary of coclust_deep._seeding)
     max_iter : int, default=100
         Maximum number of (row step, column step) iterations per start.
     tol : float, default=1e-9

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._blocks import block_sums
+from .._seeding import document_init
 from .._validation import Interval, check_n_clusters
 from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, row_sums
 
@@ -19,6 +20,7 @@ def mutual_information(P):
     return float(np.sum(P[mask] * np.log(P[mask] / denom[mask])))
 
 
+@document_init
 class InfoCoclustering(HardBlockCoclustering):
     """Information-theoretic co-clustering (Dhillon, Mallela & Modha 2003).
 
@@ -42,15 +44,7 @@ class InfoCoclustering(HardBlockCoclustering):
         Number of column clusters.
     n_init : int, default=10
         Random starts; the one keeping the most mutual information wins.
-    init : {"k-means++", "spectral", "auto", "random"} or (row_labels, col_labels), default="k-means++"
-        Starting partitions, in the vocabulary every partitioning estimator
-        shares (``coclust_deep._seeding``): ``"k-means++"`` seeds the rows by
-        k-means++ and a few k-means steps on the rows scaled to unit length,
-        then the columns the same way on their sums over those row clusters;
-        ``"spectral"`` runs that seeder on a spectral embedding of the scaled
-        matrix; ``"auto"`` makes half the starts spectral and half random;
-        ``"random"`` draws balanced partitions; a pair of label arrays starts
-        every run there.
+    init : (the shared vocabulary of coclust_deep._seeding)
     max_iter : int, default=100
         Maximum (row step, column step) iterations per start.
     tol : float, default=1e-9

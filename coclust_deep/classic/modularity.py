@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import kernels
 from .._blocks import one_hot
+from .._seeding import document_init
 from .._validation import Interval, check_n_clusters
 from ._base import (
     HardBlockCoclustering,
@@ -16,6 +17,7 @@ from ._base import (
 )
 
 
+@document_init
 class ModularityCoclustering(HardBlockCoclustering):
     """Co-clustering by maximising bipartite graph modularity (CoclustMod).
 
@@ -39,15 +41,7 @@ class ModularityCoclustering(HardBlockCoclustering):
         Number of co-clusters.
     n_init : int, default=10
         Random starts; the one with the highest modularity is kept.
-    init : {"k-means++", "spectral", "auto", "random"} or (row_labels, col_labels), default="k-means++"
-        Starting partitions, in the vocabulary every partitioning estimator
-        shares (``coclust_deep._seeding``): ``"k-means++"`` seeds the rows by
-        k-means++ and a few k-means steps on the rows scaled to unit length,
-        then the columns the same way on their sums over those row clusters;
-        ``"spectral"`` runs that seeder on a spectral embedding of the scaled
-        matrix; ``"auto"`` makes half the starts spectral and half random;
-        ``"random"`` draws balanced partitions; a pair of label arrays starts
-        every run there.
+    init : (the shared vocabulary of coclust_deep._seeding)
         Seeded starts (k-means++, spectral) take their columns from one
         modularity column step given the rows, so that row and column
         cluster k form co-cluster k.

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .. import kernels
-from .._seeding import INITS, check_init, starting_partitions
+from .._seeding import INITS, check_init, document_init, starting_partitions
 from .._validation import (
     BOOLEAN,
     LABEL_PAIR,
@@ -32,6 +32,7 @@ SCREEN_ITER = 10
 SCREEN_KEEP = 3
 
 
+@document_init
 class LatentBlockModel(BaseEstimator):
     """Latent block model co-clustering (Govaert & Nadif) of a data matrix.
 
@@ -58,18 +59,9 @@ class LatentBlockModel(BaseEstimator):
         Variational (block) EM, classification EM (hard assignments), or
         stochastic EM (sampled assignments; parameters averaged over the
         second half of ``max_iter`` iterations).
-    init : {"auto", "spectral", "k-means++", "random"} or (row_labels, col_labels), default="auto"
-        Starting partitions, always hard, followed by a few CEM iterations
-        (the vocabulary of every partitioning estimator, see
-        ``coclust_deep._seeding``). ``"spectral"``: k-means++ and k-means on
-        the leading singular vectors of the scaled matrix (``D_r^-1/2 X
-        D_c^-1/2`` for non-negative data, the column-centred matrix
-        otherwise), one k-means seed per start. ``"k-means++"``: the same on
-        the rows of X scaled to unit length, then on the columns' sums over
-        those row clusters (in-memory X only). ``"random"``: balanced random
-        labels. ``"auto"``: the first half of the ``n_init`` starts spectral,
-        the rest random. A pair of label arrays starts every run from that
-        partition.
+    init : (the shared vocabulary of coclust_deep._seeding)
+        Every start is followed by a few CEM iterations; ``"k-means++"``
+        needs X in memory (not a dask array).
     n_init : int, default=10
         Number of starts. With more than 3 starts (VEM, CEM), every start runs
         10 iterations and the 3 best by criterion continue to convergence;

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from .datasets import recover_counts
+from .tl._utils import UNASSIGNED, get_fitted_matrix
 
 # Recommended settings for pbmc68k_reduced (10 seeds measured; see README):
 # Poisson LBM with cell and gene effects on the UMI counts rebuilt from .raw.
@@ -50,22 +51,19 @@ def top_genes(adata, key, n_top):
 
     means = np.asarray(adata.uns[key]["block_means"])
     row_share = np.asarray(adata.uns[key]["row_proportions"])
-    params = adata.uns[key]["params"]
-    X = adata.raw.X if params.get("use_raw") else adata.layers[params["layer"]] if "layer" in params else adata.X
+    data = get_fitted_matrix(adata, key)
     rows = adata.obs[key].to_numpy()
-    genes = adata.var[key]
+    gene_labels = adata.var[key].to_numpy()[data.genes]
     out = []
-    for name in genes.cat.categories:
-        if name == "unassigned":
-            continue
+    for name in adata.var[key].cat.categories.drop(UNASSIGNED, errors="ignore"):
         column = int(name)  # categories are the model's cluster numbers as strings
         enrichment = means[:, column] / max(float(row_share @ means[:, column]), 1e-12)
         k = int(np.argmax(enrichment))
-        members = np.flatnonzero(genes.to_numpy() == name)
-        block = X[rows == str(k)][:, members]
+        members = gene_labels == name
+        block = data.X[rows == str(k)][:, data.columns[members]]
         mean_expr = np.asarray(block.mean(axis=0)).ravel() if sp.issparse(block) else block.mean(axis=0)
-        order = members[np.argsort(-mean_expr)[:n_top]]
-        out.append((name, members.size, k, float(enrichment[k]), list(adata.var_names[order])))
+        order = data.genes[members][np.argsort(-mean_expr)[:n_top]]
+        out.append((name, int(members.sum()), k, float(enrichment[k]), list(adata.var_names[order])))
     return out
 
 

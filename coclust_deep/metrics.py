@@ -7,7 +7,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics import consensus_score as _sk_consensus
 from sklearn.metrics.cluster import contingency_matrix
 
-__all__ = ["accuracy", "ari", "cari", "consensus_score", "nmi"]
+__all__ = ["accuracy", "ari", "cari", "consensus_score", "labels_to_biclusters", "nmi"]
 
 
 def _pair(labels_true, labels_pred):
@@ -106,9 +106,20 @@ def consensus_score(biclusters_a, biclusters_b):
     return float(_sk_consensus((a_rows, a_cols), (b_rows, b_cols)))
 
 
-def labels_to_biclusters(row_labels, col_labels):
-    """Indicator arrays of the diagonal biclusters (k, k) of a co-clustering."""
+def labels_to_biclusters(row_labels, col_labels, n_clusters=None):
+    """Indicator arrays of the diagonal biclusters (k, k) of a co-clustering.
+
+    Returns ``(rows, columns)``, boolean arrays of shape (n_biclusters, n_rows)
+    and (n_biclusters, n_columns), as scikit-learn's ``biclusters_``. Bicluster
+    ``k`` pairs row cluster ``k`` with column cluster ``k``: one per label
+    found on either side, or one per ``k`` in ``range(n_clusters)`` (empty
+    clusters included) when ``n_clusters`` is given.
+
+    >>> rows, cols = labels_to_biclusters([0, 0, 1], [1, 0])
+    >>> rows.astype(int).tolist(), cols.astype(int).tolist()
+    ([[1, 1, 0], [0, 0, 1]], [[0, 1], [1, 0]])
+    """
     r = np.asarray(row_labels)
     c = np.asarray(col_labels)
-    ks = np.union1d(np.unique(r), np.unique(c))
+    ks = np.union1d(np.unique(r), np.unique(c)) if n_clusters is None else np.arange(n_clusters)
     return np.stack([r == k for k in ks]), np.stack([c == k for k in ks])

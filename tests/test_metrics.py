@@ -38,3 +38,11 @@ def test_consensus_score_of_identical_biclusters_is_one():
 def test_label_vectors_of_different_length_rejected():
     with pytest.raises(ValueError, match="length"):
         metrics.ari([0, 1], [0, 1, 1])
+
+
+def test_labels_to_biclusters_pairs_present_labels_or_a_fixed_number():
+    rows, cols = metrics.labels_to_biclusters([0, 0, 2], [2, 0])
+    assert rows.astype(int).tolist() == [[1, 1, 0], [0, 0, 1]]
+    assert cols.astype(int).tolist() == [[0, 1], [1, 0]]
+    rows, cols = metrics.labels_to_biclusters([0, 0, 2], [2, 0], n_clusters=3)
+    assert rows.shape == (3, 3) and not rows[1].any() and not cols[1].any()  # cluster 1 is empty

@@ -25,19 +25,13 @@ from .. import kernels
 from .._blocks import one_hot
 from .._seeding import INITS, check_init, starting_partitions
 from .._validation import LABEL_PAIR, RANDOM_STATE, Interval, Options, check_matrix, validate_params
+from ..metrics import labels_to_biclusters as diagonal_biclusters  # noqa: F401  (re-exported to the estimators)
 
 
 def checkerboard_biclusters(row_labels, col_labels, n_row_clusters, n_col_clusters):
     """Indicators of the g*m blocks (k, l), k-major, as scikit-learn's SpectralBiclustering."""
     rows = np.vstack([row_labels == k for k in range(n_row_clusters) for _ in range(n_col_clusters)])
     cols = np.vstack([col_labels == l for _ in range(n_row_clusters) for l in range(n_col_clusters)])
-    return rows, cols
-
-
-def diagonal_biclusters(row_labels, col_labels, n_clusters):
-    """Indicators of the co-clusters (k, k)."""
-    rows = np.vstack([row_labels == k for k in range(n_clusters)])
-    cols = np.vstack([col_labels == k for k in range(n_clusters)])
     return rows, cols
 
 

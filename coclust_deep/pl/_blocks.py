@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..tl._utils import UNASSIGNED, check_adata, get_matrix
-from ._utils import finish, new_axes
+from ..tl._utils import UNASSIGNED, check_adata, get_fitted_matrix
+from ._utils import doc_plot, finish, new_axes
 
 
 def _result(adata, key):
@@ -15,7 +15,7 @@ def _result(adata, key):
             f"no co-clustering result {key!r} in obs/var; run coclust_deep.tl.lbm(adata, ..., "
             f"key_added={key!r}) (or tl.cocluster) first, or pass key= naming an existing result."
         )
-    return adata.obs[key], adata.var[key], adata.uns.get(key, {}).get("params", {})
+    return adata.obs[key], adata.var[key]
 
 
 def _ordered_sample(codes, max_items, rng):
@@ -38,6 +38,7 @@ def _ordered_sample(codes, max_items, rng):
     return np.concatenate(picked), clusters, sizes
 
 
+@doc_plot
 def blocks(
     adata,
     key="lbm",
@@ -84,17 +85,11 @@ def blocks(
         Colour of the block boundaries.
     random_state
         Seed of the display subsample.
-    ax
-        Axes to draw into; a new figure is made when ``None``.
-    show
-        ``True`` calls ``plt.show()`` and returns ``None``.
-    save
-        ``True``, a suffix string (scanpy style, written under
-        ``sc.settings.figdir``) or a ``pathlib.Path``.
+    {doc_ax_show_save}
 
     Returns
     -------
-    The matplotlib ``Axes`` (``None`` when ``show=True``).
+    {doc_returns_axes}
 
     Examples
     --------
@@ -105,24 +100,13 @@ def blocks(
     >>> tl.lbm(adata, 4, 3, use_raw=True, family="poisson", poisson_effects=True, n_init=2)
     >>> ax = pl.blocks(adata, key="lbm")
     """
-    row_labels, col_labels, params = _result(adata, key)
-    if use_raw is None:
-        use_raw = bool(params.get("use_raw", False)) and layer is None
-    if layer is None and not use_raw:
-        layer = params.get("layer")
-    data = get_matrix(adata, layer=layer, use_raw=use_raw)
-    assigned = np.flatnonzero(col_labels.to_numpy() != UNASSIGNED)
-    source_cols = data.var_names.get_indexer(adata.var_names[assigned])
-    if np.any(source_cols < 0):
-        raise ValueError(
-            f"{int(np.sum(source_cols < 0))} clustered genes are missing from the matrix being drawn; "
-            "pass the layer/use_raw the result was fitted on."
-        )
+    row_labels, col_labels = _result(adata, key)
+    data = get_fitted_matrix(adata, key, layer=layer, use_raw=use_raw)
     rng = np.random.default_rng(random_state)
     row_order, row_clusters, row_sizes = _ordered_sample(row_labels.cat.codes.to_numpy(), max_rows, rng)
-    col_codes = col_labels.cat.codes.to_numpy()[assigned]
+    col_codes = col_labels.cat.codes.to_numpy()[data.genes]
     col_pick, col_clusters, col_sizes = _ordered_sample(col_codes, max_cols, rng)
-    col_order = source_cols[col_pick]
+    col_order = data.columns[col_pick]
     X = data.X
     sub = X[row_order][:, col_order] if sp.issparse(X) else np.asarray(X)[np.ix_(row_order, col_order)]
     sub = sub.toarray() if sp.issparse(sub) else np.asarray(sub)
@@ -148,12 +132,13 @@ def blocks(
     ax.set_yticks(np.cumsum(row_sizes) - row_sizes / 2 - 0.5, labels=list(row_names))
     ax.set_xticks(np.cumsum(col_sizes) - col_sizes / 2 - 0.5, labels=list(col_names))
     ax.set_ylabel(f"cells by obs[{key!r}] ({row_order.size} of {adata.n_obs} shown)")
-    ax.set_xlabel(f"genes by var[{key!r}] ({col_order.size} of {assigned.size} shown)")
+    ax.set_xlabel(f"genes by var[{key!r}] ({col_order.size} of {data.genes.size} shown)")
     ax.set_title(f"{key}: matrix reordered by co-clusters ({'log1p ' if log else ''}{data.source})")
     ax.figure.colorbar(image, ax=ax, fraction=0.04)
     return finish(ax, "blocks", show, save)
 
 
+@doc_plot
 def block_means(
     adata, key="lbm", *, cmap="magma", annotate=True, log=False, ax=None, show=None, save=None
 ):
@@ -173,21 +158,20 @@ def block_means(
         Write each mean in its cell (skipped above 400 blocks).
     log
         Colour by ``log10`` of the means (for Poisson rates spanning decades).
-    ax, show, save
-        As in :func:`blocks`.
+    {doc_ax_show_save}
 
     Returns
     -------
-    The matplotlib ``Axes`` (``None`` when ``show=True``).
+    {doc_returns_axes}
     """
-    row_labels, col_labels, params = _result(adata, key)
+    row_labels, col_labels = _result(adata, key)
     row_names = list(row_labels.cat.categories)
     col_names = [c for c in col_labels.cat.categories if c != UNASSIGNED]
     row_counts = row_labels.value_counts().reindex(row_names).to_numpy()
     col_counts = col_labels.value_counts().reindex(col_names).to_numpy()
     means = adata.uns.get(key, {}).get("block_means")
     if means is None:
-        means = _means_from_data(adata, row_labels, col_labels, params)
+        means = _means_from_data(adata, key, row_labels, col_labels)
     else:
         # uns means are indexed by cluster number; a cluster the fit left
         # empty has a row/column of means but no category.
@@ -219,15 +203,12 @@ def block_means(
     return finish(ax, "block_means", show, save)
 
 
-def _means_from_data(adata, row_labels, col_labels, params):
+def _means_from_data(adata, key, row_labels, col_labels):
     """Block means of the fitted matrix from hard partitions (results without uns means)."""
-    use_raw = bool(params.get("use_raw", False))
-    data = get_matrix(adata, layer=None if use_raw else params.get("layer"), use_raw=use_raw)
-    assigned = np.flatnonzero(col_labels.to_numpy() != UNASSIGNED)
-    cols = data.var_names.get_indexer(adata.var_names[assigned])
-    X = data.X[:, cols]
+    data = get_fitted_matrix(adata, key)
+    X = data.X[:, data.columns]
     R = sp.csr_matrix((np.ones(adata.n_obs), (row_labels.cat.codes.to_numpy(), np.arange(adata.n_obs))))
-    codes = col_labels.cat.codes.to_numpy()[assigned]
+    codes = col_labels.cat.codes.to_numpy()[data.genes]
     C = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)))
     sums = np.asarray((R @ X @ C).todense() if sp.issparse(X) else R @ np.asarray(X) @ C)
     sizes = np.outer(np.asarray(R.sum(axis=1)).ravel(), np.asarray(C.sum(axis=0)).ravel())

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._utils import finish, new_axes
+from ._utils import doc_plot, finish, new_axes
 
 
 def _as_table(table, key):
@@ -33,6 +33,7 @@ def _as_table(table, key):
     return table
 
 
+@doc_plot
 def icl(table, *, key="lbm", cmap="viridis", annotate=True, ax=None, show=None, save=None):
     """Heatmap of ICL over the numbers of cell (g) and gene (m) clusters.
 
@@ -51,12 +52,11 @@ def icl(table, *, key="lbm", cmap="viridis", annotate=True, ax=None, show=None, 
         Colour map.
     annotate
         Write ``ICL - best ICL`` in each cell (skipped above 400 cells).
-    ax, show, save
-        As in :func:`coclust_deep.pl.blocks`.
+    {doc_ax_show_save}
 
     Returns
     -------
-    The matplotlib ``Axes`` (``None`` when ``show=True``).
+    {doc_returns_axes}
 
     Examples
     --------

@@ -1,7 +1,22 @@
-"""Shared ending of every ``pl`` function: scanpy's ``show=`` / ``save=``."""
+"""Shared parts of every ``pl`` function: the axes, scanpy's ``show=`` / ``save=``, their docs."""
 from __future__ import annotations
 
 from pathlib import Path
+
+from .._docs import inject_docs
+
+doc_plot = inject_docs(
+    doc_ax_show_save="""\
+ax
+    Axes to draw into; a new figure is made when ``None``.
+show
+    ``True`` calls ``plt.show()`` and returns ``None``.
+save
+    ``True``, a suffix string (scanpy style, written under
+    ``sc.settings.figdir``) or a ``pathlib.Path``.""",
+    doc_returns_axes="The matplotlib ``Axes`` (``None`` when ``show=True``).",
+)
+"""Decorator filling ``{doc_ax_show_save}`` and ``{doc_returns_axes}`` in a plot's docstring."""
 
 
 def new_axes(ax, figsize):

@@ -4,7 +4,16 @@ Each public tool lives in its own private module and follows
 ``scanpy.tl.leiden``: ``adata`` first, ``layer=``/``use_raw=``/``mask_var=``,
 ``key_added=``, ``copy=False``, ``random_state=0``; cell clusters in
 ``obs[key]``, gene clusters in ``var[key]`` (natsorted string categoricals),
-parameters and block statistics in ``uns[key]``.
+soft assignments in ``obsm[key + "_row_posterior"]``/``varm[key + "_column_posterior"]``,
+embeddings in ``obsm``/``varm["X_" + key]``, parameters and statistics in ``uns[key]``.
+
+* ``_skeleton.py``: :class:`~coclust_deep.tl._skeleton.Tool` (registration,
+  key checks, writing, shared docs) and :class:`~coclust_deep.tl._skeleton.Result`;
+  every tool is written on it.
+* ``_utils.py``: reading the matrix (``layer``/``use_raw``/``mask_var``), the
+  matrix a stored result was fitted on, h5ad-safe values.
+* ``_views.py``: extra views (image or text embeddings) in ``obsm``/``varm``.
+* ``_lbm.py``, ``_select_lbm.py``, ``_cocluster.py``, ``_deep_cocluster.py``: the tools.
 """
 from ._cocluster import cocluster
 from ._deep_cocluster import deep_cocluster

@@ -4,18 +4,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
-from ._lbm import _log_info, posterior_keys, write_lbm_result
-from ._utils import (
-    check_adata,
-    check_key_free,
-    doc_params,
-    expand_col_rows,
-    get_matrix,
-    h5ad_safe,
-    input_params,
-    pick_family,
-    write_labels,
-)
+from ._lbm import lbm_result, resolve_family
+from ._skeleton import PARTS, Result, Tool
+from ._utils import get_matrix
+
+COCLUSTER = Tool("cocluster", writes=("row_labels", "column_labels"), may_write=PARTS)
 
 # method name -> class name in coclust_deep (classic estimators are looked up
 # lazily so that a method whose estimator is missing fails only when asked for).
@@ -73,7 +66,7 @@ def _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters):
     return estimator.set_params(**update)
 
 
-@doc_params
+@COCLUSTER.document
 def cocluster(
     adata,
     method="spectral_cocluster",
@@ -106,10 +99,12 @@ def cocluster(
         Numbers of cell and gene clusters, passed as the estimator's
         ``n_row_clusters``/``n_col_clusters`` or ``n_clusters``. ``None``
         keeps the estimator's default.
-{doc_input}
-{doc_output}
+    {doc_input}
+    key_added
+        Name of the result (every key listed under Returns is built from it).
         ``None`` (default) uses the method name (the class name, lowercased,
         for an estimator instance).
+    {doc_overwrite_copy}
     random_state
         Seed passed to estimators that take one (an estimator instance keeps
         its own ``random_state``).
@@ -118,18 +113,16 @@ def cocluster(
 
     Returns
     -------
-    ``None``, or the modified copy when ``copy=True``. Writes
-    ``adata.obs[key]`` and ``adata.var[key]`` (natsorted string
-    categoricals, ``"unassigned"`` for genes outside ``mask_var``) and
-    ``adata.uns[key]["params"]`` (``tool="cocluster"``, ``method`` and every
-    estimator parameter). When the estimator has them, also
-    ``obsm[key + "_row_posterior"]``, ``varm[key + "_col_posterior"]`` and
-    ``uns[key]["criterion"]`` (its ``criterion_`` or ``modularity_``),
-    ``uns[key]["criterion_history"]``, ``uns[key]["n_iter"]``,
-    ``uns[key]["block_means"]`` and, for the spectral methods, the singular
-    vector embeddings in ``obsm["X_" + key]`` and ``varm["X_" + key]``.
-    ``method="lbm"`` writes everything :func:`coclust_deep.tl.lbm` writes
-    (``family="auto"`` by default, picked from the data as there).
+    ``None``, or the modified copy when ``copy=True``. Writes:
+
+    {doc_writes}
+    ``adata.uns[key_added]``
+        Also ``params["method"]`` and, when the estimator has them,
+        ``criterion`` (its ``criterion_`` or ``modularity_``),
+        ``criterion_history``, ``n_iter`` and ``block_means``. The spectral
+        methods write their singular-vector embeddings. ``method="lbm"``
+        writes everything :func:`coclust_deep.tl.lbm` writes
+        (``family="auto"`` by default, picked from the data as there).
 
     Examples
     --------
@@ -140,7 +133,6 @@ def cocluster(
     >>> adata.obs["spectral_cocluster"].nunique() <= 6
     True
     """
-    check_adata(adata)
     if isinstance(method, str):
         estimator = _estimator_class(method)()
         method_name = method
@@ -150,10 +142,7 @@ def cocluster(
     else:
         raise TypeError(f"method must be a method name or an unfitted estimator, got {type(method).__name__}.")
     key = key_added if key_added is not None else method_name.lower()
-    row_key, col_key = posterior_keys(key)
-    check_key_free(
-        adata, key, overwrite=overwrite, obsm_keys=[row_key, f"X_{key}"], varm_keys=[col_key, f"X_{key}"]
-    )
+    COCLUSTER.check(adata, key, overwrite=overwrite)
 
     estimator = _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters)
     own_params = estimator.get_params(deep=False)
@@ -169,51 +158,18 @@ def cocluster(
         adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable
     )
     if family is not None:  # an LBM: "auto" picks the family from the data, as in tl.lbm
-        estimator.set_params(family=pick_family(data.X) if family == "auto" else family)
+        estimator.set_params(family=resolve_family(family, data, "tl.cocluster"))
     estimator.fit(data.X)
 
-    params = {"tool": "cocluster", "method": method_name}
-    params.update(input_params(
-        layer=layer, use_raw=use_raw, mask_var=mask_var,
-        use_highly_variable=use_highly_variable, random_state=random_state,
-    ))
-    if hasattr(estimator, "elbo_history_") and hasattr(estimator, "params_"):  # an LBM
-        write_lbm_result(adata, estimator, key, data, params)
-    else:
-        _write_generic(adata, estimator, key, data, params)
-    _log_info(f"tl.cocluster: {method_name} co-clusters added as obs/var[{key!r}]")
+    is_lbm = hasattr(estimator, "elbo_history_") and hasattr(estimator, "params_")
+    result = lbm_result(estimator, data) if is_lbm else _result(estimator)
+    params = {**estimator.get_params(deep=False), "method": method_name}
+    COCLUSTER.write(adata, key, result, data=data, params=params)
     return adata if copy else None
 
 
-def _write_generic(adata, estimator, key, data, params):
-    row_labels, col_labels = _labels(estimator)
-    write_labels(adata, key, row_labels=row_labels, col_labels=col_labels, var_positions=data.var_positions)
-    all_params = dict(estimator.get_params(deep=False))
-    all_params.update(params)
-    result = {"params": all_params}
-    means = getattr(estimator, "block_means_", None)
-    if means is not None and np.all(np.isfinite(means)):
-        result["block_means"] = np.asarray(means, dtype=np.float64)
-    row_embedding = getattr(estimator, "row_embedding_", None)
-    col_embedding = getattr(estimator, "column_embedding_", None)
-    if row_embedding is not None and col_embedding is not None:
-        adata.obsm[f"X_{key}"] = np.asarray(row_embedding)
-        adata.varm[f"X_{key}"] = expand_col_rows(col_embedding, data.var_positions, adata.n_vars)
-    for attr in ("criterion_", "modularity_"):
-        value = getattr(estimator, attr, None)
-        if value is not None and np.isscalar(value) and np.isfinite(value):
-            result["criterion"] = float(value)
-            break
-    history = getattr(estimator, "criterion_history_", None)
-    if history is not None:
-        result["criterion_history"] = np.asarray(history, dtype=np.float64)
-    n_iter = getattr(estimator, "n_iter_", None)
-    if n_iter is not None and np.isscalar(n_iter):
-        result["n_iter"] = int(n_iter)
-    adata.uns[key] = h5ad_safe(result)
-
-
-def _labels(estimator):
+def _result(estimator):
+    """The :class:`~coclust_deep.tl._skeleton.Result` of any fitted co-clustering estimator."""
     rows = getattr(estimator, "row_labels_", None)
     cols = getattr(estimator, "column_labels_", None)
     if rows is None or cols is None:
@@ -221,4 +177,25 @@ def _labels(estimator):
             f"{type(estimator).__name__} exposes no row_labels_/column_labels_ after fit, "
             "so its result cannot be written as a partition of cells and genes."
         )
-    return np.asarray(rows), np.asarray(cols)
+    result = Result(row_labels=np.asarray(rows), column_labels=np.asarray(cols))
+    for side in ("posterior", "embedding"):  # written in pairs only, so both sides stay comparable
+        row_value = getattr(estimator, f"row_{side}_", None)
+        column_value = getattr(estimator, f"column_{side}_", None)
+        if row_value is not None and column_value is not None:
+            setattr(result, f"row_{side}", np.asarray(row_value))
+            setattr(result, f"column_{side}", np.asarray(column_value))
+    means = getattr(estimator, "block_means_", None)
+    if means is not None and np.all(np.isfinite(means)):
+        result.uns["block_means"] = np.asarray(means, dtype=np.float64)
+    for attr in ("criterion_", "modularity_"):
+        value = getattr(estimator, attr, None)
+        if value is not None and np.isscalar(value) and np.isfinite(value):
+            result.uns["criterion"] = float(value)
+            break
+    history = getattr(estimator, "criterion_history_", None)
+    if history is not None:
+        result.uns["criterion_history"] = np.asarray(history, dtype=np.float64)
+    n_iter = getattr(estimator, "n_iter_", None)
+    if n_iter is not None and np.isscalar(n_iter):
+        result.uns["n_iter"] = int(n_iter)
+    return result

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from .._validation import check_choice
-from ._lbm import FAMILIES, _log_info, posterior_keys, write_lbm_result
-from ._utils import check_adata, check_key_free, doc_params, get_matrix, h5ad_safe, input_params, pick_family
+from ._lbm import FAMILIES, LBM_PARTS, lbm_result, resolve_family
+from ._skeleton import Tool, log_info
+from ._utils import get_matrix
+
+SELECT_LBM = Tool("select_lbm", writes=LBM_PARTS)
 
 
-@doc_params
+@SELECT_LBM.document
 def select_lbm(
     adata,
     n_row_clusters=range(2, 7),
@@ -38,8 +41,9 @@ def select_lbm(
         Candidate numbers of cell and gene clusters (iterables of ints).
     family
         As in :func:`coclust_deep.tl.lbm` (``"auto"`` picks from the data).
-{doc_input}
-{doc_output}
+    {doc_input}
+    {doc_key_added}
+    {doc_overwrite_copy}
     random_state
         Seed of the estimators' initialisations.
     **estimator_kwargs
@@ -47,12 +51,17 @@ def select_lbm(
 
     Returns
     -------
-    ``None``, or the modified copy when ``copy=True``. Writes everything
-    :func:`coclust_deep.tl.lbm` writes for the selected model, and
-    ``adata.uns[key_added]["icl_table"]``: dict of equal-length arrays
-    ``n_row_clusters``, ``n_col_clusters``, ``icl``, ``elbo``, ``n_iter`` (one
-    entry per grid point; ``pd.DataFrame(adata.uns[key]["icl_table"])``
-    rebuilds the table, which :func:`coclust_deep.pl.icl` plots).
+    ``None``, or the modified copy when ``copy=True``. Writes, for the
+    selected model:
+
+    {doc_writes}
+    ``adata.uns[key_added]``
+        Everything :func:`coclust_deep.tl.lbm` writes there, and
+        ``icl_table``: dict of equal-length arrays ``n_row_clusters``,
+        ``n_col_clusters``, ``icl``, ``elbo``, ``n_iter`` (one entry per grid
+        point; ``pd.DataFrame(adata.uns[key]["icl_table"])`` rebuilds the
+        table, which :func:`coclust_deep.pl.icl` plots). ``params`` also holds
+        ``n_row_clusters_grid`` and ``n_col_clusters_grid``.
 
     Examples
     --------
@@ -63,41 +72,31 @@ def select_lbm(
     >>> len(adata.uns["lbm"]["icl_table"]["icl"])
     4
     """
-    check_adata(adata)
+    SELECT_LBM.check(adata, key_added, overwrite=overwrite)
     check_choice(family, "family", FAMILIES)
-    row_key, col_key = posterior_keys(key_added)
-    check_key_free(adata, key_added, overwrite=overwrite, obsm_keys=[row_key], varm_keys=[col_key])
+    row_grid, col_grid = list(n_row_clusters), list(n_col_clusters)  # iterables are read once
     from ..lbm import select_lbm as select_lbm_estimator
 
     adata = adata.copy() if copy else adata
     data = get_matrix(
         adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable
     )
-    fitted_family = pick_family(data.X) if family == "auto" else family
-    if family == "auto":
-        _log_info(f"tl.select_lbm: family='auto' picked {fitted_family!r} for {data.source}")
     best, table = select_lbm_estimator(
         data.X,
-        n_row_clusters=list(n_row_clusters),
-        n_col_clusters=list(n_col_clusters),
-        family=fitted_family,
+        n_row_clusters=row_grid,
+        n_col_clusters=col_grid,
+        family=resolve_family(family, data, "tl.select_lbm"),
         random_state=random_state,
         **estimator_kwargs,
     )
+    log_info(f"tl.select_lbm: ICL picked g={best.n_row_clusters}, m={best.n_col_clusters} of {len(table)} models")
+    result = lbm_result(best, data)
+    result.uns["icl_table"] = table
     params = {
-        "tool": "select_lbm",
+        **best.get_params(),
         "family_requested": family,
-        "n_row_clusters_grid": list(n_row_clusters),
-        "n_col_clusters_grid": list(n_col_clusters),
+        "n_row_clusters_grid": row_grid,
+        "n_col_clusters_grid": col_grid,
     }
-    params.update(input_params(
-        layer=layer, use_raw=use_raw, mask_var=mask_var,
-        use_highly_variable=use_highly_variable, random_state=random_state,
-    ))
-    write_lbm_result(adata, best, key_added, data, params)
-    adata.uns[key_added]["icl_table"] = h5ad_safe(table)
-    _log_info(
-        f"tl.select_lbm: ICL picked g={best.n_row_clusters}, m={best.n_col_clusters} "
-        f"out of {len(table)} models; added as obs/var[{key_added!r}]"
-    )
+    SELECT_LBM.write(adata, key_added, result, data=data, params=params)
     return adata if copy else None

@@ -1,14 +1,16 @@
-"""AnnData plumbing shared by every ``coclust_deep.tl`` tool.
+"""AnnData plumbing shared by every ``coclust_deep.tl`` tool and ``pl`` plot.
 
-Reading the matrix a tool works on (``layer`` / ``use_raw`` / ``mask_var``),
-writing cluster labels as natsorted string categoricals, guarding result keys
-against clobbering user columns, and turning results into values that
-survive ``write_h5ad`` / ``read_h5ad``.
+Reading: :func:`check_adata`, :func:`get_matrix` (the matrix a tool fits,
+with ``layer`` / ``use_raw`` / ``mask_var`` applied), :func:`get_fitted_matrix`
+(the matrix an existing result was fitted on), :func:`pick_family`.
+Writing: :func:`labels_to_categorical`, :func:`expand_column_rows` and
+:func:`h5ad_safe`, the primitives that :class:`coclust_deep.tl._skeleton.Tool`
+writes results with. The tool skeleton itself lives in ``_skeleton.py``.
 """
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,46 +18,6 @@ import scipy.sparse as sp
 
 UNASSIGNED = "unassigned"
 """Category given in ``var[key]`` to genes left out by ``mask_var``."""
-
-# Marker stored in ``uns[key]["params"]["tool"]``: a key whose uns entry
-# carries one of these was written by coclust_deep and may be overwritten.
-RESULT_TOOLS = ("lbm", "select_lbm", "cocluster", "deep_cocluster")
-
-_DOC_INPUT = """\
-layer
-    Use ``adata.layers[layer]`` instead of ``adata.X``.
-use_raw
-    Use ``adata.raw.X`` (and the genes of ``adata.raw``) instead of ``adata.X``.
-mask_var
-    Genes to co-cluster: the name of a boolean column of ``var`` (for
-    example ``"highly_variable"``) or a boolean array over the genes.
-    ``None`` uses every gene. Genes left out get the category
-    ``"unassigned"`` in ``var[key_added]``.
-use_highly_variable
-    Shorthand for ``mask_var="highly_variable"`` (scanpy's older spelling)."""
-
-_DOC_OUTPUT = """\
-key_added
-    Name of the result: ``obs[key_added]``, ``var[key_added]``,
-    ``uns[key_added]`` and the posterior keys below.
-overwrite
-    Allow ``key_added`` to replace an existing ``obs``/``var`` column that
-    was not written by a coclust_deep tool.
-copy
-    Return a modified copy instead of writing into ``adata``."""
-
-
-def inject_docs(**parts):
-    """Fill ``{name}`` fields of a docstring once (shared parameter docs)."""
-
-    def decorator(func):
-        func.__doc__ = func.__doc__.format(**parts)
-        return func
-
-    return decorator
-
-
-doc_params = inject_docs(doc_input=_DOC_INPUT, doc_output=_DOC_OUTPUT)
 
 
 # ---------------------------------------------------------------- input ----
@@ -84,13 +46,16 @@ class InputMatrix:
 
     ``X`` has the selected genes only. ``var_names`` are those genes' names.
     ``var_positions[j]`` is the position in ``adata.var`` of column ``j`` of
-    ``X``, or -1 when that gene exists only in ``adata.raw``.
+    ``X``, or -1 when that gene exists only in ``adata.raw``. ``source`` says
+    where ``X`` was read (``"X"``, ``"raw"``, ``"layers/<name>"``) and
+    ``params`` how, h5ad-safe, for ``uns[key]["params"]``.
     """
 
     X: object
     var_names: pd.Index
     var_positions: np.ndarray
     source: str
+    params: dict = field(default_factory=dict)
 
 
 def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_variable=None):
@@ -132,7 +97,51 @@ def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_va
         X = X[:, np.flatnonzero(mask)]
         var_names = var_names[mask]
     positions = adata.var_names.get_indexer(var_names)
-    return InputMatrix(X=X, var_names=var_names, var_positions=positions, source=source)
+    params = {"use_raw": bool(use_raw), "mask_var": _describe_mask(mask_var, use_highly_variable)}
+    if layer is not None:  # absent means adata.X (h5ad cannot store None)
+        params["layer"] = layer
+    return InputMatrix(X=X, var_names=var_names, var_positions=positions, source=source, params=params)
+
+
+@dataclass
+class FittedMatrix:
+    """The matrix a stored result was fitted on, and where its clustered genes sit in it.
+
+    ``X`` is the stored matrix itself (every gene of its source; nothing is
+    copied or sliced). ``genes`` are the positions in ``adata.var`` of the
+    genes clustered in ``var[key]`` (not ``"unassigned"``), and
+    ``columns[j]`` is the column of ``X`` holding gene ``genes[j]``.
+    """
+
+    X: object
+    source: str
+    genes: np.ndarray
+    columns: np.ndarray
+
+
+def get_fitted_matrix(adata, key, *, layer=None, use_raw=None):
+    """The matrix that result ``key`` was fitted on (for plots and summaries).
+
+    ``layer`` and ``use_raw`` default to those recorded in
+    ``uns[key]["params"]``; pass them to read another matrix with the same
+    genes. Raises ``ValueError`` when a clustered gene is missing from it.
+    """
+    params = adata.uns.get(key, {}).get("params", {})
+    if use_raw is None:
+        use_raw = bool(params.get("use_raw", False)) and layer is None
+    if layer is None and not use_raw:
+        layer = params.get("layer")
+    if key not in adata.var.columns:
+        raise KeyError(f"var[{key!r}] is absent; the result {key!r} clustered no genes, or was not written yet.")
+    data = get_matrix(adata, layer=layer, use_raw=use_raw)
+    genes = np.flatnonzero(adata.var[key].to_numpy() != UNASSIGNED)
+    columns = data.var_names.get_indexer(adata.var_names[genes])
+    if np.any(columns < 0):
+        raise ValueError(
+            f"{int(np.sum(columns < 0))} genes clustered in var[{key!r}] are missing from {data.source}; "
+            "pass the layer/use_raw the result was fitted on."
+        )
+    return FittedMatrix(X=data.X, source=data.source, genes=genes, columns=columns)
 
 
 def _resolve_mask(adata, var_table, mask_var, use_highly_variable):
@@ -168,7 +177,7 @@ def _resolve_mask(adata, var_table, mask_var, use_highly_variable):
     return values
 
 
-def mask_var_description(mask_var, use_highly_variable):
+def _describe_mask(mask_var, use_highly_variable):
     """A short h5ad-safe description of the gene selection, for ``params``."""
     if use_highly_variable:
         return "highly_variable"
@@ -179,18 +188,12 @@ def mask_var_description(mask_var, use_highly_variable):
     return "boolean array"
 
 
-def is_count_matrix(X):
-    """True when every stored value is a non-negative integer."""
-    values = X.data if sp.issparse(X) else np.asarray(X)
-    return bool(values.size == 0 or (values.min() >= 0 and np.all(values == np.round(values))))
-
-
 def pick_family(X):
     """LBM family for ``X``: 0/1 -> bernoulli, counts -> poisson, else gaussian."""
     values = X.data if sp.issparse(X) else np.asarray(X)
     if values.size and np.all((values == 0) | (values == 1)):
         return "bernoulli"
-    if is_count_matrix(X):
+    if values.size == 0 or (values.min() >= 0 and np.all(values == np.round(values))):
         return "poisson"
     return "gaussian"
 
@@ -198,41 +201,12 @@ def pick_family(X):
 # --------------------------------------------------------------- output ----
 
 
-def check_key_free(adata, key, *, overwrite=False, obsm_keys=(), varm_keys=()):
-    """Raise unless writing result ``key`` would only replace earlier results.
-
-    An existing ``obs``/``var`` column or ``obsm``/``varm`` entry counts as an
-    earlier result when ``uns[key]["params"]["tool"]`` marks it as written by
-    a coclust_deep tool.
-    """
-    if not isinstance(key, str) or not key:
-        raise TypeError(f"key_added must be a non-empty string, got {key!r}.")
-    if overwrite or is_result_key(adata, key):
-        return
-    taken = [f"obs[{key!r}]" for _ in [0] if key in adata.obs.columns]
-    taken += [f"var[{key!r}]" for _ in [0] if key in adata.var.columns]
-    taken += [f"uns[{key!r}]" for _ in [0] if key in adata.uns]
-    taken += [f"obsm[{k!r}]" for k in obsm_keys if k in adata.obsm]
-    taken += [f"varm[{k!r}]" for k in varm_keys if k in adata.varm]
-    if taken:
-        raise ValueError(
-            f"key_added={key!r} would overwrite {', '.join(taken)}, which coclust_deep did not write; "
-            "choose another key_added or pass overwrite=True."
-        )
-
-
-def is_result_key(adata, key):
-    entry = adata.uns.get(key)
-    if not isinstance(entry, dict) or not isinstance(entry.get("params"), dict):
-        return False
-    return entry["params"].get("tool") in RESULT_TOOLS
-
-
-def labels_to_categorical(labels, index, *, positions=None, n_total=None):
+def labels_to_categorical(labels, *, positions=None, n_total=None):
     """Cluster labels as a pandas Categorical of strings with natsorted categories.
 
     With ``positions``, ``labels[j]`` goes to row ``positions[j]`` of a column
-    of length ``n_total``; the other rows get :data:`UNASSIGNED`.
+    of length ``n_total`` (a negative position drops it); the other rows get
+    :data:`UNASSIGNED`.
     """
     from natsort import natsorted
 
@@ -248,39 +222,13 @@ def labels_to_categorical(labels, index, *, positions=None, n_total=None):
     return pd.Categorical(strings, categories=categories)
 
 
-def write_row_labels(adata, key, labels):
-    """``obs[key]`` <- row labels as a natsorted string categorical."""
-    adata.obs[key] = labels_to_categorical(labels, adata.obs_names)
-
-
-def write_col_labels(adata, key, labels, var_positions):
-    """``var[key]`` <- column labels; genes not fitted become ``"unassigned"``."""
-    adata.var[key] = labels_to_categorical(
-        labels, adata.var_names, positions=var_positions, n_total=adata.n_vars
-    )
-
-
-def expand_col_rows(values, var_positions, n_vars):
-    """Place per-fitted-gene rows (e.g. posteriors) into an ``(n_vars, k)`` zero array."""
+def expand_column_rows(values, var_positions, n_vars):
+    """Place per-fitted-gene rows (posteriors, embeddings) into an ``(n_vars, k)`` zero array."""
     values = np.asarray(values)
     out = np.zeros((n_vars,) + values.shape[1:], dtype=values.dtype)
     keep = var_positions >= 0
     out[var_positions[keep]] = values[keep]
     return out
-
-
-def write_labels(adata, key, *, row_labels=None, col_labels=None, var_positions=None):
-    """Write ``obs[key]`` and/or ``var[key]`` as natsorted string categoricals.
-
-    ``var_positions`` (from :func:`get_matrix`) places the fitted genes; by
-    default the column labels cover every gene of ``adata.var`` in order.
-    """
-    if row_labels is not None:
-        write_row_labels(adata, key, row_labels)
-    if col_labels is not None:
-        if var_positions is None:
-            var_positions = np.arange(adata.n_vars)
-        write_col_labels(adata, key, col_labels, var_positions)
 
 
 def h5ad_safe(value):
@@ -326,13 +274,3 @@ def _list_to_array(items):
     return np.asarray([str(v) for v in items], dtype=str)
 
 
-def input_params(*, layer, use_raw, mask_var, use_highly_variable, random_state):
-    """The AnnData-side parameters shared by every tool, h5ad-safe."""
-    params = {
-        "use_raw": bool(use_raw),
-        "mask_var": mask_var_description(mask_var, use_highly_variable),
-        "random_state": random_state if isinstance(random_state, numbers.Integral) else repr(random_state),
-    }
-    if layer is not None:  # absent means adata.X (h5ad cannot store None)
-        params["layer"] = layer
-    return params

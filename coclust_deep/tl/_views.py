@@ -1,4 +1,8 @@
-"""Extra views: image or text embeddings of the cells (``obsm``) or genes (``varm``)."""
+"""Extra views: image or text embeddings of the cells (``obsm``) or genes (``varm``).
+
+Users attach them with :func:`add_view` and list them with :func:`views`;
+tools read the ones they are given by key with :func:`read_views`.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -158,3 +162,52 @@ def get_view(adata, name, *, axis=None):
     store = adata.obsm if a == "obs" else adata.varm
     n_expected = adata.n_obs if a == "obs" else adata.n_vars
     return check_view(store[key], n_expected, name=f"view {name!r}", axis=a)
+
+
+def read_views(adata, keys, axis, *, var_positions=None):
+    """The views a tool was given, validated, as ``({name: matrix}, [stored keys])``.
+
+    Tools with ``obs_views=``/``var_views=`` parameters read their extra
+    inputs with this. ``keys`` is ``None``, one key or a list of keys of
+    ``adata.obsm`` (``axis="obs"``) or ``adata.varm`` (``axis="var"``); the
+    name given to :func:`add_view` works too (``"image"`` for
+    ``obsm["view_image"]``). A view's name is its key without the
+    ``"view_"`` prefix. With ``var_positions`` (from
+    :func:`~coclust_deep.tl._utils.get_matrix`) gene views keep the rows of
+    the fitted genes only, in the fitted matrix's order.
+    """
+    axis = _check_axis(axis)
+    store = adata.obsm if axis == "obs" else adata.varm
+    n_expected = adata.n_obs if axis == "obs" else adata.n_vars
+    if keys is None:
+        keys = []
+    elif isinstance(keys, str):
+        keys = [keys]
+    elif not isinstance(keys, (list, tuple)):
+        raise TypeError(f"{axis}_views must be a list of keys, got {type(keys).__name__}.")
+    found, used = {}, []
+    for key in keys:
+        stored = _stored_key(store, key, axis)
+        name = stored[len(VIEW_PREFIX):] if stored.startswith(VIEW_PREFIX) else stored
+        if name in found:
+            raise ValueError(f"{axis}_views names the view {name!r} twice.")
+        values = check_view(store[stored], n_expected, name=f"{axis}m[{stored!r}]", axis=axis)
+        if var_positions is not None:
+            if np.any(var_positions < 0):
+                raise ValueError("var_views need genes of adata.var; with use_raw=True some fitted genes "
+                                 "exist only in adata.raw. Drop use_raw or the var views.")
+            values = values[var_positions]
+        found[name] = values
+        used.append(stored)
+    return found, used
+
+
+def _stored_key(store, key, axis):
+    """Resolve a view given by its obsm/varm key, or by the name given to :func:`add_view`."""
+    if not isinstance(key, str):
+        raise TypeError(f"{axis}_views must list {axis}m keys (strings), got {key!r}.")
+    for candidate in (key, VIEW_PREFIX + key):
+        if candidate in store:
+            return candidate
+    raise KeyError(f"{axis}_views: {key!r} is not in adata.{axis}m (keys: {sorted(store.keys())}); "
+                   f"attach it with coclust_deep.tl.add_view(adata, name, emb, axis={axis!r}).")

@@ -30,9 +30,9 @@ def test_writes_documented_keys(counts):
     tl.lbm(counts, 3, 2, random_state=0, **FIT)
     assert "lbm" in counts.obs and "lbm" in counts.var
     assert counts.obsm["lbm_row_posterior"].shape == (120, 3)
-    assert counts.varm["lbm_col_posterior"].shape == (80, 2)
+    assert counts.varm["lbm_column_posterior"].shape == (80, 2)
     expected = {
-        "params", "family", "block_params", "block_means", "row_proportions", "col_proportions",
+        "params", "family", "block_params", "block_means", "row_proportions", "column_proportions",
         "icl", "elbo", "elbo_history", "n_iter", "converged", "backend", "n_vars_fitted",
     }
     assert expected <= set(counts.uns["lbm"])
@@ -48,7 +48,7 @@ def test_labels_are_string_categoricals(counts):
 
 
 def test_categories_are_natsorted():
-    categorical = labels_to_categorical(np.arange(12)[::-1], pd.RangeIndex(12))
+    categorical = labels_to_categorical(np.arange(12)[::-1])
     assert list(categorical.categories) == [str(i) for i in range(12)]  # "10" after "9"
 
 
@@ -147,7 +147,7 @@ def test_mask_var_leaves_genes_unassigned(counts):
     assert (labels[~mask] == "unassigned").all()
     assert (labels[mask] != "unassigned").all()
     assert labels.cat.categories[-1] == "unassigned"
-    posterior = counts.varm["lbm_col_posterior"]
+    posterior = counts.varm["lbm_column_posterior"]
     np.testing.assert_array_equal(posterior[~mask], 0.0)
     np.testing.assert_allclose(posterior[mask].sum(axis=1), 1.0)
     assert counts.uns["lbm"]["n_vars_fitted"] == mask.sum()
@@ -239,4 +239,4 @@ def test_use_raw_with_more_genes_than_adata(counts):
     tl.lbm(subset, 3, 2, use_raw=True, **FIT)
     assert subset.uns["lbm"]["n_vars_fitted"] == 80  # every raw gene was fitted
     assert subset.var["lbm"].shape == (50,) and (subset.var["lbm"] != "unassigned").all()
-    np.testing.assert_allclose(subset.varm["lbm_col_posterior"].sum(axis=1), 1.0)
+    np.testing.assert_allclose(subset.varm["lbm_column_posterior"].sum(axis=1), 1.0)

@@ -6,6 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from coclust_deep import tl
+from coclust_deep.tl._views import read_views
 
 
 @pytest.fixture
@@ -130,3 +131,23 @@ def test_views_survive_h5ad(adata, tmp_path):
     back = ad.read_h5ad(tmp_path / "v.h5ad")
     np.testing.assert_array_equal(tl.get_view(back, "image"), adata.obsm["view_image"])
     assert tl.views(back)["name"].tolist() == ["image"]
+
+
+def test_read_views_by_key_or_view_name(adata):
+    tl.add_view(adata, "image", np.arange(18, dtype=np.float32).reshape(6, 3))
+    adata.obsm["X_pca"] = np.ones((6, 2))
+    found, keys = read_views(adata, ["image", "X_pca"], "obs")
+    assert keys == ["view_image", "X_pca"] and list(found) == ["image", "X_pca"]
+    np.testing.assert_array_equal(found["image"], adata.obsm["view_image"])
+
+
+def test_read_views_keeps_fitted_genes_in_order(adata):
+    tl.add_view(adata, "text", np.arange(8.0).reshape(4, 2), axis="var")
+    found, _ = read_views(adata, "text", "var", var_positions=np.array([3, 1]))
+    np.testing.assert_array_equal(found["text"], [[6, 7], [2, 3]])
+
+
+def test_read_views_rejects_non_finite_views(adata):
+    adata.obsm["bad"] = np.full((6, 2), np.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        read_views(adata, ["bad"], "obs")

@@ -1,0 +1,326 @@
+"""The skeleton every ``coclust_deep.tl`` tool is written on.
+
+A tool is a function that reads in the order of scanpy's ``tl.leiden``, with
+the AnnData chores done by one :class:`Tool` object declared next to it
+(``tests/tl/test_skeleton.py`` holds two complete, tested tools: a row-only
+one and a co-clustering one)::
+
+    DEEP_CLUSTER = Tool("deep_cluster", writes=("row_labels", "row_embedding"))
+
+    @DEEP_CLUSTER.document  # fills {doc_input} {doc_key_added} {doc_overwrite_copy} {doc_writes}
+    def deep_cluster(adata, n_clusters, *, layer=None, use_raw=False, mask_var=None,
+                     use_highly_variable=None, key_added="deep_cluster", overwrite=False,
+                     copy=False, random_state=0, **kw):
+        \"\"\"numpydoc, with the four fields above where their entries belong.\"\"\"
+        DEEP_CLUSTER.check(adata, key_added, overwrite=overwrite)          # 1. validate options
+        from ..deep import DeepCluster                                     # 2. lazy backend
+        model = DeepCluster(n_clusters, random_state=random_state, **kw)
+        adata = adata.copy() if copy else adata                            # 3.
+        data = get_matrix(adata, layer=layer, use_raw=use_raw,             # 4. read inputs
+                          mask_var=mask_var, use_highly_variable=use_highly_variable)
+        model.fit(data.X)                                                  # 5. compute
+        DEEP_CLUSTER.write(adata, key_added, Result(                       # 6. write
+            row_labels=model.labels_, row_embedding=model.embedding_,
+            uns={"history": model.history_},
+        ), data=data, params=model.get_params())
+        return adata if copy else None                                     # 7.
+
+What the skeleton gives:
+
+* **Registration.** ``Tool(name, ...)`` adds the tool to :data:`RESULT_TOOLS`
+  when its module is imported. Only a :class:`Tool` writes results, so a tool
+  cannot be missing from the registry. The registry is how a result is
+  recognised later: ``uns[key]["params"]["tool"]`` names a registered tool.
+* **One key builder.** :func:`result_key` says where each part of a result
+  lives (``obs[key]``, ``var[key]``, ``obsm[key + "_row_posterior"]``,
+  ``varm[key + "_column_posterior"]``, ``obsm["X_" + key]``,
+  ``varm["X_" + key]``); collision checks, writing, the generated docs and
+  the clean-up of an earlier result all read it.
+* **Shared docs.** :meth:`Tool.document` fills ``{doc_input}`` (``layer``,
+  ``use_raw``, ``mask_var``, ``use_highly_variable``), ``{doc_key_added}``,
+  ``{doc_overwrite_copy}`` and ``{doc_writes}`` (the Returns entries of the
+  declared parts and of ``uns[key_added]["params"]``).
+* **Checks** (:meth:`Tool.check`): ``adata`` is an in-memory AnnData, the key
+  is a non-empty string, and writing it replaces no user data unless
+  ``overwrite=True``.
+* **Writing** (:meth:`Tool.write`): labels become natsorted string
+  categoricals, gene-side arrays are placed back over ``adata.var`` (genes
+  outside ``mask_var`` are ``"unassigned"`` / zero rows), ``uns[key]`` gets
+  ``params`` (``tool``, the input options, the tool's parameters) plus the
+  result's own entries, everything made h5ad-safe. Parts an earlier result
+  under the same key wrote and this one does not are removed, so a key never
+  mixes two results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._docs import inject_docs
+from ._utils import check_adata, expand_column_rows, h5ad_safe, labels_to_categorical
+
+PARTS = ("row_labels", "column_labels", "row_posterior", "column_posterior", "row_embedding", "column_embedding")
+"""The arrays a result may hold, in the order they are written."""
+
+# part -> (AnnData attribute, key template). The one place result keys are spelled.
+_PLACES = {
+    "row_labels": ("obs", "{key}"),
+    "column_labels": ("var", "{key}"),
+    "row_posterior": ("obsm", "{key}_row_posterior"),
+    "column_posterior": ("varm", "{key}_column_posterior"),
+    "row_embedding": ("obsm", "X_{key}"),
+    "column_embedding": ("varm", "X_{key}"),
+}
+
+_PART_DOCS = {
+    "row_labels": 'Cell clusters: categorical, natsorted string categories ``"0"``, ``"1"``, ...',
+    "column_labels": 'Gene clusters, likewise; genes outside ``mask_var`` are ``"unassigned"``.',
+    "row_posterior": "``(n_obs, n_row_clusters)`` soft assignments of the cells.",
+    "column_posterior": "``(n_vars, n_col_clusters)`` soft assignments of the genes (zero rows\n"
+                        "    for unassigned genes).",
+    "row_embedding": "Cell embeddings, for ``sc.pp.neighbors(adata, use_rep=\"X_\" + key_added)``.",
+    "column_embedding": "Gene embeddings (zero rows for unassigned genes).",
+}
+
+_DOC_INPUT = """\
+layer
+    Use ``adata.layers[layer]`` instead of ``adata.X``.
+use_raw
+    Use ``adata.raw.X`` (and the genes of ``adata.raw``) instead of ``adata.X``.
+mask_var
+    Genes to use: the name of a boolean column of ``var`` (for example
+    ``"highly_variable"``) or a boolean array over the genes. ``None`` uses
+    every gene. Genes left out get the category ``"unassigned"`` in
+    ``var[key_added]`` when the tool clusters genes.
+use_highly_variable
+    Shorthand for ``mask_var="highly_variable"`` (scanpy's older spelling)."""
+
+_DOC_KEY_ADDED = """\
+key_added
+    Name of the result: every ``obs``/``var``/``obsm``/``varm``/``uns`` key
+    listed under Returns is built from it."""
+
+_DOC_OVERWRITE_COPY = """\
+overwrite
+    Allow ``key_added`` to replace existing ``obs``/``var``/``obsm``/``varm``/``uns``
+    entries that were not written by a coclust_deep tool.
+copy
+    Return a modified copy instead of writing into ``adata``."""
+
+RESULT_TOOLS: dict = {}
+"""Registered tools by name: ``{"lbm": Tool("lbm", ...), ...}``, filled by :class:`Tool`."""
+
+
+def result_key(key, part):
+    """``(AnnData attribute, key)`` where ``part`` of result ``key`` is stored.
+
+    Examples
+    --------
+    >>> result_key("lbm", "column_posterior")
+    ('varm', 'lbm_column_posterior')
+    >>> result_key("deep", "row_embedding")
+    ('obsm', 'X_deep')
+    """
+    if part not in _PLACES:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}.")
+    attr, template = _PLACES[part]
+    return attr, template.format(key=key)
+
+
+def _doc_place(part):
+    """``adata.obsm[key_added + "_row_posterior"]``: the key template spelled for docs."""
+    attr, template = _PLACES[part]
+    before, after = template.split("{key}")
+    spelled = " + ".join([f'"{before}"'] * bool(before) + ["key_added"] + [f'"{after}"'] * bool(after))
+    return f"``adata.{attr}[{spelled}]``"
+
+
+@dataclass
+class Result:
+    """What a tool computed, ready for :meth:`Tool.write`.
+
+    Every array is optional; ``None`` parts are not written. Row arrays have
+    one row per cell (``adata.n_obs``); column arrays one row per *fitted*
+    gene (``len(data.var_names)`` of the :class:`~coclust_deep.tl._utils.InputMatrix`
+    passed to :meth:`Tool.write`, every gene of ``adata.var`` without one).
+    ``uns`` holds the tool's own entries of ``adata.uns[key]`` (numbers,
+    arrays, nested dicts, DataFrames; made h5ad-safe on writing).
+    """
+
+    row_labels: object = None
+    column_labels: object = None
+    row_posterior: object = None
+    column_posterior: object = None
+    row_embedding: object = None
+    column_embedding: object = None
+    uns: dict = field(default_factory=dict)
+
+    def parts(self):
+        """Names of the parts this result holds, in :data:`PARTS` order."""
+        return [p for p in PARTS if getattr(self, p) is not None]
+
+
+class Tool:
+    """A registered ``tl`` tool: its name, the parts it writes, its checks and writer.
+
+    Parameters
+    ----------
+    name
+        The tool's public name (``tl.<name>``), recorded as
+        ``uns[key]["params"]["tool"]``. Registering a name twice raises.
+    writes
+        Parts (from :data:`PARTS`) every call writes. ``uns[key]`` is always
+        written.
+    may_write
+        Parts some calls write (e.g. embeddings only some estimators have);
+        documented as such.
+
+    Examples
+    --------
+    >>> import coclust_deep.tl
+    >>> lbm_tool = RESULT_TOOLS["lbm"]
+    >>> lbm_tool.outputs == {"row_labels", "column_labels", "row_posterior", "column_posterior"}
+    True
+    """
+
+    def __init__(self, name, *, writes, may_write=()):
+        unknown = sorted((set(writes) | set(may_write)) - set(PARTS))
+        if unknown:
+            raise ValueError(f"unknown result parts {unknown}; choose from {PARTS}.")
+        if name in RESULT_TOOLS:
+            raise ValueError(f"a tool named {name!r} is already registered; pick another name.")
+        self.name = name
+        self.writes = tuple(p for p in PARTS if p in writes)
+        self.may_write = tuple(p for p in PARTS if p in may_write and p not in writes)
+        self.outputs = set(self.writes) | set(self.may_write)
+        RESULT_TOOLS[name] = self
+
+    def __repr__(self):
+        return f"Tool({self.name!r}, writes={self.writes}, may_write={self.may_write})"
+
+    def document(self, func):
+        """Decorator: fill the shared parts of ``func``'s docstring.
+
+        ``{doc_input}``, ``{doc_key_added}``, ``{doc_overwrite_copy}`` and
+        ``{doc_writes}``; the last lists where each declared part lands and
+        ``uns[key_added]["params"]``, for the Returns section.
+        """
+        entries = [f"{_doc_place(p)}\n    {_PART_DOCS[p]}" for p in self.writes]
+        entries += [f"{_doc_place(p)}\n    {_PART_DOCS[p]}\n    Only when the method provides it." for p in self.may_write]
+        entries.append(
+            '``adata.uns[key_added]["params"]``\n'
+            f'    ``tool`` (``"{self.name}"``), the input options (``layer``, ``use_raw``,\n'
+            "    ``mask_var``) and every parameter of the model."
+        )
+        return inject_docs(
+            doc_input=_DOC_INPUT, doc_key_added=_DOC_KEY_ADDED, doc_overwrite_copy=_DOC_OVERWRITE_COPY,
+            doc_writes="\n".join(entries),
+        )(func)
+
+    def check(self, adata, key, *, overwrite=False):
+        """Step 1 of a tool: raise unless ``adata`` and ``key`` can take this tool's result.
+
+        ``adata`` must be an in-memory AnnData and ``key`` a non-empty string.
+        Unless ``overwrite`` is true, none of the keys this tool may write may
+        exist, except those an earlier result under ``key`` (a registered
+        tool's, per ``uns[key]["params"]["tool"]``) wrote.
+        """
+        check_adata(adata)
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"key_added must be a non-empty string, got {key!r}.")
+        if overwrite:
+            return
+        earlier = earlier_result(adata, key)
+        taken = [f"uns[{key!r}]"] if earlier is None and key in adata.uns else []
+        for part in PARTS:
+            attr, name = result_key(key, part)
+            ours = earlier is not None and part in earlier.outputs
+            if part in self.outputs and not ours and name in getattr(adata, attr):
+                taken.append(f"{attr}[{name!r}]")
+        if taken:
+            raise ValueError(
+                f"key_added={key!r} would overwrite {', '.join(dict.fromkeys(taken))}, which coclust_deep "
+                "did not write; choose another key_added or pass overwrite=True."
+            )
+
+    def write(self, adata, key, result, *, data=None, params=None):
+        """Step 6 of a tool: write ``result`` into ``adata`` under ``key``.
+
+        Parameters
+        ----------
+        adata
+            The AnnData to write into (already copied when ``copy=True``).
+        key
+            The result's ``key_added``.
+        result
+            A :class:`Result`; it may hold only parts this tool declared.
+        data
+            The :class:`~coclust_deep.tl._utils.InputMatrix` the result was
+            fitted on: places gene-side arrays over ``adata.var`` and adds
+            the input options to ``params``.
+        params
+            The tool's parameters (typically the estimator's ``get_params()``
+            plus tool options); ``uns[key]["params"]`` gets them, the input
+            options and ``tool``.
+        """
+        parts = result.parts()
+        undeclared = [p for p in parts if p not in self.outputs]
+        if undeclared:
+            raise ValueError(
+                f"tl.{self.name} wrote {undeclared}, which Tool({self.name!r}) does not declare; "
+                "add them to writes= or may_write=."
+            )
+        if "params" in result.uns:
+            raise ValueError("Result.uns may not hold 'params'; pass the tool's parameters as write(..., params=).")
+        positions = np.arange(adata.n_vars) if data is None else np.asarray(data.var_positions)
+        values = {p: _placed(p, getattr(result, p), adata, positions) for p in parts}
+        all_params = dict(params or {})
+        all_params.update(data.params if data is not None else {})
+        all_params["tool"] = self.name
+        uns = h5ad_safe({"params": all_params, **result.uns})
+        earlier = earlier_result(adata, key)
+        for part in sorted(earlier.outputs - set(parts)) if earlier is not None else ():
+            attr, name = result_key(key, part)
+            store = getattr(adata, attr)
+            if name in store:
+                del store[name]
+        written = []
+        for part, value in values.items():
+            attr, name = result_key(key, part)
+            getattr(adata, attr)[name] = value
+            written.append(f"{attr}[{name!r}]")
+        adata.uns[key] = uns
+        log_info(f"tl.{self.name}: added {', '.join(written + [f'uns[{key!r}]'])}")
+
+
+def _placed(part, value, adata, positions):
+    """``value`` as stored: categorical labels, gene-side rows placed over ``adata.var``."""
+    attr = _PLACES[part][0]
+    n_expected = adata.n_obs if attr in ("obs", "obsm") else positions.size
+    length = value.shape[0] if hasattr(value, "shape") else len(value)
+    if length != n_expected:
+        what = "cells (adata.n_obs)" if attr in ("obs", "obsm") else "fitted genes"
+        raise ValueError(f"{part} has {length} rows but there are {n_expected} {what}.")
+    if attr == "obs":
+        return labels_to_categorical(value)
+    if attr == "var":
+        return labels_to_categorical(value, positions=positions, n_total=adata.n_vars)
+    if attr == "varm":
+        return expand_column_rows(value, positions, adata.n_vars)
+    return np.asarray(value)
+
+
+def earlier_result(adata, key):
+    """The registered :class:`Tool` that wrote ``uns[key]``, or ``None``."""
+    entry = adata.uns.get(key)
+    if not isinstance(entry, dict) or not isinstance(entry.get("params"), dict):
+        return None
+    return RESULT_TOOLS.get(entry["params"].get("tool"))
+
+
+def log_info(message):
+    """Log at scanpy's ``info`` level (shown with ``sc.settings.verbosity >= 2``)."""
+    from scanpy import logging as logg
+
+    logg.info(message)

@@ -15,47 +15,12 @@ from coclust_deep import kernels
 from coclust_deep.kernels import HARD, SAMPLE, SOFT
 from coclust_deep.kernels import numba_backend as nb
 from coclust_deep.kernels import numpy_backend as ref
-
-RTOL = {np.float64: 1e-10, np.float32: 1e-6}
-
-
-def _problem(n=60, d=37, g=3, m=5, dtype=np.float64, sparse=False, seed=0,
-             index_dtype=np.int32, density=0.3):
-    """Random nonnegative X with two all-zero rows and one all-zero column."""
-    rng = np.random.default_rng(seed)
-    X = rng.gamma(1.0, 2.0, size=(n, d)) * (rng.random((n, d)) < density)
-    X[[min(1, n - 1), n // 2]] = 0.0  # empty rows
-    X[:, 3] = 0.0  # empty column
-    X = X.astype(dtype)
-    if sparse:
-        X = sp.csr_matrix(X)
-        X.indices = X.indices.astype(index_dtype)
-        X.indptr = X.indptr.astype(index_dtype)
-    T = rng.dirichlet(np.ones(m), size=d)
-    A = rng.normal(size=(g, m))
-    B = -np.abs(rng.normal(size=(g, m))) * 0.05
-    w = rng.normal(size=g)
-    z = rng.normal(size=g)
-    r = rng.gamma(2.0, 1.0, size=n)
-    uniforms = rng.random(n)
-    return X, T, A, B, w, z, r, uniforms
+from tests.kernels.problems import RTOL, every_half_step_case
+from tests.kernels.problems import assert_same_result as _assert_same
+from tests.kernels.problems import half_step_problem as _problem
 
 
-def _assert_same(got, want, rtol):
-    np.testing.assert_allclose(got.S, want.S, rtol=rtol, atol=1e-12)
-    np.testing.assert_allclose(got.SXT, want.SXT, rtol=rtol, atol=1e-12)
-    if want.SX2T is None:
-        assert got.SX2T is None
-    else:
-        np.testing.assert_allclose(got.SX2T, want.SX2T, rtol=rtol, atol=1e-12)
-    assert got.log_norm == pytest.approx(want.log_norm, rel=rtol, abs=1e-12)
-
-
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
-@pytest.mark.parametrize("with_B", [False, True], ids=["noB", "B"])
-@pytest.mark.parametrize("with_z", [False, True], ids=["noz", "z"])
+@every_half_step_case
 def test_row_estep_matches_reference(sparse, dtype, mode, with_B, with_z):
     X, T, A, B, w, z, r, uniforms = _problem(dtype=dtype, sparse=sparse)
     args = (T, A, B if with_B else None, w, z if with_z else None, r if with_z else None,

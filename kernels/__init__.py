@@ -1,8 +1,20 @@
 """coclust_deep.kernels: block-update compute behind one contract.
 
-Backends are modules exposing the same functions (``prepare``, ``transpose``,
-``row_estep``, ``block_stats``, ``to_numpy``); see :mod:`.contract` for the maths.
-This package never imports ``coclust_deep``.
+The folder ``kernels/`` is installed as ``coclust_deep.kernels`` (importing it
+as a top-level ``kernels`` raises ImportError) and never imports
+``coclust_deep``; the estimators call it, never the reverse.
+
+* ``contract.py``: the half-step every backend computes, the mode codes
+  (``SOFT``, ``HARD``, ``SAMPLE``, and ``GIVEN`` for ``block_stats``, which the
+  Numba kernels and the CUDA source take from here) and ``EStepResult``.
+* ``numpy_backend.py`` (the readable reference), ``numba_backend.py`` (fused
+  parallel kernels in ``_numba_dense.py``, ``_numba_csr.py`` and the per-row
+  ``_numba_posterior.py``), ``cupy_backend.py`` (CUDA) and ``dask_backend.py``
+  (the in-memory kernel mapped over row blocks): modules exposing ``prepare``,
+  ``transpose``, ``row_estep``, ``block_stats``, ``to_numpy``.
+* ``_config.py``: ``get_config``/``set_config``/``config_context`` (re-exported
+  by ``coclust_deep``): settings changed only by an explicit call, and why the
+  OpenMP wait policy is the process's to choose.
 """
 from __future__ import annotations
 

@@ -15,17 +15,17 @@ dask scheduler sees them.
 
 The OpenMP wait policy is not a setting here, and the library never sets it.
 GNU OpenMP (numba's threading layer when TBB is absent) lets a thread that
-waits for work spin before it sleeps; on shared cores the spinning thread
-can hold the core that the other half of the parallel region needs. With
-``python -m benchmarks.omp_wait_policy`` on 2 cores at load 2-5, the same
-200 000-value half-step on two threads took 0.14-56 ms with the default
-policy (bimodal: fast when a core happened to be free, 16-56 ms otherwise)
-and 0.25-0.30 ms with ``OMP_WAIT_POLICY=PASSIVE``; a 4 000 000-value
-half-step took 9.5-60 ms against 2.8-5.6 ms. The policy is read once, when
-an OpenMP runtime starts, and torch, BLAS and scikit-learn each start their
-own, so only the process can choose it: export ``OMP_WAIT_POLICY=PASSIVE``
-before starting Python on shared cores, as ``.ci/run``, the benchmarks and
-the test suite do.
+waits for work spin before it sleeps. ``python -m benchmarks.omp_wait_policy``
+(3 runs, 2 cores, load 2-5) timed a 200 000-value half-step on two threads at
+0.13-56 ms with the default policy and 0.25-0.30 ms with
+``OMP_WAIT_POLICY=PASSIVE``, a 4 000 000-value one at 1.9-60 ms against
+2.7-5.6 ms: spinning is up to twice as fast when a core is free, and 10 to
+200 times slower when another process holds it (a whole fit: default
+0.66-3.3 s, passive 0.63-2.3 s, passive faster in 4 of 6 pairs). The policy
+is read once, when an OpenMP runtime starts, and torch, BLAS and scikit-learn
+each start their own, so only the process can choose it: export
+``OMP_WAIT_POLICY=PASSIVE`` before starting Python on shared cores, as
+``.ci/run``, the benchmarks and the test suite do.
 """
 from __future__ import annotations
 

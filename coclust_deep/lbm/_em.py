@@ -1,7 +1,10 @@
 """The EM machinery of the latent block model: margins, half-steps, criterion, ICL.
 
 One :class:`Context` per fit holds the data on its backend and the family;
-it starts runs from hard partitions and advances them by VEM, CEM or SEM.
+it starts a :class:`Run` from each hard partition and advances it by VEM, CEM
+or SEM. A run's :class:`State` is replaced, never mutated, by each E-half-step
+(:meth:`Context._e_half`, which also recomputes the block statistics) and
+M-step.
 """
 from __future__ import annotations
 

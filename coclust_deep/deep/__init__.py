@@ -6,7 +6,16 @@
   latent-block-model term tying the two partitions, and optional extra views
   of the rows (``adata.obsm``) or columns (``adata.varm``) aligned CLIP-style.
 
-This is the only part of coclust_deep that imports torch.
+Layout (nn -> module -> training plan -> estimator): ``_nn.py`` reusable torch
+blocks; ``_module.py`` the ``nn.Module``s, which return a ``Losses`` object
+(terms grouped by kind); ``_train.py`` the one training plan every estimator
+runs (phases, optimisers, history, per-epoch checkpoints, interrupt and
+resume); ``_data.py`` numpy/scipy input preparation; ``_base.py`` the
+estimator base (checks, save/load); one file per estimator.
+
+This is the only part of coclust_deep that imports torch. Importing it also
+runs one tiny optimiser step, so that torch's lazy imports happen here and
+not inside a fit, where a KeyboardInterrupt could leave them half done.
 """
 try:
     import torch  # noqa: F401

@@ -1,21 +1,24 @@
-"""Shared machinery of the deep estimators: devices, seeding, epochs, interrupts, save/load."""
+"""Shared machinery of the deep estimators: devices, seeding, checks, the training plan, save/load."""
 from __future__ import annotations
 
 import contextlib
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-
-with warnings.catch_warnings():  # tqdm.auto warns in notebooks without ipywidgets, then falls back
-    warnings.simplefilter("ignore")
-    from tqdm.auto import tqdm
+from sklearn.utils.validation import validate_data
 
 from .._validation import check_choice, check_nonneg_float, check_positive_int
 from ._data import LIKELIHOODS
+from ._train import Checkpoint, TrainingPlan
+
+# Version of the file layout written by ``save``; bump it when the layout or a
+# module's parameter names change, so that old files fail with a clear message.
+FORMAT_VERSION = 2
 
 
 def resolve_device(device):
@@ -79,16 +82,47 @@ def _unplain(value):
     return value
 
 
-class DeepEstimatorBase(BaseEstimator):
-    """Epoch loop with a progress bar, early stopping hooks, interrupt safety and save/load.
+@dataclass(frozen=True)
+class TrainingState:
+    """What ``fit(..., resume=True)`` continues from: the last checkpoint and how the fit was set up."""
 
-    Subclasses define ``_build_module(config)``, and set ``_module_config``,
-    ``module_`` and the fitted attributes listed in ``_fitted_attributes``.
+    checkpoint: Checkpoint
+    seed: int
+    params: dict
+    fingerprint: str
+    module_config: dict
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
+
+
+class DeepEstimatorBase(BaseEstimator):
+    """Checks, the training plan, interrupt and resume, feature names, save/load.
+
+    A subclass validates its parameters (``_check_common`` plus its own),
+    gets the seed from ``_fit_seed(resume)``, builds its data, calls
+    ``_record_features(X)``, builds the list of :class:`~coclust_deep.deep._train.Phase`, and calls
+    ``_run_plan(config, phases, ...)``, which builds the module from
+    ``_build_module(config)`` (or keeps it when resuming), trains it and sets
+    ``history_``, ``n_epochs_`` and ``interrupted_``. ``_fitted_attributes``
+    lists what :meth:`save` stores besides the weights.
     """
 
     _fitted_attributes: tuple = ()
+    # may differ between a fit and the fit(..., resume=True) that continues it
+    _resumable_params = ("epochs", "pretrain_epochs", "tol", "verbose")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR stays sparse; only mini-batches are densified
+        return tags
 
     def _check_common(self):
+        """Validate the parameters every deep estimator has; return ``(hidden, device)``."""
         check_positive_int(self.latent_dim, "latent_dim")
         hidden = self.hidden
         if isinstance(hidden, numbers.Integral):
@@ -96,7 +130,6 @@ class DeepEstimatorBase(BaseEstimator):
         if not isinstance(hidden, (tuple, list)) or not all(
                 isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0 for h in hidden):
             raise ValueError(f"hidden must be a tuple of positive ints (layer widths), got {self.hidden!r}.")
-        check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
         check_positive_int(self.epochs, "epochs", minimum=0)
         check_positive_int(self.batch_size, "batch_size", minimum=2)
         if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
@@ -104,83 +137,99 @@ class DeepEstimatorBase(BaseEstimator):
         check_choice(self.likelihood, "likelihood", LIKELIHOODS)
         check_nonneg_float(self.tol, "tol")
         check_positive_int(self.n_init, "n_init")
+        return tuple(int(h) for h in hidden), resolve_device(self.device)
+
+    def _check_pretraining(self):
+        """``pretrain_epochs`` and the Student-t ``alpha`` of the models with an autoencoder and DEC heads."""
+        check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
         if not (isinstance(self.alpha, numbers.Real) and self.alpha > 0):
             raise ValueError(f"alpha must be a positive number, got {self.alpha!r}.")
-        device = resolve_device(self.device)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        return tuple(int(h) for h in hidden), device, seed
 
-    # -- training loop ---------------------------------------------------------------------------
-    def _start_history(self):
-        self.history_ = {"phase": [], "epoch": [], "loss": []}
-        self._snapshot = None
-        self._epochs_done = {"pretrain": 0, "train": 0}
+    # -- fit scaffolding -------------------------------------------------------------------------
+    def _record_features(self, X, feature_names=None):
+        """Set ``n_features_in_`` and ``feature_names_in_`` (from a DataFrame's columns or ``feature_names``)."""
+        validate_data(self, X, reset=True, skip_check_array=True)
+        if feature_names is None:
+            return
+        names = np.asarray(feature_names, dtype=object)
+        if names.shape != (self.n_features_in_,) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"feature_names must be {self.n_features_in_} strings, one per column of X.")
+        if hasattr(self, "feature_names_in_") and not np.array_equal(self.feature_names_in_, names):
+            raise ValueError("feature_names disagree with the column names of the X DataFrame; pass one.")
+        self.feature_names_in_ = names
 
-    def _record(self, phase, epoch, terms):
-        h = self.history_
-        row = len(h["phase"])
-        h["phase"].append(phase)
-        h["epoch"].append(int(epoch))
-        h["loss"].append(float(terms.pop("loss")))
-        for key, value in terms.items():
-            column = h.setdefault(key, [float("nan")] * row)
-            column.append(float(value))
-        for column in h.values():  # terms absent this epoch (e.g. clustering in pretraining)
-            if len(column) == row:
-                column.append(float("nan"))
+    def _fit_seed(self, resume):
+        """The seed of this fit: a fresh one, or the interrupted fit's when ``resume`` (checked)."""
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"resume must be True or False, got {resume!r}.")
+        if not resume:
+            self._training_state = None
+            return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        state = getattr(self, "_training_state", None)
+        if state is None:
+            raise ValueError(f"resume=True but this {type(self).__name__} holds no training to continue; "
+                             "call fit without resume first (a loaded model cannot resume).")
+        params = self.get_params()
+        changed = sorted(p for p, v in params.items()
+                         if p not in self._resumable_params and not _same(v, state.params.get(p)))
+        if changed:
+            free = [p for p in self._resumable_params if p in params]
+            raise ValueError(f"resume=True continues the previous fit, but {changed} changed since; only "
+                             f"{free} may change. Fit again without resume.")
+        return state.seed
 
-    def _run_phase(self, phase, n_epochs, run_epoch):
-        """Call ``run_epoch(epoch) -> (terms, stop)`` up to ``n_epochs`` times.
+    def _run_plan(self, config, phases, *, seed, device, rng, fingerprint, resume, finalize):
+        """Build the module (or keep it, resuming), run ``phases``, then ``finalize(plan)`` in the seeded block."""
+        if resume:
+            state = self._training_state
+            if fingerprint != state.fingerprint or config != state.module_config:
+                raise ValueError("resume=True needs the same X (and views) as the interrupted fit; "
+                                 "fit again without resume for new data.")
+        self.device_ = device
+        with seeded(seed, device):
+            if not resume:
+                self._module_config = config
+                self.module_ = self._build_module(config).to(device)
+            plan = TrainingPlan(self.module_, phases, lr=self.lr, rng=rng, device=device,
+                                verbose=self.verbose, label=type(self).__name__)
+            self.interrupted_ = plan.run(self._training_state.checkpoint if resume else None)
+            self._training_state = TrainingState(plan.checkpoint, seed, self.get_params(), fingerprint, config)
+            self.history_ = plan.history()
+            self.n_epochs_ = plan.epochs_done
+            if self.interrupted_:
+                done = ", ".join(f"{n} {phase} epoch(s)" for phase, n in self.n_epochs_.items())
+                warnings.warn(f"{type(self).__name__}.fit interrupted; the model keeps the weights after "
+                              f"{done}. fit(X, ..., resume=True) continues from there.",
+                              RuntimeWarning, stacklevel=3)
+            finalize(plan)
 
-        After every completed epoch the module's weights are snapshotted, so a
-        KeyboardInterrupt in the next one can fall back to them.
-        """
-        bar = tqdm(range(n_epochs), desc=f"{type(self).__name__} {phase}", disable=not self.verbose,
-                   leave=False)
-        for epoch in bar:
-            terms, stop = run_epoch(epoch)
-            if terms is None:  # converged before this epoch's updates
-                break
-            self._record(phase, epoch, dict(terms))
-            self._snapshot = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
-            self._epochs_done[phase] = epoch + 1
-            bar.set_postfix(loss=f"{terms['loss']:.4g}")
-            if stop:
-                break
-        bar.close()
-
-    def _fit_guarded(self, train, finalize):
-        """Run ``train()``; on KeyboardInterrupt restore the last completed epoch and finalize anyway."""
-        self.interrupted_ = False
-        try:
-            train()
-        except KeyboardInterrupt:
-            if self._snapshot is None:
-                raise
-            self.module_.load_state_dict(self._snapshot)
-            self.interrupted_ = True
-            warnings.warn(
-                f"{type(self).__name__}.fit interrupted; the model keeps the weights after pretraining "
-                f"epoch {self._epochs_done['pretrain']} and training epoch {self._epochs_done['train']}.",
-                RuntimeWarning, stacklevel=3)
-        finalize()
-        self._snapshot = None
-        self.n_epochs_ = dict(self._epochs_done)
+    def _check_features(self, X):
+        """Same number (and names, when fit had them) of features as in fit; clear error otherwise."""
+        validate_data(self, X, reset=False, skip_check_array=True)
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path):
-        """Write parameters, network weights and fitted attributes to ``path`` (``torch.save``)."""
+        """Write parameters, network weights and fitted attributes to ``path`` (``torch.save``).
+
+        The file records its format version and the feature names seen by
+        fit; :meth:`load` refuses files of another version. It holds the
+        fitted model, not the training state: a loaded model cannot resume.
+        """
         if not hasattr(self, "module_"):
             raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit before save.")
         params = self.get_params()
         if not (params.get("random_state") is None or isinstance(params["random_state"], numbers.Integral)):
             params["random_state"] = None  # a RandomState cannot be stored as plain data
+        names = getattr(self, "feature_names_in_", None)
         state = {
+            "format_version": FORMAT_VERSION,
             "class": type(self).__name__,
             "params": _plain(params),
             "module_config": _plain(self._module_config),
             "state_dict": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
             "fitted": {name: _plain(getattr(self, name)) for name in self._fitted_attributes},
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": None if names is None else [str(n) for n in names],
         }
         torch.save(state, path)
 
@@ -188,6 +237,10 @@ class DeepEstimatorBase(BaseEstimator):
     def load(cls, path, *, device="cpu"):
         """Rebuild a fitted model written by :meth:`save` (weights moved to ``device``)."""
         state = torch.load(path, map_location="cpu", weights_only=True)
+        version = state.get("format_version", 1) if isinstance(state, dict) else None
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{path} holds a deep model in file format {version}, but this coclust_deep "
+                             f"reads format {FORMAT_VERSION}; refit the model and save it again.")
         if state.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {state.get('class')!r} model, not {cls.__name__}; "
                              f"load it with that class.")
@@ -202,6 +255,9 @@ class DeepEstimatorBase(BaseEstimator):
         model.module_.to(model.device_).eval()
         for name, value in state["fitted"].items():
             setattr(model, name, _unplain(value))
+        model.n_features_in_ = state["n_features_in"]
+        if state["feature_names_in"] is not None:
+            model.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
         return model
 
 
@@ -209,11 +265,10 @@ INFERENCE_CHUNK = 2048
 
 
 @torch.inference_mode()
-def encode_rows(encode, data, device):
-    """``encode`` applied to all rows of ``data`` in chunks; numpy out."""
+def encode_in_chunks(n, make_batch, encode, device):
+    """``encode(to_tensors(make_batch(idx)))`` over ``range(n)`` in chunks; numpy out."""
     parts = []
-    for start in range(0, data.n_rows, INFERENCE_CHUNK):
-        idx = np.arange(start, min(start + INFERENCE_CHUNK, data.n_rows))
-        x = torch.as_tensor(data.rows(idx)["input"], device=device)
-        parts.append(encode(x).cpu().numpy())
+    for start in range(0, n, INFERENCE_CHUNK):
+        idx = np.arange(start, min(start + INFERENCE_CHUNK, n))
+        parts.append(encode(to_tensors(make_batch(idx), device)).cpu().numpy())
     return np.vstack(parts)

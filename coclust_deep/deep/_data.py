@@ -5,6 +5,8 @@ rows and the column encoders' fixed subsample of rows are made dense.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -12,23 +14,40 @@ from .._validation import check_matrix
 
 LIKELIHOODS = ("gaussian", "nb", "zinb")
 _CLIP = 10.0  # standardised inputs are clipped like sc.pp.scale(max_value=10)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _column_moments(Y):
-    """Per-column mean and standard deviation (zero-variance columns get std 1)."""
+    """Per-column mean and standard deviation in float64 (zero-variance columns get std 1).
+
+    float64 because squares of float32 values above ~1e19 overflow float32.
+    """
     if sp.issparse(Y):
+        Y = Y.astype(np.float64)
         mean = np.asarray(Y.mean(axis=0)).ravel()
-        sq = np.asarray(Y.multiply(Y).mean(axis=0)).ravel()
+        var = np.asarray(Y.multiply(Y).mean(axis=0)).ravel() - mean * mean
     else:
-        mean = Y.mean(axis=0)
-        sq = (Y * Y).mean(axis=0)
-    std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+        mean = Y.mean(axis=0, dtype=np.float64)
+        var = Y.var(axis=0, dtype=np.float64)
+    std = np.sqrt(np.maximum(var, 0.0))
     std[std < 1e-8] = 1.0
     return mean.astype(np.float32), std.astype(np.float32)
 
 
 def _dense(A):
     return A.toarray() if sp.issparse(A) else np.asarray(A)
+
+
+def fingerprint(*arrays):
+    """A digest of the arrays' shapes, dtypes and values (dense or sparse): same data, same digest."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        parts = (array.indptr, array.indices, array.data) if sp.issparse(array) else (array,)
+        for part in parts:
+            part = np.ascontiguousarray(part)
+            digest.update(f"{part.shape}{part.dtype.str}".encode())
+            digest.update(memoryview(part).cast("B"))
+    return digest.hexdigest()
 
 
 class MatrixData:
@@ -43,11 +62,16 @@ class MatrixData:
     The block term reads ``Y / y_scale`` (global standard deviation of Y), so
     block means are on a unit scale whatever the units of X.
     Column encoders read each column's standardised values on a fixed random
-    subsample of at most ``max_col_input`` rows (``col_anchors``).
+    subsample of at most ``max_col_input`` rows (``column_anchors``).
     """
 
     def __init__(self, X, likelihood, *, max_col_input=None, rng=None, stats=None):
         X = check_matrix(X, allow_gpu=False)
+        values = X.data if sp.issparse(X) else X
+        largest = float(np.abs(values).max()) if values.size else 0.0
+        if largest > _FLOAT32_MAX:
+            raise ValueError(f"X has values up to {largest:.3g}, beyond the float32 range ({_FLOAT32_MAX:.3g}) "
+                             "the deep models compute in; rescale X first (e.g. np.log1p for counts).")
         X = X.astype(np.float32) if X.dtype != np.float32 else X
         self.X = X
         self.likelihood = likelihood
@@ -88,6 +112,10 @@ class MatrixData:
         Z = (Yd - self.stats["mean"]) / self.stats["std"]
         return np.clip(Z, -_CLIP, _CLIP, out=Z).astype(np.float32, copy=False)
 
+    def inputs(self, idx):
+        """The encoder input of rows ``idx`` (standardised Y), as ``{"input": array}``."""
+        return {"input": self._standardise(_dense(self.Y[idx]).astype(np.float32, copy=False))}
+
     def rows(self, idx):
         """Dense arrays for rows ``idx``: encoder input, reconstruction target, library, block data."""
         Yd = _dense(self.Y[idx]).astype(np.float32, copy=False)
@@ -103,18 +131,19 @@ class MatrixData:
     def _prepare_columns(self, max_col_input, rng):
         n = self.n_rows
         if n > max_col_input:
-            self.col_anchors = np.sort(rng.choice(n, size=max_col_input, replace=False))
+            self.column_anchors = np.sort(rng.choice(n, size=max_col_input, replace=False))
         else:
-            self.col_anchors = np.arange(n)
-        Ya = _dense(self.Y[self.col_anchors]).astype(np.float32)
+            self.column_anchors = np.arange(n)
+        Ya = _dense(self.Y[self.column_anchors]).astype(np.float64)  # float64: squares of large values
         mean = Ya.mean(axis=0)
         std = Ya.std(axis=0)
         std[std < 1e-8] = 1.0
         Z = np.clip((Ya - mean) / std, -_CLIP, _CLIP)
-        self.col_input = np.ascontiguousarray(Z.T, dtype=np.float32)  # (n_cols, n_anchors)
+        self.column_input = np.ascontiguousarray(Z.T, dtype=np.float32)  # (n_cols, n_anchors)
 
-    def cols(self, idx):
-        z = self.col_input[idx]
+    def columns(self, idx):
+        """Encoder input and reconstruction target of columns ``idx``."""
+        z = self.column_input[idx]
         return {"input": z, "target": z}
 
 

@@ -1,10 +1,13 @@
-"""torch ``nn.Module``s for deep (co-)clustering.
+"""torch ``nn.Module``s for deep (co-)clustering, and the loss object they return.
 
 They take sizes at construction and tensors (or dicts of tensors) at call
-time, and return dicts of loss terms. They know nothing of AnnData, numpy,
-labels or training schedules: that lives in ``dec.py`` and ``coclustering.py``.
+time, and return a :class:`Losses`: named loss terms grouped by kind. They
+know nothing of AnnData, numpy, labels or training schedules: that lives in
+``_train.py`` and the estimators, which weigh the terms by kind.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -19,6 +22,92 @@ from ._nn import (
     mlp,
 )
 
+LOSS_KINDS = ("reconstruction", "clustering", "block", "alignment", "auxiliary")
+
+
+@dataclass
+class Losses:
+    """Named loss terms grouped by kind; each kind maps a term name to a value.
+
+    Values are scalar tensors when a module returns them, and floats once a
+    training epoch has averaged them. Names are unique across kinds: they are
+    the column names of the training history.
+
+    * ``reconstruction``: likelihood of the inputs (X, extra views);
+    * ``clustering``: partition objectives (DEC's KL(P||Q), pseudo-label
+      cross-entropy, ...);
+    * ``block``: latent-block-model terms tying row and column partitions;
+    * ``alignment``: agreement between views (contrastive, cycle consistency);
+    * ``auxiliary``: self-supervised side tasks (e.g. MMDC's rotation task).
+
+    Examples
+    --------
+    >>> losses = Losses(reconstruction={"x": 2.0}, clustering={"kl": 0.5})
+    >>> losses.add("alignment", "clip", 1.0)
+    >>> losses.total({"reconstruction": 1.0, "clustering": 0.1, "alignment": 0.0})
+    2.05
+    >>> losses.as_dict()
+    {'x': 2.0, 'kl': 0.5, 'clip': 1.0}
+    """
+
+    reconstruction: dict = field(default_factory=dict)
+    clustering: dict = field(default_factory=dict)
+    block: dict = field(default_factory=dict)
+    alignment: dict = field(default_factory=dict)
+    auxiliary: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        seen = set()
+        for kind in LOSS_KINDS:
+            for name in getattr(self, kind):
+                if name in seen:
+                    raise ValueError(f"loss term {name!r} is given under two kinds; names must be unique.")
+                seen.add(name)
+
+    def add(self, kind, name, value):
+        """Add term ``name`` of ``kind`` (one of :data:`LOSS_KINDS`)."""
+        if kind not in LOSS_KINDS:
+            raise ValueError(f"unknown loss kind {kind!r}; use one of {LOSS_KINDS}.")
+        if any(name in getattr(self, k) for k in LOSS_KINDS):
+            raise ValueError(f"loss term {name!r} is already set; names must be unique.")
+        getattr(self, kind)[name] = value
+
+    def update(self, other, *, prefix=""):
+        """Add every term of ``other`` under the same kind, its name prefixed by ``prefix``."""
+        for kind, name, value in other.terms():
+            self.add(kind, prefix + name, value)
+
+    def terms(self):
+        """``(kind, name, value)`` for every term, kinds in :data:`LOSS_KINDS` order."""
+        for kind in LOSS_KINDS:
+            for name, value in getattr(self, kind).items():
+                yield kind, name, value
+
+    def total(self, weights=None):
+        """``sum over terms of weights[kind] * value``; ``weights=None`` weighs every kind 1.
+
+        A kind that has terms but no weight is an error, so that no term is
+        dropped silently.
+        """
+        total = None
+        for kind, name, value in self.terms():
+            if weights is None:
+                weight = 1.0
+            elif kind in weights:
+                weight = weights[kind]
+            else:
+                raise KeyError(f"no weight for loss kind {kind!r} (term {name!r}); weights give "
+                               f"{sorted(weights)}.")
+            total = weight * value if total is None else total + weight * value
+        if total is None:
+            raise ValueError("no loss terms to add up.")
+        return total
+
+    def as_dict(self):
+        """``{name: float}`` over every term (the training history's columns)."""
+        return {name: value.item() if isinstance(value, torch.Tensor) else float(value)
+                for _, name, value in self.terms()}
+
 
 def make_decoder(likelihood, latent_dim, hidden, n_out):
     if likelihood == "gaussian":
@@ -29,9 +118,10 @@ def make_decoder(likelihood, latent_dim, hidden, n_out):
 class DECModule(nn.Module):
     """Autoencoder plus a Student-t clustering head (DEC / IDEC).
 
-    ``loss(batch, target)`` returns ``{"reconstruction", "clustering"}``; the
-    caller weighs them (DEC: clustering only; IDEC: reconstruction + gamma *
-    clustering).
+    ``loss(batch, target)`` returns the ``reconstruction`` term (kind
+    reconstruction) and, given a target, the ``clustering`` term (kind
+    clustering); the caller weighs the kinds (DEC: clustering only; IDEC:
+    reconstruction + gamma * clustering).
     """
 
     def __init__(self, n_input, n_clusters, *, hidden, latent_dim, likelihood, alpha=1.0):
@@ -43,17 +133,30 @@ class DECModule(nn.Module):
     def embed(self, x):
         return self.encoder(x)
 
-    def reconstruction(self, batch, z):
-        return self.decoder(z, batch["target"], batch.get("library"))
-
     def loss(self, batch, target=None, *, with_reconstruction=True):
         z = self.encoder(batch["input"])
-        out = {}
+        out = Losses()
         if with_reconstruction:
-            out["reconstruction"] = self.reconstruction(batch, z)
+            out.add("reconstruction", "reconstruction", self.decoder(z, batch["target"], batch.get("library")))
         if target is not None:
-            out["clustering"] = kl_divergence(target, self.head(z))
+            out.add("clustering", "clustering", kl_divergence(target, self.head(z)))
         return out
+
+
+class DeepClusterModule(nn.Module):
+    """Encoder plus a linear classifier trained on k-means pseudo-labels (DeepCluster)."""
+
+    def __init__(self, n_input, n_clusters, *, hidden, latent_dim):
+        super().__init__()
+        self.encoder = mlp(n_input, hidden, latent_dim)
+        self.classifier = nn.Linear(latent_dim, n_clusters)
+
+    def embed(self, x):
+        return self.encoder(x)
+
+    def loss(self, batch, pseudo_labels):
+        logits = self.classifier(self.encoder(batch["input"]))
+        return Losses(clustering={"cross_entropy": nn.functional.cross_entropy(logits, pseudo_labels)})
 
 
 class SideModule(nn.Module):
@@ -99,15 +202,16 @@ class SideModule(nn.Module):
 
     def losses(self, batch, parts, temperature):
         """Reconstruction of every input, and CLIP alignment of each view with the primary embedding."""
-        out = {"reconstruction": self.decoder(parts["primary"], batch["target"], batch.get("library"))}
+        out = Losses(reconstruction={
+            "reconstruction": self.decoder(parts["primary"], batch["target"], batch.get("library"))})
         for name in self.view_names:
             mask = batch["masks"][name] > 0
             if int(mask.sum()) < 2:  # contrastive needs at least one negative
                 continue
             z_view = parts[name][mask]
-            out[f"view_reconstruction:{name}"] = self.view_decoders[name](
-                z_view, batch["views"][name][mask])
-            out[f"alignment:{name}"] = info_nce(parts["primary"][mask], z_view, temperature)
+            out.add("reconstruction", f"view_reconstruction:{name}",
+                    self.view_decoders[name](z_view, batch["views"][name][mask]))
+            out.add("alignment", f"alignment:{name}", info_nce(parts["primary"][mask], z_view, temperature))
         return out
 
 
@@ -119,31 +223,31 @@ class CoclusteringModule(nn.Module):
     (scaled) data block under the soft row and column assignments.
     """
 
-    def __init__(self, row_kwargs, col_kwargs):
+    def __init__(self, row_kwargs, column_kwargs):
         super().__init__()
         self.rows = SideModule(**row_kwargs)
-        self.cols = SideModule(**col_kwargs)
-        self.block_means = nn.Parameter(torch.zeros(row_kwargs["n_clusters"], col_kwargs["n_clusters"]))
+        self.columns = SideModule(**column_kwargs)
+        self.block_means = nn.Parameter(torch.zeros(row_kwargs["n_clusters"], column_kwargs["n_clusters"]))
 
     def loss(self, row_batch, col_batch, y_block, *, row_target=None, col_target=None, temperature=0.1):
-        """All loss terms for one (row batch, column batch) pair, as a dict of scalars.
+        """All loss terms for one (row batch, column batch) pair.
 
-        Keys: ``row_reconstruction``, ``col_reconstruction``, per view
-        ``row_view_reconstruction:<name>`` / ``row_alignment:<name>`` (and col),
-        and when targets are given ``row_clustering``, ``col_clustering`` and
-        ``block`` (the block term needs the heads, so it is off in pretraining).
+        Terms: ``row_reconstruction``, ``col_reconstruction`` and per view
+        ``row_view_reconstruction:<name>`` (kind reconstruction),
+        ``row_alignment:<name>`` (kind alignment), the same with ``col_``, and
+        when targets are given ``row_clustering``, ``col_clustering`` (kind
+        clustering) and ``block`` (kind block; it needs the heads, so it is
+        off in pretraining).
         """
-        out = {}
+        out = Losses()
         z_rows, row_parts = self.rows.encode(row_batch)
-        z_cols, col_parts = self.cols.encode(col_batch)
-        for key, value in self.rows.losses(row_batch, row_parts, temperature).items():
-            out["row_" + key] = value
-        for key, value in self.cols.losses(col_batch, col_parts, temperature).items():
-            out["col_" + key] = value
+        z_cols, col_parts = self.columns.encode(col_batch)
+        out.update(self.rows.losses(row_batch, row_parts, temperature), prefix="row_")
+        out.update(self.columns.losses(col_batch, col_parts, temperature), prefix="col_")
         if row_target is not None:
             q_rows = self.rows.head(z_rows)
-            q_cols = self.cols.head(z_cols)
-            out["row_clustering"] = kl_divergence(row_target, q_rows)
-            out["col_clustering"] = kl_divergence(col_target, q_cols)
-            out["block"] = gaussian_block_loss(y_block, q_rows, q_cols, self.block_means)
+            q_cols = self.columns.head(z_cols)
+            out.add("clustering", "row_clustering", kl_divergence(row_target, q_rows))
+            out.add("clustering", "col_clustering", kl_divergence(col_target, q_cols))
+            out.add("block", "block", gaussian_block_loss(y_block, q_rows, q_cols, self.block_means))
         return out

@@ -9,12 +9,11 @@ import torch
 from sklearn.cluster import KMeans
 
 from .._validation import check_n_clusters, check_nonneg_float, check_positive_int
-from ._base import DeepEstimatorBase, seeded, to_tensors
-from ._data import MatrixData, check_views
+from ._base import DeepEstimatorBase, encode_in_chunks, to_tensors
+from ._data import MatrixData, check_views, fingerprint
 from ._module import CoclusteringModule
 from ._nn import target_distribution
-
-_INFERENCE_CHUNK = 2048
+from ._train import EpochRecord, Phase
 
 
 class DeepCoclustering(DeepEstimatorBase):
@@ -24,7 +23,7 @@ class DeepCoclustering(DeepEstimatorBase):
     columns); a column encoder embeds each column (a gene's profile over the
     rows). Gene profiles are ``n_rows`` long, so the column encoder reads each
     column on a fixed random subsample of at most ``max_col_input`` rows
-    (drawn once per fit from ``random_state``, stored in ``col_anchors_``):
+    (drawn once per fit from ``random_state``, stored in ``column_anchors_``):
     its cost and size do not grow with the number of cells, and a sparse X
     is densified only on those rows. Each side has a decoder, a DEC
     Student-t head, and optionally extra views with their own encoders.
@@ -108,20 +107,29 @@ class DeepCoclustering(DeepEstimatorBase):
     block_means_ : ndarray, shape (g, m)
         Block means of the LBM head on the scaled data.
     history_ : dict of lists
-        Per epoch: ``phase``, ``epoch``, ``loss``, every loss term, and the
-        fraction of changed labels (``pd.DataFrame(model.history_)``).
+        Per epoch: ``phase``, ``epoch``, ``loss`` (the weighted total), every
+        loss term (``row_reconstruction``, ``col_clustering``, ``block``,
+        ``row_alignment:<view>``, ...) and, in training, the fractions of
+        changed labels ``row_label_change`` and ``col_label_change``
+        (``pd.DataFrame(model.history_)``; :func:`coclust_deep.pl.convergence`
+        draws it). Each term is weighted by its kind (reconstruction,
+        clustering, block, alignment), whatever the view names.
     view_contributions_ : dict
         ``{"rows": {name: {...}}, "columns": {...}}``: per extra view, its
         ``observed_fraction`` (share of rows with the view) and
         ``label_change_without_view``, the fraction of labels that change when
         the view is left out of the fused embedding.
-    col_anchors_ : ndarray of int
+    column_anchors_ : ndarray of int
         Rows read by the column encoder.
     n_epochs_ : dict
-        Completed epochs per phase.
+        Completed epochs per phase (``"pretrain"``, ``"train"``).
     interrupted_ : bool
         True when KeyboardInterrupt stopped fit; the model then holds the
-        weights after the last completed epoch.
+        weights after the last completed epoch, and ``fit(X, ...,
+        resume=True)`` continues from there.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names seen by fit (DataFrame input or ``feature_names``).
 
     Examples
     --------
@@ -138,7 +146,7 @@ class DeepCoclustering(DeepEstimatorBase):
         "row_labels_", "column_labels_", "row_embedding_", "column_embedding_",
         "row_soft_assignments_", "column_soft_assignments_", "row_cluster_centers_",
         "column_cluster_centers_", "block_means_", "history_", "view_contributions_",
-        "col_anchors_", "n_epochs_", "interrupted_", "preprocessing_",
+        "column_anchors_", "n_epochs_", "interrupted_", "preprocessing_",
     )
 
     def __init__(self, n_row_clusters=2, n_col_clusters=2, *, latent_dim=32, hidden=(256, 64),
@@ -178,12 +186,13 @@ class DeepCoclustering(DeepEstimatorBase):
             raise ValueError(f"temperature must be a positive number, got {self.temperature!r}.")
         check_positive_int(self.max_col_input, "max_col_input", minimum=2)
 
-    def fit(self, X, y=None, *, row_views=None, col_views=None, row_view_masks=None, col_view_masks=None):
+    def fit(self, X, y=None, *, row_views=None, col_views=None, row_view_masks=None, col_view_masks=None,
+            resume=False, feature_names=None):
         """Co-cluster ``X`` (dense or sparse, n_rows x n_cols), optionally with extra views.
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n_rows, n_cols)
+        X : array-like, DataFrame or sparse matrix of shape (n_rows, n_cols)
         y : ignored
         row_views : dict of {str: array of shape (n_rows, p)}, optional
             Extra embeddings of the rows (image or text features, protein
@@ -194,35 +203,43 @@ class DeepCoclustering(DeepEstimatorBase):
         row_view_masks, col_view_masks : dict of {str: bool array}, optional
             True where the row (column) has the view; missing entries may
             hold NaN. Default: every entry observed.
+        resume : bool, default=False
+            Continue the previous fit of this object from its last completed
+            epoch (after a KeyboardInterrupt, or with more ``epochs``); X, the
+            views and every parameter except ``epochs``, ``pretrain_epochs``,
+            ``tol`` and ``verbose`` must be unchanged.
+        feature_names : sequence of str, optional
+            Names of X's columns (a DataFrame's columns are used otherwise),
+            stored in ``feature_names_in_``.
 
         Returns
         -------
         self
         """
-        hidden, device, seed = self._check_common()
+        hidden, device = self._check_common()
+        self._check_pretraining()
         self._check_weights()
+        seed = self._fit_seed(resume)
         rng = np.random.default_rng(seed)
         data = MatrixData(X, self.likelihood, max_col_input=int(self.max_col_input), rng=rng)
         g = check_n_clusters(self.n_row_clusters, "n_row_clusters", data.n_rows, "rows")
         m = check_n_clusters(self.n_col_clusters, "n_col_clusters", data.n_cols, "columns")
         row_v = check_views(row_views, row_view_masks, data.n_rows, axis="rows", kind="row")
         col_v = check_views(col_views, col_view_masks, data.n_cols, axis="columns", kind="col")
-        self.device_ = device
+        self._record_features(X, feature_names)
         self.preprocessing_ = data.stats
-        self.col_anchors_ = data.col_anchors
+        self.column_anchors_ = data.column_anchors
         common = dict(hidden=hidden, latent_dim=int(self.latent_dim), alpha=float(self.alpha))
-        self._module_config = {
+        config = {
             "row_kwargs": dict(n_input=data.n_cols, n_clusters=g, likelihood=self.likelihood,
                                view_dims={k: v[0].shape[1] for k, v in row_v.items()}, **common),
-            "col_kwargs": dict(n_input=data.col_input.shape[1], n_clusters=m, likelihood="gaussian",
-                               view_dims={k: v[0].shape[1] for k, v in col_v.items()}, **common),
+            "column_kwargs": dict(n_input=data.column_input.shape[1], n_clusters=m, likelihood="gaussian",
+                                  view_dims={k: v[0].shape[1] for k, v in col_v.items()}, **common),
         }
-        self._start_history()
-        with seeded(seed, device):
-            self.module_ = self._build_module(self._module_config).to(device)
-            self._heads_ready = False
-            self._fit_guarded(lambda: self._train(data, row_v, col_v, rng, seed),
-                              lambda: self._finalize(data, row_v, col_v, seed))
+        views = [a for v in (row_v, col_v) for name in sorted(v) for a in v[name]]
+        self._run_plan(config, self._phases(data, row_v, col_v, seed), seed=seed, device=device, rng=rng,
+                       fingerprint=fingerprint(data.X, *views), resume=resume,
+                       finalize=lambda plan: self._finalize(data, row_v, col_v, seed, plan))
         return self
 
     # -- batches -------------------------------------------------------------------------------
@@ -235,8 +252,8 @@ class DeepCoclustering(DeepEstimatorBase):
     def _row_batch(self, data, views, idx):
         return self._with_views(data.rows(idx), views, idx)
 
-    def _col_batch(self, data, views, idx):
-        return self._with_views(data.cols(idx), views, idx)
+    def _column_batch(self, data, views, idx):
+        return self._with_views(data.columns(idx), views, idx)
 
     def _steps(self, data, rng):
         n_steps = max(1, int(np.ceil(data.n_rows / self.batch_size)))
@@ -245,83 +262,57 @@ class DeepCoclustering(DeepEstimatorBase):
         return [(r, col_parts[i % len(col_parts)]) for i, r in enumerate(row_parts)]
 
     # -- training ------------------------------------------------------------------------------
-    def _weighted(self, terms):
-        total = 0.0
-        for key, value in terms.items():
-            if key.endswith("clustering"):
-                weight = self.cluster_weight
-            elif key == "block":
-                weight = self.block_weight
-            elif "alignment" in key:
-                weight = self.alignment_weight
-            else:  # reconstructions
-                weight = self.reconstruction_weight
-            total = total + weight * value
-        return total
+    def _phases(self, data, row_v, col_v, seed):
+        weights = {"reconstruction": self.reconstruction_weight, "clustering": self.cluster_weight,
+                   "block": self.block_weight, "alignment": self.alignment_weight}
 
-    def _epoch(self, data, row_v, col_v, rng, optimizer, targets=None):
-        module = self.module_
-        module.train()
-        sums, total = {}, 0.0
-        for row_idx, col_idx in self._steps(data, rng):
-            rb = to_tensors(self._row_batch(data, row_v, row_idx), self.device_)
-            cb = to_tensors(self._col_batch(data, col_v, col_idx), self.device_)
-            y_block = rb["block"][:, torch.as_tensor(col_idx, device=self.device_)]
-            kwargs = {"temperature": float(self.temperature)}
-            if targets is not None:
-                kwargs["row_target"] = torch.as_tensor(targets[0][row_idx], device=self.device_)
-                kwargs["col_target"] = torch.as_tensor(targets[1][col_idx], device=self.device_)
-            terms = module.loss(rb, cb, y_block, **kwargs)
-            loss = self._weighted(terms)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(row_idx)
-            for key, value in terms.items():
-                sums[key] = sums.get(key, 0.0) + value.item() * len(row_idx)
-        out = {key: value / data.n_rows for key, value in sums.items()}
-        out["loss"] = total / data.n_rows
-        return out
+        def pretrain(epoch):
+            return self._epoch(epoch, data, row_v, col_v)
 
-    def _train(self, data, row_v, col_v, rng, seed):
-        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
-        self._run_phase("pretrain", self.pretrain_epochs,
-                        lambda epoch: (self._epoch(data, row_v, col_v, rng, optimizer), False))
-        self._init_heads(data, row_v, col_v, seed)
-        optimizer = torch.optim.Adam(self.module_.parameters(), lr=self.lr)
-        previous = {}
-
-        def train_epoch(epoch):
+        def train(epoch):
             q_rows, q_cols = self._soft_assign(data, row_v, col_v)
             labels = {"row": q_rows.argmax(1), "col": q_cols.argmax(1)}
+            previous = epoch.state.setdefault("labels", {})
             change = {k: (1.0 if k not in previous else float(np.mean(v != previous[k])))
                       for k, v in labels.items()}
             previous.update(labels)
-            if epoch > 0 and max(change.values()) < self.tol:
-                return None, True
+            if epoch.index > 0 and max(change.values()) < self.tol:
+                return None
             targets = (target_distribution(torch.from_numpy(q_rows)).float().numpy(),
                        target_distribution(torch.from_numpy(q_cols)).float().numpy())
-            terms = self._epoch(data, row_v, col_v, rng, optimizer, targets)
-            terms["row_label_change"] = change["row"]
-            terms["col_label_change"] = change["col"]
-            return terms, False
+            losses = self._epoch(epoch, data, row_v, col_v, targets)
+            return EpochRecord(losses, metrics={"row_label_change": change["row"],
+                                                "col_label_change": change["col"]})
 
-        self._run_phase("train", self.epochs, train_epoch)
+        return [Phase("pretrain", self.pretrain_epochs, pretrain, weights=weights),
+                Phase("train", self.epochs, train, weights=weights,
+                      setup=lambda: self._init_heads(data, row_v, col_v, seed))]
+
+    def _epoch(self, epoch, data, row_v, col_v, targets=None):
+        """One pass over the rows (and as many column batches), without targets in pretraining."""
+        module, device = epoch.module, epoch.device
+        module.train()
+        for row_idx, col_idx in self._steps(data, epoch.rng):
+            rb = to_tensors(self._row_batch(data, row_v, row_idx), device)
+            cb = to_tensors(self._column_batch(data, col_v, col_idx), device)
+            y_block = rb["block"][:, torch.as_tensor(col_idx, device=device)]
+            kwargs = {"temperature": float(self.temperature)}
+            if targets is not None:
+                kwargs["row_target"] = torch.as_tensor(targets[0][row_idx], device=device)
+                kwargs["col_target"] = torch.as_tensor(targets[1][col_idx], device=device)
+            epoch.update(module.loss(rb, cb, y_block, **kwargs), len(row_idx))
+        return epoch.mean()
 
     # -- inference -----------------------------------------------------------------------------
-    @torch.inference_mode()
     def _embed_side(self, side, make_batch, n, drop_view=None):
         side.eval()
-        parts = []
-        for start in range(0, n, _INFERENCE_CHUNK):
-            idx = np.arange(start, min(start + _INFERENCE_CHUNK, n))
-            batch = to_tensors(make_batch(idx), self.device_)
-            parts.append(side.encode(batch, drop_view=drop_view)[0].cpu().numpy())
-        return np.vstack(parts)
+        return encode_in_chunks(n, make_batch, lambda batch: side.encode(batch, drop_view=drop_view)[0],
+                                self.device_)
 
     def _embeddings(self, data, row_v, col_v):
         rows = self._embed_side(self.module_.rows, lambda i: self._row_batch(data, row_v, i), data.n_rows)
-        cols = self._embed_side(self.module_.cols, lambda i: self._col_batch(data, col_v, i), data.n_cols)
+        cols = self._embed_side(self.module_.columns, lambda i: self._column_batch(data, col_v, i),
+                                data.n_cols)
         return rows, cols
 
     @torch.inference_mode()
@@ -330,12 +321,12 @@ class DeepCoclustering(DeepEstimatorBase):
 
     def _soft_assign(self, data, row_v, col_v):
         z_rows, z_cols = self._embeddings(data, row_v, col_v)
-        return self._head(self.module_.rows, z_rows), self._head(self.module_.cols, z_cols)
+        return self._head(self.module_.rows, z_rows), self._head(self.module_.columns, z_cols)
 
     def _init_heads(self, data, row_v, col_v, seed):
         z_rows, z_cols = self._embeddings(data, row_v, col_v)
         labels = []
-        for side, z in ((self.module_.rows, z_rows), (self.module_.cols, z_cols)):
+        for side, z in ((self.module_.rows, z_rows), (self.module_.columns, z_cols)):
             km = KMeans(side.head.centres.shape[0], n_init=self.n_init, random_state=seed).fit(z)
             with torch.no_grad():
                 side.head.centres.copy_(torch.as_tensor(km.cluster_centers_, dtype=torch.float32))
@@ -343,24 +334,23 @@ class DeepCoclustering(DeepEstimatorBase):
         means = _block_means(data, *labels, *self.module_.block_means.shape)
         with torch.no_grad():
             self.module_.block_means.copy_(torch.as_tensor(means, dtype=torch.float32))
-        self._heads_ready = True
 
-    def _finalize(self, data, row_v, col_v, seed):
-        if not self._heads_ready:  # interrupted during pretraining
+    def _finalize(self, data, row_v, col_v, seed, plan):
+        if not plan.started("train"):  # interrupted before the heads were placed
             self._init_heads(data, row_v, col_v, seed)
         module = self.module_
         self.row_embedding_, self.column_embedding_ = self._embeddings(data, row_v, col_v)
         self.row_soft_assignments_ = self._head(module.rows, self.row_embedding_)
-        self.column_soft_assignments_ = self._head(module.cols, self.column_embedding_)
+        self.column_soft_assignments_ = self._head(module.columns, self.column_embedding_)
         self.row_labels_ = self.row_soft_assignments_.argmax(1).astype(np.int64)
         self.column_labels_ = self.column_soft_assignments_.argmax(1).astype(np.int64)
         self.row_cluster_centers_ = module.rows.head.centres.detach().cpu().numpy().copy()
-        self.column_cluster_centers_ = module.cols.head.centres.detach().cpu().numpy().copy()
+        self.column_cluster_centers_ = module.columns.head.centres.detach().cpu().numpy().copy()
         self.block_means_ = module.block_means.detach().cpu().numpy().copy()
         self.view_contributions_ = {
             "rows": self._contributions(module.rows, lambda i: self._row_batch(data, row_v, i),
                                         data.n_rows, self.row_labels_, row_v),
-            "columns": self._contributions(module.cols, lambda i: self._col_batch(data, col_v, i),
+            "columns": self._contributions(module.columns, lambda i: self._column_batch(data, col_v, i),
                                            data.n_cols, self.column_labels_, col_v),
         }
 

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import ClusterMixin
+from sklearn.base import ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_n_clusters, check_nonneg_float
-from ._base import DeepEstimatorBase, encode_rows, seeded, to_tensors
-from ._data import MatrixData
+from ._base import DeepEstimatorBase, encode_in_chunks, to_tensors
+from ._data import MatrixData, fingerprint
 from ._module import DECModule
 from ._nn import target_distribution
+from ._train import EpochRecord, Phase
 
 
-
-class _EmbeddedClustering(ClusterMixin, DeepEstimatorBase):
+class _EmbeddedClustering(ClusterMixin, TransformerMixin, DeepEstimatorBase):
     """Shared DEC / IDEC fit: pretrain the autoencoder, k-means the latent, then sharpen with KL(P||Q)."""
 
     _fitted_attributes = ("labels_", "embedding_", "soft_assignments_", "cluster_centers_", "history_",
@@ -28,95 +28,82 @@ class _EmbeddedClustering(ClusterMixin, DeepEstimatorBase):
     def _build_module(self, config):
         return DECModule(**config)
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, resume=False, feature_names=None):
         """Fit the model to the rows of ``X`` (dense or sparse, n_samples x n_features).
+
+        Parameters
+        ----------
+        X : array-like, DataFrame or sparse matrix of shape (n_samples, n_features)
+        y : ignored
+        resume : bool, default=False
+            Continue the previous fit of this object from its last completed
+            epoch (after a KeyboardInterrupt, or with more ``epochs``); X
+            and every parameter except ``epochs``, ``pretrain_epochs``,
+            ``tol`` and ``verbose`` must be unchanged.
+        feature_names : sequence of str, optional
+            Names of X's columns (a DataFrame's columns are used otherwise);
+            stored in ``feature_names_in_`` and checked by transform/predict.
 
         Returns
         -------
         self
         """
-        hidden, device, seed = self._check_common()
+        hidden, device = self._check_common()
+        self._check_pretraining()
         check_nonneg_float(self._gamma(), "gamma")
+        seed = self._fit_seed(resume)
         data = MatrixData(X, self.likelihood)
         k = check_n_clusters(self.n_clusters, "n_clusters", data.n_rows, "rows")
-        self.device_ = device
+        self._record_features(X, feature_names)
         self.preprocessing_ = data.stats
-        self._module_config = dict(n_input=data.n_cols, n_clusters=k, hidden=hidden,
-                                   latent_dim=int(self.latent_dim), likelihood=self.likelihood,
-                                   alpha=float(self.alpha))
-        self._start_history()
-        rng = np.random.default_rng(seed)
-        with seeded(seed, device):
-            self.module_ = self._build_module(self._module_config).to(device)
-            self._heads_ready = False
-            self._fit_guarded(lambda: self._train(data, rng, seed), lambda: self._finalize(data, seed))
+        config = dict(n_input=data.n_cols, n_clusters=k, hidden=hidden, latent_dim=int(self.latent_dim),
+                      likelihood=self.likelihood, alpha=float(self.alpha))
+        self._run_plan(config, self._phases(data, seed), seed=seed, device=device,
+                       rng=np.random.default_rng(seed), fingerprint=fingerprint(data.X), resume=resume,
+                       finalize=lambda plan: self._finalize(data, seed, plan))
         return self
 
-    def _batches(self, n, rng):
-        n_steps = max(1, int(np.ceil(n / self.batch_size)))
-        return np.array_split(rng.permutation(n), n_steps)
+    def _phases(self, data, seed):
+        def pretrain(epoch):
+            epoch.module.train()
+            for idx in epoch.batches(data.n_rows, self.batch_size):
+                epoch.update(epoch.module.loss(to_tensors(data.rows(idx), epoch.device)), len(idx))
+            return epoch.mean()
 
-    def _train(self, data, rng, seed):
-        module = self.module_
-        optimizer = torch.optim.Adam(module.parameters(), lr=self.lr)
-
-        def pretrain_epoch(epoch):
-            module.train()
-            total = 0.0
-            for idx in self._batches(data.n_rows, rng):
-                batch = to_tensors(data.rows(idx), self.device_)
-                loss = module.loss(batch)["reconstruction"]
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-            mean = total / data.n_rows
-            return {"loss": mean, "reconstruction": mean}, False
-
-        self._run_phase("pretrain", self.pretrain_epochs, pretrain_epoch)
-        self._init_centres(data, seed)
-        # fresh optimiser: the clustering head joins, and DEC drops the decoder
-        params = list(module.encoder.parameters()) + list(module.head.parameters())
-        if self._keep_reconstruction:
-            params += list(module.decoder.parameters())
-        optimizer = torch.optim.Adam(params, lr=self.lr)
-        state = {"labels": None}
-        gamma = self._gamma()
-
-        def train_epoch(epoch):
+        def train(epoch):
             q = self._soft_assign(data)
             labels = q.argmax(axis=1)
-            changed = 1.0 if state["labels"] is None else float(np.mean(labels != state["labels"]))
-            state["labels"] = labels
-            if epoch > 0 and changed < self.tol:
-                return None, True
+            previous = epoch.state.get("labels")
+            changed = 1.0 if previous is None else float(np.mean(labels != previous))
+            epoch.state["labels"] = labels
+            if epoch.index > 0 and changed < self.tol:
+                return None
             p = target_distribution(torch.from_numpy(q)).numpy()
-            module.train()
-            sums = {"loss": 0.0, "reconstruction": 0.0, "clustering": 0.0}
-            for idx in self._batches(data.n_rows, rng):
-                batch = to_tensors(data.rows(idx), self.device_)
-                target = torch.as_tensor(p[idx], device=self.device_)
-                terms = module.loss(batch, target, with_reconstruction=self._keep_reconstruction)
-                loss = gamma * terms["clustering"]
-                if self._keep_reconstruction:
-                    loss = loss + terms["reconstruction"]
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                sums["loss"] += loss.item() * len(idx)
-                for key, value in terms.items():
-                    sums[key] += value.item() * len(idx)
-            out = {key: value / data.n_rows for key, value in sums.items()}
-            if not self._keep_reconstruction:
-                del out["reconstruction"]
-            out["label_change"] = changed
-            return out, False
+            epoch.module.train()
+            for idx in epoch.batches(data.n_rows, self.batch_size):
+                batch = to_tensors(data.rows(idx), epoch.device)
+                target = torch.as_tensor(p[idx], device=epoch.device)
+                losses = epoch.module.loss(batch, target, with_reconstruction=self._keep_reconstruction)
+                epoch.update(losses, len(idx))
+            return EpochRecord(epoch.mean(), metrics={"label_change": changed})
 
-        self._run_phase("train", self.epochs, train_epoch)
+        def train_optimizer(module):
+            # fresh optimiser: the clustering head joins, and DEC drops the decoder
+            params = list(module.encoder.parameters()) + list(module.head.parameters())
+            if self._keep_reconstruction:
+                params += list(module.decoder.parameters())
+            return torch.optim.Adam(params, lr=self.lr)
+
+        return [
+            Phase("pretrain", self.pretrain_epochs, pretrain, weights={"reconstruction": 1.0}),
+            Phase("train", self.epochs, train, weights={"reconstruction": 1.0, "clustering": self._gamma()},
+                  optimizer=train_optimizer, setup=lambda: self._init_centres(data, seed)),
+        ]
 
     def _embed(self, data):
         self.module_.eval()
-        return encode_rows(self.module_.embed, data, self.device_)
+        return encode_in_chunks(data.n_rows, data.inputs, lambda b: self.module_.embed(b["input"]),
+                                self.device_)
 
     @torch.inference_mode()
     def _soft_assign(self, data, z=None):
@@ -129,10 +116,9 @@ class _EmbeddedClustering(ClusterMixin, DeepEstimatorBase):
         km = KMeans(self.module_.head.centres.shape[0], n_init=self.n_init, random_state=seed).fit(z)
         with torch.no_grad():
             self.module_.head.centres.copy_(torch.as_tensor(km.cluster_centers_, dtype=torch.float32))
-        self._heads_ready = True
 
-    def _finalize(self, data, seed):
-        if not self._heads_ready:  # interrupted during pretraining: centres still need k-means
+    def _finalize(self, data, seed, plan):
+        if not plan.started("train"):  # interrupted before the centres were placed
             self._init_centres(data, seed)
         self.embedding_ = self._embed(data)
         self.soft_assignments_ = self._soft_assign(data, self.embedding_)
@@ -142,9 +128,7 @@ class _EmbeddedClustering(ClusterMixin, DeepEstimatorBase):
     def _new_data(self, X):
         check_is_fitted(self, "labels_")
         data = MatrixData(X, self.likelihood, stats=self.preprocessing_)
-        if data.n_cols != self._module_config["n_input"]:
-            raise ValueError(f"X has {data.n_cols} features but the model was fitted on "
-                             f"{self._module_config['n_input']}.")
+        self._check_features(X)
         return data
 
     def transform(self, X):
@@ -202,13 +186,19 @@ _SHARED_DOC = """
         Student-t assignments q.
     cluster_centers_ : ndarray, shape (n_clusters, latent_dim)
     history_ : dict of lists
-        Per epoch: ``phase``, ``epoch``, ``loss`` and each loss term
-        (``pd.DataFrame(model.history_)`` gives a table).
+        Per epoch: ``phase``, ``epoch``, ``loss`` (the weighted total), each
+        loss term and, in training, ``label_change`` (fraction of labels
+        changed since the previous epoch); ``pd.DataFrame(model.history_)``
+        gives a table and :func:`coclust_deep.pl.convergence` draws it.
     n_epochs_ : dict
-        Completed epochs per phase.
+        Completed epochs per phase (``"pretrain"``, ``"train"``).
     interrupted_ : bool
         True when a KeyboardInterrupt stopped fit; the model then holds the
-        weights after the last completed epoch.
+        weights after the last completed epoch, and ``fit(X, resume=True)``
+        continues from there.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names seen by fit (DataFrame input or ``feature_names``).
 """
 
 

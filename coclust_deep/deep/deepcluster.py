@@ -9,17 +9,10 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import normalized_mutual_info_score
 
 from .._validation import check_n_clusters, check_positive_int
-from ._base import DeepEstimatorBase, encode_rows, seeded, to_tensors
-from ._data import MatrixData
-from ._nn import mlp
-
-
-
-class _DeepClusterModule(torch.nn.Module):
-    def __init__(self, n_input, n_clusters, *, hidden, latent_dim):
-        super().__init__()
-        self.encoder = mlp(n_input, hidden, latent_dim)
-        self.classifier = torch.nn.Linear(latent_dim, n_clusters)
+from ._base import DeepEstimatorBase, encode_in_chunks, to_tensors
+from ._data import MatrixData, fingerprint
+from ._module import DeepClusterModule
+from ._train import EpochRecord, Phase
 
 
 class DeepCluster(ClusterMixin, DeepEstimatorBase):
@@ -40,9 +33,6 @@ class DeepCluster(ClusterMixin, DeepEstimatorBase):
     n_clusters : int, default=8
     latent_dim : int, default=32
     hidden : tuple of int, default=(256, 64)
-    pretrain_epochs : int, default=0
-        Accepted for a common interface with DEC/IDEC; DeepCluster has no
-        pretraining phase and needs 0.
     epochs : int, default=30
     batch_size : int, default=256
     lr : float, default=1e-3
@@ -54,8 +44,6 @@ class DeepCluster(ClusterMixin, DeepEstimatorBase):
     likelihood : {"gaussian", "nb", "zinb"}, default="gaussian"
         Only selects the preprocessing: ``"nb"``/``"zinb"`` log-normalise
         counts before standardising, as in DEC/IDEC.
-    alpha : float, default=1.0
-        Unused (common interface).
     tol : float, default=0.01
     n_init : int, default=10
         k-means restarts in every epoch.
@@ -67,10 +55,15 @@ class DeepCluster(ClusterMixin, DeepEstimatorBase):
     labels_ : ndarray of int
     embedding_ : ndarray, shape (n_samples, latent_dim)
     history_ : dict of lists
-        Per epoch: ``loss``, the cross-entropy on the epoch's pseudo-labels
-        over its last pass, and ``nmi_to_previous``, the NMI between this
-        epoch's and the previous epoch's pseudo-labels.
-    n_epochs_, interrupted_
+        Per epoch: ``loss`` and ``cross_entropy``, the cross-entropy on the
+        epoch's pseudo-labels over its last pass, and ``nmi_to_previous``,
+        the NMI between this epoch's and the previous epoch's pseudo-labels.
+    n_epochs_ : dict
+        Completed epochs of the one phase, ``{"train": n}``.
+    interrupted_ : bool
+        As in :class:`DEC`; ``fit(X, resume=True)`` continues.
+    n_features_in_, feature_names_in_
+        As in :class:`DEC`.
 
     Examples
     --------
@@ -83,20 +76,18 @@ class DeepCluster(ClusterMixin, DeepEstimatorBase):
 
     _fitted_attributes = ("labels_", "embedding_", "history_", "n_epochs_", "interrupted_", "preprocessing_")
 
-    def __init__(self, n_clusters=8, *, latent_dim=32, hidden=(256, 64), pretrain_epochs=0, epochs=30,
-                 batch_size=256, lr=1e-3, passes_per_epoch=5, pca_components=16, likelihood="gaussian", alpha=1.0, tol=0.01,
-                 n_init=10, device="auto", random_state=None, verbose=True):
+    def __init__(self, n_clusters=8, *, latent_dim=32, hidden=(256, 64), epochs=30, batch_size=256, lr=1e-3,
+                 passes_per_epoch=5, pca_components=16, likelihood="gaussian", tol=0.01, n_init=10,
+                 device="auto", random_state=None, verbose=True):
         self.n_clusters = n_clusters
         self.latent_dim = latent_dim
         self.hidden = hidden
-        self.pretrain_epochs = pretrain_epochs
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
         self.passes_per_epoch = passes_per_epoch
         self.pca_components = pca_components
         self.likelihood = likelihood
-        self.alpha = alpha
         self.tol = tol
         self.n_init = n_init
         self.device = device
@@ -104,30 +95,35 @@ class DeepCluster(ClusterMixin, DeepEstimatorBase):
         self.verbose = verbose
 
     def _build_module(self, config):
-        return _DeepClusterModule(**config)
+        return DeepClusterModule(**config)
 
-    def fit(self, X, y=None):
-        """Cluster the rows of ``X`` (dense or sparse). Returns self."""
-        hidden, device, seed = self._check_common()
+    def fit(self, X, y=None, *, resume=False, feature_names=None):
+        """Cluster the rows of ``X`` (dense or sparse); ``resume`` and ``feature_names`` as in :meth:`DEC.fit`.
+
+        Returns
+        -------
+        self
+        """
+        hidden, device = self._check_common()
         check_positive_int(self.passes_per_epoch, "passes_per_epoch")
-        if self.pretrain_epochs != 0:
-            raise ValueError("DeepCluster has no pretraining phase; pass pretrain_epochs=0.")
+        check_positive_int(self.pca_components, "pca_components")
+        seed = self._fit_seed(resume)
         data = MatrixData(X, self.likelihood)
         k = check_n_clusters(self.n_clusters, "n_clusters", data.n_rows, "rows")
-        self.device_ = device
+        self._record_features(X, feature_names)
         self.preprocessing_ = data.stats
-        self._module_config = dict(n_input=data.n_cols, n_clusters=k, hidden=hidden,
-                                   latent_dim=int(self.latent_dim))
-        self._start_history()
-        rng = np.random.default_rng(seed)
-        with seeded(seed, device):
-            self.module_ = self._build_module(self._module_config).to(device)
-            self._fit_guarded(lambda: self._train(data, rng, seed), lambda: self._finalize(data, seed))
+        config = dict(n_input=data.n_cols, n_clusters=k, hidden=hidden, latent_dim=int(self.latent_dim))
+        phases = [Phase("train", self.epochs, lambda epoch: self._epoch(epoch, data, seed),
+                        optimizer=lambda module: torch.optim.Adam(module.encoder.parameters(), lr=self.lr))]
+        self._run_plan(config, phases, seed=seed, device=device, rng=np.random.default_rng(seed),
+                       fingerprint=fingerprint(data.X), resume=resume,
+                       finalize=lambda plan: self._finalize(data, seed))
         return self
 
     def _embed(self, data):
         self.module_.eval()
-        return encode_rows(self.module_.encoder, data, self.device_)
+        return encode_in_chunks(data.n_rows, data.inputs, lambda b: self.module_.embed(b["input"]),
+                                self.device_)
 
     def _pseudo_labels(self, z, seed):
         n_comp = int(min(self.pca_components, z.shape[1], z.shape[0] - 1))
@@ -145,42 +141,28 @@ class DeepCluster(ClusterMixin, DeepEstimatorBase):
         idx = rng.permutation(idx)[:n]
         return np.array_split(idx, max(1, int(np.ceil(n / self.batch_size))))
 
-    def _train(self, data, rng, seed):
-        module = self.module_
-        state = {"labels": None}
-        optimizer = torch.optim.Adam(module.encoder.parameters(), lr=self.lr)
-
-        def epoch_fn(epoch):
-            labels = self._pseudo_labels(self._embed(data), seed + epoch)
-            stability = (float("nan") if state["labels"] is None
-                         else float(normalized_mutual_info_score(state["labels"], labels)))
-            state["labels"] = labels
-            if epoch > 0 and stability > 1.0 - self.tol:
-                return None, True
-            module.classifier.reset_parameters()  # pseudo-label ids are arbitrary each epoch
-            # the head starts from scratch every epoch: a larger step lets it catch up within the epoch
-            head_opt = torch.optim.Adam(module.classifier.parameters(), lr=10 * self.lr)
-            module.train()
-            n_batches = max(1, int(np.ceil(data.n_rows / self.batch_size)))
-            batches = [b for _ in range(self.passes_per_epoch) for b in self._uniform_batches(labels, rng)]
-            last_pass = []
-            for step, idx in enumerate(batches):
-                batch = to_tensors(data.rows(idx), self.device_)
-                target = torch.as_tensor(labels[idx], dtype=torch.long, device=self.device_)
-                logits = module.classifier(module.encoder(batch["input"]))
-                loss = torch.nn.functional.cross_entropy(logits, target)
-                optimizer.zero_grad()
-                head_opt.zero_grad()
-                loss.backward()
-                optimizer.step()
-                head_opt.step()
-                if step >= len(batches) - n_batches:
-                    last_pass.append(loss.item() * len(idx))
-            n_last = sum(len(b) for b in batches[-n_batches:])
-            # the head restarts every epoch, so the last pass says how well this epoch's labels were learnt
-            return {"loss": sum(last_pass) / n_last, "nmi_to_previous": stability}, False
-
-        self._run_phase("train", self.epochs, epoch_fn)
+    def _epoch(self, epoch, data, seed):
+        module = epoch.module
+        labels = self._pseudo_labels(self._embed(data), seed + epoch.index)
+        previous = epoch.state.get("labels")
+        stability = float("nan") if previous is None else float(normalized_mutual_info_score(previous, labels))
+        epoch.state["labels"] = labels
+        if epoch.index > 0 and stability > 1.0 - self.tol:
+            return None
+        module.classifier.reset_parameters()  # pseudo-label ids are arbitrary each epoch
+        # the head starts from scratch every epoch: a larger step lets it catch up within the epoch
+        head_optimizer = torch.optim.Adam(module.classifier.parameters(), lr=10 * self.lr)
+        module.train()
+        n_batches = max(1, int(np.ceil(data.n_rows / self.batch_size)))
+        batches = [b for _ in range(self.passes_per_epoch) for b in self._uniform_batches(labels, epoch.rng)]
+        for step, idx in enumerate(batches):
+            batch = to_tensors(data.inputs(idx), epoch.device)
+            losses = module.loss(batch, torch.as_tensor(labels[idx], dtype=torch.long, device=epoch.device))
+            head_optimizer.zero_grad()
+            epoch.update(losses, len(idx), record=step >= len(batches) - n_batches)
+            head_optimizer.step()
+        # the head restarts every epoch, so the last pass says how well this epoch's labels were learnt
+        return EpochRecord(epoch.mean(), metrics={"nmi_to_previous": stability})
 
     def _finalize(self, data, seed):
         self.embedding_ = self._embed(data)

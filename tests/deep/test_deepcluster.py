@@ -43,7 +43,7 @@ def test_save_load(planted, tmp_path):
 
 def test_bad_input(planted):
     X, _, _ = planted
-    with pytest.raises(ValueError, match="pretrain_epochs=0"):
-        DeepCluster(3, pretrain_epochs=5, **SMALL).fit(X)
+    with pytest.raises(TypeError, match="pretrain_epochs"):  # DeepCluster has no pretraining phase
+        DeepCluster(3, pretrain_epochs=5, **SMALL)
     with pytest.raises(ValueError, match="device"):
         DeepCluster(3, device="gpu0", **SMALL).fit(X)

@@ -108,14 +108,14 @@ def test_sparse_input_stays_sparse():
     X, _, _ = make_lbm(100, 30, 2, 2, family="poisson", sparse=True, random_state=0)
     data = MatrixData(X, "nb", max_col_input=50, rng=np.random.default_rng(0))
     assert sp.issparse(data.Y) and data.Y.nnz == X.nnz
-    assert data.col_input.shape == (30, 50)
+    assert data.column_input.shape == (30, 50)
 
 
 def test_column_encoder_reads_row_subsample(planted):
     X, _, cols = planted
     model = DeepCoclustering(3, 2, max_col_input=100, pretrain_epochs=15, epochs=10, random_state=0,
                              **SMALL).fit(X)
-    assert model.col_anchors_.shape == (100,) and len(np.unique(model.col_anchors_)) == 100
+    assert model.column_anchors_.shape == (100,) and len(np.unique(model.column_anchors_)) == 100
     assert ari(cols, model.column_labels_) > 0.95
 
 
@@ -342,3 +342,74 @@ def test_all_zero_rows_and_columns_are_handled(likelihood):
     assert np.all(np.isfinite(model.row_soft_assignments_))
     assert np.all(np.isfinite(model.column_embedding_))
     assert np.all(np.isfinite(model.history_["loss"]))
+
+
+# -- feature names and saved-file format ------------------------------------------------------------
+def test_feature_names_from_a_dataframe_are_checked_by_transform(planted):
+    pd = pytest.importorskip("pandas")
+    X, _, _ = planted
+    frame = pd.DataFrame(X, columns=[f"g{j}" for j in range(X.shape[1])])
+    model = IDEC(3, pretrain_epochs=2, epochs=1, random_state=0, **SMALL).fit(frame)
+    np.testing.assert_array_equal(model.feature_names_in_, frame.columns)
+    assert model.n_features_in_ == 60
+    np.testing.assert_array_equal(model.predict(frame), model.labels_)
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.transform(frame.rename(columns={"g0": "other"}))
+    with pytest.raises(ValueError, match="X has 59 features, but IDEC is expecting 60"), \
+            pytest.warns(UserWarning, match="does not have valid feature names"):
+        model.predict(X[:, 1:])
+
+
+def test_feature_names_given_to_fit_for_sparse_input(planted):
+    X, _, _ = planted
+    names = [f"gene{j}" for j in range(X.shape[1])]
+    model = DeepCoclustering(3, 2, pretrain_epochs=1, epochs=1, random_state=0, **SMALL)
+    model.fit(sp.csr_matrix(X), feature_names=names)
+    assert list(model.feature_names_in_) == names
+    with pytest.raises(ValueError, match="60 strings"):
+        model.fit(X, feature_names=names[:-1])
+
+
+def test_dec_fits_and_predicts_sparse_input(planted):
+    X, _, _ = planted
+    model = DEC(3, pretrain_epochs=2, epochs=2, random_state=0, **SMALL).fit(sp.csr_matrix(X))
+    np.testing.assert_array_equal(model.predict(sp.csr_matrix(X)), model.labels_)
+
+
+def test_saved_file_keeps_feature_names_and_rejects_other_versions(tmp_path, planted):
+    pd = pytest.importorskip("pandas")
+    X, _, _ = planted
+    frame = pd.DataFrame(X, columns=[f"g{j}" for j in range(X.shape[1])])
+    model = DEC(3, pretrain_epochs=2, epochs=1, random_state=0, **SMALL).fit(frame)
+    path = tmp_path / "dec.pt"
+    model.save(path)
+    loaded = DEC.load(path)
+    np.testing.assert_array_equal(loaded.feature_names_in_, model.feature_names_in_)
+    with pytest.raises(ValueError, match="feature names should match"):
+        loaded.predict(frame.rename(columns={"g5": "x"}))
+    state = torch.load(path, weights_only=True)
+    for version in (1, 99):
+        if version == 1:
+            del state["format_version"]  # files written before the version was recorded
+        else:
+            state["format_version"] = version
+        torch.save(state, tmp_path / "other.pt")
+        with pytest.raises(ValueError, match=f"file format {version}.*refit the model and save it again"):
+            DEC.load(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="a loaded model cannot resume"):
+        loaded.fit(frame, resume=True)
+
+
+@pytest.mark.parametrize("cls", [IDEC, DeepCoclustering])
+def test_huge_column_is_standardised_not_nan(cls, tiny):
+    """A column of 1e20 overflowed float32 moments and surfaced as KMeans' 'Input X contains NaN'."""
+    X = tiny.copy()
+    X[:, 0] = 1e20 * np.random.default_rng(0).random(40)
+    args = (2, 2) if cls is DeepCoclustering else (2,)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = cls(*args, pretrain_epochs=2, epochs=2, random_state=0, **SMALL).fit(X)
+    assert np.all(np.isfinite(model.history_["loss"]))
+    X[0, 0] = 1e39
+    with pytest.raises(ValueError, match="values up to 1e\\+39, beyond the float32 range"):
+        cls(*args, **SMALL).fit(X)

@@ -96,11 +96,19 @@ class MultiSubModule(nn.Module):
         self.heads = nn.ModuleList([ConceptHead(c["Z"], c["P0"], c["b0"]) for c in concepts.values()])
 
     def alignment(self, x):
-        """Phase I: ``1 - cos(encode(x), w)`` per concept (kind alignment)."""
+        """Phase I: ``1 - <e/|e|, w>`` per concept (kind alignment).
+
+        ``w = a Z`` is not normalised: with unit proxies this is the paper's
+        ``1 - cos(e, w)`` times ``|w|``, equal to it when ``a`` is one-hot. The
+        cosine alone is blind to how ``a`` splits between opposite proxies
+        (two proxies ``z`` and ``-z`` give ``w`` along ``z`` whatever the
+        split), so the latent factors would get no gradient there.
+        """
         out = Losses()
         for name, head in zip(self.names, self.heads):
             _, w = head.proxy(x)
-            out.add("alignment", f"alignment:{name}", (1.0 - F.cosine_similarity(head.encode(x), w, dim=1)).mean())
+            agreement = (F.normalize(head.encode(x), dim=1) * w).sum(dim=1)
+            out.add("alignment", f"alignment:{name}", (1.0 - agreement).mean())
         return out
 
     def clustering(self, x, pseudo_labels, *, balance, margin):

@@ -236,6 +236,11 @@ def build_concept(concept, proxies, *, feature_names, n_features, stats, standar
     closer in angle to it than to any proxy.
     """
     kind = proxy_kind(concept, proxies)
+    count = int(proxies) if kind == "kmeans" else len(proxies if isinstance(proxies, Mapping) else set(proxies))
+    if count < 2:
+        only = next(iter(proxies))
+        raise ValueError(f"concept {concept!r} has a single proxy ({only!r}); a concept needs at least two "
+                         "proxies to tell clusters apart (add a contrasting set).")
     sets = {}
     if kind == "sets":
         names, Z, P0, b0, sets = _gene_sets(concept, proxies, feature_names, unknown_features)
@@ -245,9 +250,6 @@ def build_concept(concept, proxies, *, feature_names, n_features, stats, standar
         names, Z, P0, b0 = _keywords(concept, proxies, n_features, stats, text_encoder)
     else:
         names, Z, P0, b0 = _kmeans(concept, int(proxies), standardised(), seed)
-    if len(names) < 2:
-        raise ValueError(f"concept {concept!r} has a single proxy ({names[0]!r}); a concept needs at least two "
-                         "proxies to tell clusters apart (add a contrasting set).")
     if background:
         if BACKGROUND in names:
             raise ValueError(f"concept {concept!r} already has a proxy named {BACKGROUND!r}, the name of the "

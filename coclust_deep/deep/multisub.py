@@ -46,7 +46,7 @@ class MultiSub(DeepEstimatorBase):
     is spanned by *proxies* Z (its candidate categories). Per sample and
     concept, a latent factor ``p_i`` gives weights ``a_i = softmax(p_i Zᵀ)``
     over the proxies and a proxy ``w_i = a_i Z``. Phase I (``align_epochs``)
-    aligns the sample encoder with its proxy (``1 - cos(e_i, w_i)``); phase
+    aligns the sample encoder with its proxy (``1 - <e_i/|e_i|, w_i>``); phase
     II (``cluster_epochs``) refines the encoder with the paper's clustering
     loss on ``u_i = [e_i/|e_i|, w_i/|w_i|]``: ``balance`` times the mean
     distance between samples of the same pseudo-label plus ``1 - balance``
@@ -88,6 +88,10 @@ class MultiSub(DeepEstimatorBase):
       minimum, every sample in one cluster, where the between term vanishes;
     * the loss is differentiable (the published phase II loss has no
       gradient: it is built from numpy copies);
+    * the alignment is ``1 - <e_i/|e_i|, w_i>``, the paper's cosine loss
+      times ``|w_i|`` (equal for one-hot ``a_i``): the cosine alone cannot
+      tell how ``a_i`` splits between two opposite proxies (a thick and a
+      thin stroke), so the latent factors would learn nothing there;
     * the number of clusters of a concept is its number of proxies (plus the
       background, below); proxies no sample is closest to stay empty, so
       ``labels_`` may use fewer;

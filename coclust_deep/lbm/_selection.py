@@ -83,10 +83,10 @@ def select_lbm(
     --------
     >>> from coclust_deep import select_lbm
     >>> from coclust_deep.datasets import make_lbm
-    >>> X, _, _ = make_lbm(200, 90, 3, 2, family="poisson", random_state=0)
-    >>> best, table = select_lbm(X, range(2, 5), range(1, 4), n_init=2, random_state=0)
+    >>> X, _, _ = make_lbm(200, 100, 3, 3, family="poisson", row_effects=True, signal=1.0, random_state=1)
+    >>> best, table = select_lbm(X, range(2, 5), range(2, 5), n_init=2, random_state=0)
     >>> best.n_row_clusters, best.n_col_clusters
-    (3, 2)
+    (3, 3)
     """
     import pandas as pd  # imported here: `import coclust_deep` stays light
 

@@ -3,8 +3,8 @@
 For each stored non-zero ``x_ij`` with ``z = theta_j s_i``: ``F = lgamma(x + z) -
 lgamma(z)`` and its first two derivatives in ``z``, summed per column after
 the chain rule (``s_i``, ``s_i**2``). Integer counts up to ``EXACT_MAX`` (most
-UMI counts) use the exact finite sums ``sum_{v<x} log(z + v)``, ``1/(z+v)``,
-``-1/(z+v)**2``; larger or non-integer values use ``lgamma`` and the
+UMI counts) use the exact finite sums ``sum_{v<x} log(z + v)`` (as the log of
+one product), ``1/(z+v)``, ``-1/(z+v)**2``; larger or non-integer values use ``lgamma`` and the
 asymptotic series of digamma and trigamma after upward recurrence.
 """
 from __future__ import annotations
@@ -45,12 +45,15 @@ def _trigamma(x):
 def _size_term(x, z, out3):
     """``out3 = (F, dF/dz, d2F/dz2)`` for ``F(x; z) = lgamma(x + z) - lgamma(z)``, ``x > 0``, ``z > 0``."""
     if x <= EXACT_MAX and x == math.floor(x):
-        f = f1 = f2 = 0.0
+        prod = 1.0  # one logarithm of the product: z (z+1) ... (z+x-1) stays far from overflow for x <= 8
+        f1 = f2 = 0.0
         for v in range(int(x)):
             t = z + v
-            f += math.log(t)
-            f1 += 1.0 / t
-            f2 -= 1.0 / (t * t)
+            prod *= t
+            inv = 1.0 / t
+            f1 += inv
+            f2 -= inv * inv
+        f = math.log(prod)
     else:
         f = math.lgamma(x + z) - math.lgamma(z)
         f1 = _digamma(x + z) - _digamma(z)

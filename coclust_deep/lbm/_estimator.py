@@ -318,7 +318,7 @@ class LatentBlockModel(BaseEstimator):
         self.labels_ = self.row_labels_
         self.row_proportions_ = state.pi
         self.column_proportions_ = state.rho
-        self.params_ = dict(state.params)
+        self.params_ = {k: v for k, v in state.params.items() if not k.startswith("_")}  # "_": fit bookkeeping
         if "mean" in self.params_:
             self.params_["mean"] = self.params_["mean"] + info.shift
         self.block_means_ = family.block_means(state.params, info)

@@ -25,6 +25,7 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from .._blocks import EMPTY_SIZE, block_average
+from .._validation import nonzero_entries
 
 # Element-wise passes over the stored values go in chunks of this many, so a
 # check or a constant never allocates a temporary the size of X.
@@ -100,6 +101,14 @@ def _values_min_max(values):
 
 def _is_integer(values):
     return not chunked_sum(values, lambda v: v != np.round(v))
+
+
+def _require_non_negative_integers(values, message):
+    """Raise ValueError(message) unless every value is a non-negative integer; return the largest."""
+    low, high = _values_min_max(values)
+    if low < 0 or not _is_integer(values):
+        raise ValueError(message)
+    return high
 
 
 def _log_dirichlet_multinomial(counts, a):
@@ -224,6 +233,16 @@ class Family:
         return np.zeros(X.shape[0])
 
 
+def _check_squares(max_abs, total, n, d, noun, where, fix):
+    """Raise when squared values summed over the n*d cells overflow float64."""
+    limit = np.sqrt(SAFE_SUM / (n * d))
+    if not np.isfinite(total) or max_abs > limit:
+        raise ValueError(
+            f"X holds {noun} up to {max_abs:.3g}: their squares, summed over the {n}x{d} cells, overflow "
+            f"float64 {where} (the largest that fits here is about {limit:.3g}). {fix}"
+        )
+
+
 def _square(X):
     return X.multiply(X).tocsr() if hasattr(X, "multiply") else X * X
 
@@ -342,13 +361,8 @@ class Gaussian(Family):
     needs_squares = True
 
     def check_magnitude(self, max_abs, total, n, d):
-        limit = np.sqrt(SAFE_SUM / (n * d))
-        if not np.isfinite(total) or max_abs > limit:
-            raise ValueError(
-                f"X holds values up to {max_abs:.3g}: their squares, summed over the {n}x{d} cells, "
-                f"overflow float64 in the Gaussian block variances (the largest value that fits here is "
-                f"about {limit:.3g}). Divide X by a constant first: the partitions do not change."
-            )
+        _check_squares(max_abs, total, n, d, "values", "in the Gaussian block variances",
+                       "Divide X by a constant first: the partitions do not change.")
 
     def m_step(self, st, info, old=None):
         den = np.outer(st.s, st.t)
@@ -386,12 +400,9 @@ class Categorical(Family):
         return self.levels - 1
 
     def check_values(self, values):
-        low, high = _values_min_max(values)
-        if low < 0 or not _is_integer(values):
-            raise ValueError(
-                "family='categorical' needs integer levels 0, 1, 2, ... (e.g. genotype calls or binned "
-                "expression); found negative or non-integer values. Recode the levels as integers from 0."
-            )
+        high = _require_non_negative_integers(
+            values, "family='categorical' needs integer levels 0, 1, 2, ... (e.g. genotype calls or binned "
+            "expression); found negative or non-integer values. Recode the levels as integers from 0.")
         if high + 1 > self.max_levels:
             raise ValueError(
                 f"family='categorical' found {int(high) + 1} levels (0..{int(high)}), more than "
@@ -459,9 +470,9 @@ class NegativeBinomial(Family):
       and finishes on the host in O(d g m).
     * M-step (after the column half-step, from V): ``lambda`` by Newton's
       method in ``log lambda`` per block (the expected log-likelihood is concave
-      there), then ``theta`` by safeguarded Newton steps in ``log theta`` per
-      gene, each step accepted only if it raises the gene's term (so the ELBO
-      never decreases). The one term of ``theta`` that is not a block sum,
+      there), then one safeguarded Newton step in ``log theta`` per gene,
+      accepted only if it raises the gene's term (so the ELBO never
+      decreases; Newton converges over the EM iterations, a generalised EM). The one term of ``theta`` that is not a block sum,
       ``sum_i F(x_ij; theta_j a_i)``, does not depend on the clusters; the
       kernels' ``nb_size_terms`` computes it over the stored non-zeros.
     * ``theta`` lies in [THETA_MIN, THETA_MAX]: an all-zero gene or a gene
@@ -473,7 +484,7 @@ class NegativeBinomial(Family):
     host_columns = True
     THETA_MIN = 1e-3
     THETA_MAX = 1e6
-    NEWTON_STEPS = 1  # dispersion steps per M-step (Newton converges over the EM iterations)
+    MAX_STEP = 2.0  # largest dispersion step, in log theta, per M-step
     LAMBDA_ITER = 50
     # Columns of V handled at once on the host: bounds the (chunk, g, m) temporaries.
     COLUMN_CHUNK = 4096
@@ -487,25 +498,18 @@ class NegativeBinomial(Family):
 
     # ---- data
     def check_values(self, values):
-        low, _ = _values_min_max(values)
-        if low < 0 or not _is_integer(values):
-            raise ValueError(
-                "family='nb' (negative binomial) needs non-negative integer counts, such as raw UMI counts; "
-                "found negative or non-integer values. Use the raw counts, or family='gaussian' for "
-                "normalised or scaled data."
-            )
+        _require_non_negative_integers(
+            values, "family='nb' (negative binomial) needs non-negative integer counts, such as raw UMI counts; "
+            "found negative or non-integer values. Use the raw counts, or family='gaussian' for normalised or "
+            "scaled data.")
 
     def value_constant(self, values):
         return -chunked_sum(values, lambda v: gammaln(v.astype(np.float64) + 1.0))
 
     def check_magnitude(self, max_abs, total, n, d):
-        limit = np.sqrt(SAFE_SUM / (n * d))  # the dispersion's moment start sums squared counts
-        if not np.isfinite(total) or max_abs > limit:
-            raise ValueError(
-                f"X holds counts up to {max_abs:.3g}: over its {n}x{d} cells the squared counts that start "
-                f"the dispersions of family='nb' overflow float64 (the largest count that fits here is about "
-                f"{limit:.3g}). No real count is this large: check the input, or use family='poisson'."
-            )
+        # the dispersions' moment start sums squared counts
+        _check_squares(max_abs, total, n, d, "counts", "in the dispersions of family='nb'",
+                       "No real count is this large: check the input, or use family='poisson'.")
 
     def setup(self, X, info, size_terms=None):
         n = info.n
@@ -602,9 +606,10 @@ class NegativeBinomial(Family):
             return old
         theta = self.theta0 if old is None else old["theta"]
         lam0 = None if old is None else old["lambda"]
+        scale = np.full(theta.shape, self.MAX_STEP) if old is None else old["_theta_step"]
         lam = self._fit_lambda(st, theta, lam0)
-        theta = self._fit_theta(st, lam, theta)
-        return {"lambda": lam, "theta": theta}
+        theta, scale = self._fit_theta(st, lam, theta, scale)
+        return {"lambda": lam, "theta": theta, "_theta_step": scale}
 
     def _fit_lambda(self, st, theta, lam0=None):
         """Per block, the root in ``lambda`` of ``SXT_kl = sum_j T_jl W_jk q_jkl`` (the M-step).
@@ -618,6 +623,7 @@ class NegativeBinomial(Family):
         target = st.SXT
         exposure = np.outer(A, T.T @ self.b)  # the Poisson-with-effects denominator
         start = block_average(target, exposure) if lam0 is None else lam0
+        start = np.where(target > 0, start, RATE_EPS)  # an all-zero block: the floor, not 25 Newton steps
         nu = np.log(np.maximum(start, RATE_EPS))
         lo = np.full_like(nu, np.log(RATE_EPS))
         hi = np.full_like(nu, np.log(1e12))
@@ -629,6 +635,7 @@ class NegativeBinomial(Family):
             q = q / (theta[:, None, None] + q)
             f = np.einsum("jkl,jkl->kl", TW, q) - target
             fp = np.einsum("jkl,jkl->kl", TW, q * (1 - q))
+            f = np.where(target > 0, f, 0.0)
             lo = np.where(f < 0, nu, lo)
             hi = np.where(f > 0, nu, hi)
             step = np.where(fp > 0, -f / np.maximum(fp, 1e-300), 0.0)
@@ -665,37 +672,29 @@ class NegativeBinomial(Family):
             q2[rows] -= np.sum(Tj * (2 * Ak / den - W / den**2), axis=(1, 2))
         return q_val, q1, q2
 
-    def _fit_theta(self, st, lam, theta):
-        """Up to NEWTON_STEPS safeguarded Newton steps in ``log theta``, per gene, never lowering its term."""
+    def _fit_theta(self, st, lam, theta, scale):
+        """One safeguarded Newton step in ``log theta`` per gene, kept only where it raises that gene's term.
+
+        The term that needs a pass over X, ``sum_i F(x_ij; theta_j a_i)``, is a
+        separate sum for each gene, so one pass at the trial values decides
+        every gene at once: accepted genes take the trial and its sums,
+        rejected ones keep theirs (no second pass) and a step four times
+        shorter next time (``scale``, per gene, grows back on acceptance).
+        """
         lo, hi = np.log(self.THETA_MIN), np.log(self.THETA_MAX)
         tau = np.log(theta)
-        current = self._theta_objective(st, lam, theta, self._gamma(theta))
-        for _ in range(self.NEWTON_STEPS):
-            val, q1, q2 = current
-            th = np.exp(tau)
-            g1 = th * q1
-            g2 = th * th * q2 + th * q1
-            step = np.where(g2 < 0, -g1 / np.where(g2 < 0, g2, -1.0), np.sign(g1))
-            step = np.clip(step, -2.0, 2.0)
-            accepted = np.zeros(tau.size, dtype=bool)
-            trial_tau = tau
-            for _halving in range(5):
-                trial_tau = np.where(accepted, trial_tau, np.clip(tau + step, lo, hi))
-                trial = np.exp(trial_tau)
-                cand = self._theta_objective(st, lam, trial, self._gamma(trial))
-                ok = cand[0] >= val - 1e-12 * np.abs(val)
-                accepted |= ok
-                if accepted.all():
-                    break
-                step = np.where(accepted, step, 0.5 * step)
-            new_tau = np.where(accepted, trial_tau, tau)
-            if np.max(np.abs(new_tau - tau)) < 1e-8:
-                tau = new_tau
-                break
-            tau = new_tau
-            theta = np.exp(tau)
-            current = self._theta_objective(st, lam, theta, self._gamma(theta))
-        return np.clip(np.exp(tau), self.THETA_MIN, self.THETA_MAX)
+        gamma = self._gamma(theta)
+        val, q1, q2 = self._theta_objective(st, lam, theta, gamma)
+        g1 = theta * q1
+        g2 = theta * theta * q2 + theta * q1
+        step = np.where(g2 < 0, -g1 / np.where(g2 < 0, g2, -1.0), np.sign(g1) * scale)
+        step = np.clip(step, -scale, scale)
+        trial = np.exp(np.clip(tau + step, lo, hi))
+        trial_gamma = self._gamma(trial)
+        ok = self._theta_objective(st, lam, trial, trial_gamma)[0] >= val - 1e-12 * np.abs(val)
+        new = np.clip(np.where(ok, trial, theta), self.THETA_MIN, self.THETA_MAX)
+        self._cache = (new.copy(), tuple(np.where(ok, t, c) for t, c in zip(trial_gamma, gamma)))
+        return new, np.where(ok, np.minimum(2 * scale, self.MAX_STEP), scale / 4)
 
     def block_means(self, params, info):
         return params["lambda"] * (info.total / (info.n * info.d))
@@ -713,12 +712,7 @@ class NegativeBinomial(Family):
         a = r / mean_r
         phi = self._phi(T, lam, theta)
         L = project(X, T, None) @ np.log(lam).T - project(X, phi, None) - np.outer(a, theta @ phi)
-        if hasattr(X, "format"):
-            C = X.tocoo()
-            rows, cols, x = C.row, C.col, np.asarray(C.data, dtype=np.float64)
-        else:
-            rows, cols = np.nonzero(X)
-            x = np.asarray(X[rows, cols], dtype=np.float64)
+        rows, cols, x = nonzero_entries(X)
         zz = theta[cols] * a[rows]
         per_value = lg(x + zz) - lg(zz) - lg(x + 1) + x * np.log(np.maximum(self.b[cols], 1e-300))
         const = np.bincount(rows, per_value, minlength=X.shape[0]) + a * float(theta @ np.log(theta))

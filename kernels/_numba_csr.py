@@ -114,13 +114,16 @@ def csr_half_step(indptr, indices, data, T, A, B, has_B, w, z, r, has_z, mode, u
         sxt = SXT[c]
         sx2t = SX2T[c]
         acc = 0.0
-        for i in range(lo, hi):
-            if n_levels > 0:
+        if n_levels > 0:  # two loops: the plain one stays as tight as before levels existed
+            for i in range(lo, hi):
                 _project_row_levels(indptr, indices, data, i, T, n_clusters, n_levels, u)
-            else:
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
+        else:
+            for i in range(lo, hi):
                 _project_row(indptr, indices, data, i, T, has_B, u, v)
-            acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
-                              S, L, sxt, sx2t)
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
         log_norm[c] = acc
     return SXT, SX2T, log_norm
 

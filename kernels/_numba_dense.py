@@ -95,13 +95,16 @@ def dense_half_step(X, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, fixed, h
         sxt = SXT[c]
         sx2t = SX2T[c]
         acc = 0.0
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            if n_levels > 0:
+        if n_levels > 0:  # two loops: the plain one stays as tight as before levels existed
+            for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
                 _project_row_levels(X[i], Tt, n_levels, u)
-            else:
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
+        else:
+            for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
                 _project_row(X[i], Tt, has_B, u, v)
-            acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
-                              S, L, sxt, sx2t)
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
         log_norm[c] = acc
     return SXT, SX2T, log_norm
 

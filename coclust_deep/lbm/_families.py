@@ -740,9 +740,10 @@ def auto_family(value_blocks):
     """The family ``"auto"`` picks from the stored values: 0/1 -> bernoulli, counts -> poisson, else gaussian.
 
     Counts get the Poisson model (with row and column effects by default)
-    rather than the negative binomial: both fit UMI counts, the Poisson runs
-    about twice as fast and needs no dispersion, and ``family="nb"`` is one
-    keyword away when genes are over-dispersed.
+    rather than the negative binomial: on real UMI counts neither is better
+    everywhere (``python -m benchmarks.lbm_families``: NB ahead on CITE-seq
+    CBMC, level on 10X PBMC, behind on pbmc68k_reduced), the Poisson fit takes
+    2.6-3.9 times less time, and ``family="nb"`` is one keyword away.
     """
     binary = counts = True
     for values in value_blocks:

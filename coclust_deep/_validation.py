@@ -118,6 +118,18 @@ def stored_values(X):
     return X.data if hasattr(X, "format") else X
 
 
+def nonzero_entries(X):
+    """``(rows, cols, values)`` of the non-zero entries of dense or sparse ``X`` (values as float64)."""
+    if hasattr(X, "tocoo"):
+        coo = X.tocoo()
+        i, j, v = coo.row, coo.col, np.asarray(coo.data, dtype=np.float64)
+    else:
+        i, j = np.nonzero(X)
+        v = np.asarray(X[i, j], dtype=np.float64)
+    keep = v != 0
+    return i[keep], j[keep], v[keep]
+
+
 def check_n_clusters(value, name, upper, upper_name):
     """An int in ``[1, upper]``; ``upper`` is the number of rows or columns."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

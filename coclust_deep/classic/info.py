@@ -5,7 +5,7 @@ import numpy as np
 
 from .._blocks import block_sums
 from .._seeding import document_init
-from .._validation import Interval, check_n_clusters
+from .._validation import Interval, check_n_clusters, nonzero_entries
 from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, row_sums
 
 _TINY = np.finfo(np.float64).tiny
@@ -155,12 +155,7 @@ def _full_mutual_information(X, ctx):
     """``I(X; Y)`` of the matrix itself, from its non-zero entries only."""
     total = ctx["total"]
     r, c = ctx["mass"]
-    if hasattr(X, "tocoo"):
-        coo = X.tocoo()
-        i, j, v = coo.row, coo.col, np.asarray(coo.data, dtype=np.float64)
-    else:
-        i, j = np.nonzero(X)
-        v = np.asarray(X[i, j], dtype=np.float64)
+    i, j, v = nonzero_entries(X)
     keep = v > 0
     i, j, v = i[keep], j[keep], v[keep]
     p = v / total

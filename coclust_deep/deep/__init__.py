@@ -7,6 +7,8 @@
   of the rows (``adata.obsm``) or columns (``adata.varm``) aligned CLIP-style.
 * :class:`DM2C`: mixed-modal clustering of samples seen in one of two
   modalities, with no pairing (Jiang et al., 2019).
+* :class:`MultiSub`: one clustering per user-given concept (gene sets,
+  feature vectors or keywords as proxies; Yao, Qian & Hu, 2024).
 
 Layout (nn -> module -> training plan -> estimator): ``_nn.py`` reusable torch
 blocks; ``_module.py`` the ``nn.Module``s, which return a ``Losses`` object
@@ -31,5 +33,6 @@ from .coclustering import DeepCoclustering
 from .dec import DEC, IDEC
 from .deepcluster import DeepCluster
 from .dm2c import DM2C
+from .multisub import MultiSub
 
-__all__ = ["DEC", "DM2C", "DeepCluster", "DeepCoclustering", "IDEC"]
+__all__ = ["DEC", "DM2C", "DeepCluster", "DeepCoclustering", "IDEC", "MultiSub"]

@@ -16,6 +16,7 @@ def select_lbm(
     n_col_clusters=range(2, 7),
     *,
     family="auto",
+    criterion="icl",
     layer=None,
     use_raw=False,
     mask_var=None,
@@ -41,6 +42,9 @@ def select_lbm(
         Candidate numbers of cell and gene clusters (iterables of ints).
     family
         As in :func:`coclust_deep.tl.lbm` (``"auto"`` picks from the data).
+    criterion
+        ``"icl"`` (BIC-like, every family) or ``"icl_exact"`` (conjugate priors:
+        Bernoulli, Poisson, categorical); see :func:`coclust_deep.select_lbm`.
     {doc_input}
     {doc_key_added}
     {doc_overwrite_copy}
@@ -58,7 +62,8 @@ def select_lbm(
     ``adata.uns[key_added]``
         Everything :func:`coclust_deep.tl.lbm` writes there, and
         ``icl_table``: dict of equal-length arrays ``n_row_clusters``,
-        ``n_col_clusters``, ``icl``, ``elbo``, ``n_iter`` (one entry per grid
+        ``n_col_clusters``, ``icl``, ``icl_exact`` (families with conjugate
+        priors), ``elbo``, ``n_iter`` (one entry per grid
         point; ``pd.DataFrame(adata.uns[key]["icl_table"])`` rebuilds the
         table, which :func:`coclust_deep.pl.icl` plots). ``params`` also holds
         ``n_row_clusters_grid`` and ``n_col_clusters_grid``.
@@ -74,6 +79,7 @@ def select_lbm(
     """
     SELECT_LBM.check(adata, key_added, overwrite=overwrite)
     check_choice(family, "family", FAMILIES)
+    check_choice(criterion, "criterion", ("icl", "icl_exact"))
     row_grid, col_grid = list(n_row_clusters), list(n_col_clusters)  # iterables are read once
     from ..lbm import select_lbm as select_lbm_estimator
 
@@ -86,15 +92,18 @@ def select_lbm(
         n_row_clusters=row_grid,
         n_col_clusters=col_grid,
         family=resolve_family(family, data, "tl.select_lbm"),
+        criterion=criterion,
         random_state=random_state,
         **estimator_kwargs,
     )
-    log_info(f"tl.select_lbm: ICL picked g={best.n_row_clusters}, m={best.n_col_clusters} of {len(table)} models")
+    log_info(f"tl.select_lbm: {criterion} picked g={best.n_row_clusters}, m={best.n_col_clusters} "
+             f"of {len(table)} models")
     result = lbm_result(best, data)
     result.uns["icl_table"] = table
     params = {
         **best.get_params(),
         "family_requested": family,
+        "criterion": criterion,
         "n_row_clusters_grid": row_grid,
         "n_col_clusters_grid": col_grid,
     }

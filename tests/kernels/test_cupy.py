@@ -6,11 +6,11 @@ on the device but in a different order (warp shuffles, atomics), so
 """
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from coclust_deep import kernels
 from coclust_deep.kernels import HARD, SAMPLE, SOFT
 from coclust_deep.kernels import numpy_backend as ref
+from tests.kernels.problems import RTOL, assert_same_result, every_half_step_case, half_step_problem
 
 cp = pytest.importorskip("cupy")
 from coclust_deep.kernels import cupy_backend as cb  # noqa: E402
@@ -20,41 +20,15 @@ pytestmark = [
     pytest.mark.skipif(not cb.is_available(), reason="needs a CUDA device"),
 ]
 
-RTOL = {np.float64: 1e-10, np.float32: 1e-6}
-
-
-def _problem(n=70, d=41, g=3, m=5, dtype=np.float64, sparse=False, seed=0):
-    """Random nonnegative X with two all-zero rows and one all-zero column."""
-    rng = np.random.default_rng(seed)
-    X = rng.gamma(1.0, 2.0, size=(n, d)) * (rng.random((n, d)) < 0.3)
-    X[[1, n // 2]] = 0.0
-    X[:, 3] = 0.0
-    X = X.astype(dtype)
-    if sparse:
-        X = sp.csr_matrix(X)
-    T = rng.dirichlet(np.ones(m), size=d)
-    A = rng.normal(size=(g, m))
-    B = -np.abs(rng.normal(size=(g, m))) * 0.05
-    w, z = rng.normal(size=g), rng.normal(size=g)
-    r = rng.gamma(2.0, 1.0, size=n)
-    return X, T, A, B, w, z, r, rng.random(n)
+def _problem(**kw):
+    return half_step_problem(**{"n": 70, "d": 41, **kw})
 
 
 def _assert_same(got, want, rtol):
-    np.testing.assert_allclose(cb.to_numpy(got.S), want.S, rtol=rtol, atol=1e-12)
-    np.testing.assert_allclose(cb.to_numpy(got.SXT), want.SXT, rtol=rtol, atol=1e-12)
-    if want.SX2T is None:
-        assert got.SX2T is None
-    else:
-        np.testing.assert_allclose(cb.to_numpy(got.SX2T), want.SX2T, rtol=rtol, atol=1e-12)
-    assert got.log_norm == pytest.approx(want.log_norm, rel=rtol, abs=1e-12)
+    assert_same_result(got, want, rtol, to_numpy=cb.to_numpy)
 
 
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
-@pytest.mark.parametrize("with_B", [False, True], ids=["noB", "B"])
-@pytest.mark.parametrize("with_z", [False, True], ids=["noz", "z"])
+@every_half_step_case
 def test_row_estep_matches_reference(sparse, dtype, mode, with_B, with_z):
     X, T, A, B, w, z, r, uniforms = _problem(dtype=dtype, sparse=sparse)
     args = (T, A, B if with_B else None, w, z if with_z else None, r if with_z else None,
@@ -106,3 +80,34 @@ def test_auto_backend_picks_cupy_for_cupy_input():
     X = cp.asarray(_problem()[0])
     assert kernels.resolve_backend("auto", X) == "cupy"
     assert kernels.get_backend("auto", X).name == "cupy"
+
+
+# ---- contract additions of issue 10 (written without a GPU; these tests are their first run on one)
+from tests.kernels.problems import count_problem, known_rows, level_problem  # noqa: E402
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_fixed_rows_match_reference(sparse):
+    X, T, A, B, w, z, r, uniforms = _problem(sparse=sparse)
+    fixed = known_rows(X.shape[0], A.shape[0])
+    for mode in (SOFT, HARD, SAMPLE):
+        args = (T, A, B, w, z, r, mode, uniforms, fixed)
+        _assert_same(cb.row_estep(cb.prepare(X), *args), ref.row_estep(X, *args), 1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_levels_and_projections_match_reference(sparse):
+    X, T, A, w, z, r, uniforms = level_problem(sparse=sparse)
+    fixed = known_rows(X.shape[0], A.shape[0], seed=1)
+    for mode in (SOFT, HARD, SAMPLE):
+        args = (T, A, None, w, z, r, mode, uniforms, fixed, 4)
+        _assert_same(cb.row_estep(cb.prepare(X), *args), ref.row_estep(X, *args), 1e-10)
+    np.testing.assert_allclose(cb.to_numpy(cb.project(cb.prepare(X), T, 4)), ref.project(X, T, 4), rtol=1e-10)
+    np.testing.assert_allclose(cb.to_numpy(cb.project(cb.prepare(X), T)), ref.project(X, T), rtol=1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_nb_size_terms_match_reference(sparse):
+    X, size, theta = count_problem(sparse=sparse)
+    for a, b in zip(cb.nb_size_terms(cb.prepare(X), size, theta), ref.nb_size_terms(X, size, theta)):
+        np.testing.assert_allclose(cb.to_numpy(a), b, rtol=1e-9, atol=1e-9)

@@ -97,6 +97,14 @@ class DM2C(DeepEstimatorBase):
     critic's Wasserstein estimate (``wasserstein_a``/``_b`` in
     ``history_``) is a usable convergence monitor. ``"lsgan"`` (least
     squares) and the authors' ``"wgan-clip"`` are available for comparison.
+    Two additions keep the translation stable: each latent space is
+    standardised by its pretrained embeddings' moments before the
+    generators see it (both spaces on one scale, whatever each autoencoder
+    settled on), and a distance-preservation term (``geometry_weight``;
+    Benaim & Wolf 2017, DistanceGAN) asks each generator to keep the
+    batch's pairwise distances up to scale, so that matching the marginals
+    does not tear clusters apart. The adversarial terms train the
+    generators only, not the encoders.
 
     Each modality may be dense or sparse. Its likelihood is chosen from the
     data unless given: non-negative integers (counts, e.g. RNA UMIs) get a
@@ -126,17 +134,21 @@ class DM2C(DeepEstimatorBase):
         Samples of *each* modality per step.
     lr : float, default=1e-3
         Adam learning rate of the autoencoders and generators.
-    critic_lr : float, default=1e-4
+    critic_lr : float, default=1e-3
         Learning rate of the critics (Adam with betas (0.5, 0.9) for
         ``"wgan-gp"``/``"lsgan"``; RMSprop for ``"wgan-clip"``, as the authors).
     cycle_weight : float, default=1.0
         Weight of the latent cycle loss (the authors' ``lamda1``).
     adversarial_weight : float, default=0.5
         Weight of the generators' adversarial terms (the authors' ``lamda3``).
+    geometry_weight : float, default=1.0
+        Weight of the generators' distance-preservation term (not in the
+        authors' code; see above). 0 turns it off.
     adversarial : {"wgan-gp", "lsgan", "wgan-clip"}, default="wgan-gp"
         Adversarial objective (see above).
-    critic_steps : int, default=1
-        Critic updates per generator update.
+    critic_steps : int, default=5
+        Critic updates per generator update (WGAN-GP's setting; the authors
+        instead update their clipped critic once every 5 generator steps).
     likelihood_a, likelihood_b : {"auto", "gaussian", "nb", "zinb"}, default="auto"
         Reconstruction likelihood per modality; ``"auto"`` picks ``"nb"`` for
         non-negative integer data and ``"gaussian"`` otherwise.

@@ -7,6 +7,7 @@ import numpy as np
 
 from ._skeleton import Result, Tool
 from ._utils import get_matrix
+from ._views import read_views
 
 DM2C_TOOL = Tool("dm2c", writes=("row_labels", "row_embedding"))
 
@@ -69,6 +70,8 @@ def dm2c(
     use_raw_b=False,
     mask_var_a=None,
     mask_var_b=None,
+    view_a=None,
+    view_b=None,
     key_added="dm2c",
     overwrite=False,
     copy=False,
@@ -110,6 +113,11 @@ def dm2c(
     mask_var_a, mask_var_b
         Features of modality A/B to use: a boolean ``var`` column name (e.g.
         ``"highly_variable"``) or a boolean array; ``None`` uses every feature.
+    view_a, view_b
+        Read modality A/B from ``adata.obsm[view]`` (a key, or a name given
+        to :func:`~coclust_deep.tl.add_view`) instead of a matrix over
+        ``var``: for example CITE-seq proteins kept in ``obsm["protein"]``.
+        Excludes ``layer``/``use_raw``/``mask_var`` of that modality.
     {doc_key_added}
     {doc_overwrite_copy}
     random_state
@@ -169,10 +177,12 @@ def dm2c(
             adata_a, adata_b = mdata.mod[mods[0]], mdata.mod[mods[1]]
         else:
             adata_a, adata_b = adata_a.copy(), adata_b.copy()
-    data_a = get_matrix(adata_a, layer=layer_a, use_raw=use_raw_a, mask_var=mask_var_a)
-    data_b = get_matrix(adata_b, layer=layer_b, use_raw=use_raw_b, mask_var=mask_var_b)
-    model.fit(data_a.X, data_b.X, feature_names_a=[str(v) for v in data_a.var_names],
-              feature_names_b=[str(v) for v in data_b.var_names])
+    inputs = [_modality_input(adata, view, layer, use_raw, mask_var, side)
+              for adata, view, layer, use_raw, mask_var, side in (
+                  (adata_a, view_a, layer_a, use_raw_a, mask_var_a, "a"),
+                  (adata_b, view_b, layer_b, use_raw_b, mask_var_b, "b"))]
+    (X_a, names_a, data_a, extra_a), (X_b, names_b, data_b, extra_b) = inputs
+    model.fit(X_a, X_b, feature_names_a=names_a, feature_names_b=names_b)
 
     shared_uns = {
         "history": {name: np.asarray(values) for name, values in model.history_.items()},
@@ -181,19 +191,34 @@ def dm2c(
         "interrupted": model.interrupted_,
     }
     params = model.get_params(deep=False)
-    for side, adata, data, labels, embedding in (
-            ("a", adata_a, data_a, model.labels_a_, model.embedding_a_),
-            ("b", adata_b, data_b, model.labels_b_, model.embedding_b_)):
+    for side, adata, data, extra, labels, embedding in (
+            ("a", adata_a, data_a, extra_a, model.labels_a_, model.embedding_a_),
+            ("b", adata_b, data_b, extra_b, model.labels_b_, model.embedding_b_)):
         uns = {"modality": side, "likelihood": model.likelihoods_[side], **shared_uns}
         if mods is not None:
             uns["mod"] = mods[0 if side == "a" else 1]
         result = Result(row_labels=labels, row_embedding=embedding.astype(np.float32), uns=uns)
-        DM2C_TOOL.write(adata, key_added, result, data=data, params=params)
+        DM2C_TOOL.write(adata, key_added, result, data=data, params={**params, **extra})
     if mdata is not None:
         _write_mudata(mdata, mods, key_added, model)
     if copy:
         return mdata if mdata is not None else (adata_a, adata_b)
     return None
+
+
+def _modality_input(adata, view, layer, use_raw, mask_var, side):
+    """``(X, feature names, InputMatrix or None, extra params)`` of one modality: a view or a matrix over var."""
+    if view is None:
+        data = get_matrix(adata, layer=layer, use_raw=use_raw, mask_var=mask_var)
+        return data.X, [str(v) for v in data.var_names], data, {}
+    if layer is not None or use_raw or mask_var is not None:
+        raise ValueError(f"view_{side}= reads modality {side.upper()} from adata.obsm; drop layer_{side}, "
+                         f"use_raw_{side} and mask_var_{side}, which choose a matrix over adata.var.")
+    if not isinstance(view, str):
+        raise TypeError(f"view_{side} must be one key of adata.obsm, got {type(view).__name__}.")
+    found, used = read_views(adata, view, "obs")
+    (X,) = found.values()
+    return X, None, None, {f"view_{side}": used[0]}
 
 
 def _check_mudata_key(mdata, key):

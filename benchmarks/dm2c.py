@@ -1,0 +1,183 @@
+"""DM2C: one clustering of samples seen in one of two modalities, with no pairing.
+
+Run from the repository root::
+
+    python -m benchmarks.dm2c --data-dir ../shared/data            # 3 seeds, CBMC + digits
+    python -m benchmarks.dm2c --cases digits --quick                 # 1 seed, short training (smoke run)
+
+Writes ``benchmarks/results/dm2c.json`` (or ``--out``) and prints a markdown
+table. Every DM2C fit uses the estimator's defaults; only ``n_clusters`` is
+given, and it is the true number of classes (said so in the table).
+
+* **cbmc** (``CITE_CBMC_counts_top2000.h5``, 8617 cells, 15 types; read
+  ``../shared/data/README.md``): for each seed the cells are split at random
+  into two halves; half A keeps only its RNA counts (2000 genes, negative
+  binomial likelihood), half B only its 10 normalised surface-protein values
+  (``ADT_X``, Gaussian). No pairing is used. Baselines, same split and k:
+  k-means on the protein half alone, k-means on the RNA half alone (50 PCs
+  of log1p CP10k), and the paired oracle (k-means on every cell's RNA PCs
+  and proteins, both standardised, which DM2C cannot see).
+* **digits** (:func:`coclust_deep.datasets.make_unpaired_digits`, 10
+  classes): modality A the pixels of half of scikit-learn's digits, modality
+  B a fixed random non-linear projection of the *other* half.
+
+Metrics over all samples of both modalities: NMI and ACC against the
+labels (ACC under one Hungarian mapping shared by both modalities, so a
+cross-modal permutation of clusters counts as an error), NMI between the
+prediction and the modality (0: the clusters do not encode the modality), and
+the NMI within each modality. Random training is reported as mean ± std over
+seeds (seed = split seed = model seed). Times are wall-clock seconds of each
+fit on ``--threads`` torch threads, with ``os.getloadavg()`` before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "dm2c.json"
+CBMC_FILE = "CITE_CBMC_counts_top2000.h5"
+
+
+def _summary(values):
+    values = np.asarray(values, dtype=float)
+    return {"mean": round(float(values.mean()), 4), "std": round(float(values.std()), 4),
+            "median": round(float(np.median(values)), 4), "values": [round(float(v), 4) for v in values]}
+
+
+def _scores(y_a, y_b, labels_a, labels_b):
+    from coclust_deep.metrics import accuracy, nmi
+
+    y, pred = np.r_[y_a, y_b], np.r_[labels_a, labels_b]
+    modality = np.r_[np.zeros(len(y_a), int), np.ones(len(y_b), int)]
+    return {"nmi": nmi(y, pred), "acc_shared_mapping": accuracy(y, pred), "nmi_with_modality": nmi(modality, pred),
+            "nmi_a": nmi(y_a, labels_a), "nmi_b": nmi(y_b, labels_b)}
+
+
+def _kmeans_nmi(X, y, k, seed):
+    from sklearn.cluster import KMeans
+
+    from coclust_deep.metrics import nmi
+
+    return nmi(y, KMeans(k, n_init=10, random_state=seed).fit_predict(X))
+
+
+def load_cbmc(data_dir):
+    import h5py
+
+    path = Path(data_dir) / CBMC_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found; pass --data-dir (or set COCLUST_DEEP_DATA) to the folder "
+                                f"holding {CBMC_FILE} (in the repository layout: --data-dir ../shared/data).")
+    with h5py.File(path, "r") as f:
+        return f["X"][:].astype(np.float32), f["ADT_X"][:].astype(np.float32), f["Y"][:].astype(np.int64)
+
+
+def _rna_pcs(counts, seed):
+    from sklearn.decomposition import PCA
+
+    logged = np.log1p(counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0) * 1e4)
+    return PCA(50, random_state=seed).fit_transform((logged - logged.mean(0)) / (logged.std(0) + 1e-6))
+
+
+def _standardise(X):
+    return (X - X.mean(0)) / (X.std(0) + 1e-6)
+
+
+def run_case(X_a, X_b, y_a, y_b, k, seed, fast):
+    from coclust_deep.deep import DM2C
+
+    kw = {"pretrain_epochs": 3, "epochs": 3} if fast else {}
+    before = os.getloadavg()
+    start = time.perf_counter()
+    model = DM2C(k, random_state=seed, verbose=False, **kw).fit(X_a, X_b)
+    seconds = time.perf_counter() - start
+    out = _scores(y_a, y_b, model.labels_a_, model.labels_b_)
+    out.update(fit_seconds=seconds, loadavg_before=before, loadavg_after=os.getloadavg(),
+               likelihoods=model.likelihoods_, final_cycle=[model.history_["cycle_a"][-1], model.history_["cycle_b"][-1]])
+    return out
+
+
+def bench_cbmc(data_dir, seeds, fast):
+    counts, protein, y = load_cbmc(data_dir)
+    k = int(np.unique(y).size)
+    runs, baselines = [], []
+    for seed in seeds:
+        order = np.random.default_rng(seed).permutation(len(y))
+        half_a, half_b = np.sort(order[: len(y) // 2]), np.sort(order[len(y) // 2:])
+        runs.append(run_case(counts[half_a], protein[half_b], y[half_a], y[half_b], k, seed, fast))
+        pcs = _rna_pcs(counts, seed)
+        baselines.append({
+            "kmeans_protein_half": _kmeans_nmi(protein[half_b], y[half_b], k, seed),
+            "kmeans_rna_half": _kmeans_nmi(pcs[half_a], y[half_a], k, seed),
+            "paired_oracle_kmeans": _kmeans_nmi(np.hstack([_standardise(pcs), _standardise(protein)]), y, k, seed),
+        })
+        print(f"cbmc seed {seed}: {runs[-1]}", flush=True)
+    return _collect(runs, baselines, k, n_a=len(y) // 2, n_b=len(y) - len(y) // 2)
+
+
+def bench_digits(seeds, fast):
+    from coclust_deep.datasets import make_unpaired_digits
+
+    runs = []
+    for seed in seeds:
+        X_a, X_b, y_a, y_b = make_unpaired_digits(10, random_state=seed)
+        runs.append(run_case(X_a, X_b, y_a, y_b, 10, seed, fast))
+        print(f"digits seed {seed}: {runs[-1]}", flush=True)
+    return _collect(runs, [], 10, n_a=len(y_a), n_b=len(y_b))
+
+
+def _collect(runs, baselines, k, **sizes):
+    keys = ("nmi", "acc_shared_mapping", "nmi_with_modality", "nmi_a", "nmi_b", "fit_seconds")
+    out = {"n_clusters_given": k, **sizes, "dm2c": {key: _summary([r[key] for r in runs]) for key in keys},
+           "runs": runs}
+    if baselines:
+        out["baselines"] = {key: _summary([b[key] for b in baselines]) for key in baselines[0]}
+    return out
+
+
+def _table(results):
+    lines = ["| data (k given) | method | NMI | ACC (shared mapping) | NMI with modality | fit s |",
+             "|---|---|---|---|---|---|"]
+    for case, res in results["cases"].items():
+        d = res["dm2c"]
+        cell = lambda s: f"{s['mean']:.3f} ± {s['std']:.3f}"  # noqa: E731
+        lines.append(f"| {case} (k={res['n_clusters_given']}) | DM2C | {cell(d['nmi'])} | "
+                     f"{cell(d['acc_shared_mapping'])} | {cell(d['nmi_with_modality'])} | {d['fit_seconds']['mean']:.0f} |")
+        for name, s in res.get("baselines", {}).items():
+            lines.append(f"| {case} (k={res['n_clusters_given']}) | {name} (NMI on its cells) | {cell(s)} | | | |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("COCLUST_DEEP_DATA", "../shared/data"))
+    parser.add_argument("--cases", nargs="+", default=["cbmc", "digits"], choices=["cbmc", "digits"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="one seed, 3+3 epochs (smoke run)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    results = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+                           "threads": args.threads, "cpus": os.cpu_count()},
+               "seeds": seeds, "quick": args.quick, "loadavg_before": os.getloadavg(), "cases": {}}
+    for case in args.cases:
+        results["cases"][case] = (bench_cbmc(args.data_dir, seeds, args.quick) if case == "cbmc"
+                                  else bench_digits(seeds, args.quick))
+    results["loadavg_after"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    print(_table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -100,6 +100,15 @@ def _same(a, b):
         return a is b
 
 
+def check_widths(value, name):
+    """Layer widths: an int or a tuple/list of positive ints, returned as a tuple of ints."""
+    widths = (value,) if isinstance(value, numbers.Integral) else value
+    if not isinstance(widths, (tuple, list)) or not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0 for h in widths):
+        raise ValueError(f"{name} must be a tuple of positive ints (layer widths), got {value!r}.")
+    return tuple(int(h) for h in widths)
+
+
 class DeepEstimatorBase(BaseEstimator):
     """Checks, the training plan, interrupt and resume, feature names, save/load.
 
@@ -124,12 +133,7 @@ class DeepEstimatorBase(BaseEstimator):
     def _check_common(self):
         """Validate the parameters every deep estimator has; return ``(hidden, device)``."""
         check_positive_int(self.latent_dim, "latent_dim")
-        hidden = self.hidden
-        if isinstance(hidden, numbers.Integral):
-            hidden = (hidden,)
-        if not isinstance(hidden, (tuple, list)) or not all(
-                isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0 for h in hidden):
-            raise ValueError(f"hidden must be a tuple of positive ints (layer widths), got {self.hidden!r}.")
+        hidden = check_widths(self.hidden, "hidden")
         check_positive_int(self.epochs, "epochs", minimum=0)
         check_positive_int(self.batch_size, "batch_size", minimum=2)
         if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
@@ -137,7 +141,7 @@ class DeepEstimatorBase(BaseEstimator):
         check_choice(self.likelihood, "likelihood", LIKELIHOODS)
         check_nonneg_float(self.tol, "tol")
         check_positive_int(self.n_init, "n_init")
-        return tuple(int(h) for h in hidden), resolve_device(self.device)
+        return hidden, resolve_device(self.device)
 
     def _check_pretraining(self):
         """``pretrain_epochs`` and the Student-t ``alpha`` of the models with an autoencoder and DEC heads."""

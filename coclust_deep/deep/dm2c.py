@@ -10,7 +10,7 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_choice, check_matrix, check_positive_int
-from ._base import DeepEstimatorBase, encode_in_chunks, resolve_device, to_tensors
+from ._base import DeepEstimatorBase, check_widths, encode_in_chunks, resolve_device, to_tensors
 from ._data import LIKELIHOODS, MatrixData, fingerprint
 from ._module_dm2c import ADVERSARIAL_OBJECTIVES, DM2CModule
 from ._train import EpochRecord, Phase
@@ -240,7 +240,7 @@ class DM2C(DeepEstimatorBase):
     def _check_params(self):
         """Validate the parameters; return ``(hidden, generator_hidden, critic_hidden, device)``."""
         check_positive_int(self.latent_dim, "latent_dim")
-        widths = [_check_widths(getattr(self, name), name) for name in ("hidden", "generator_hidden",
+        widths = [check_widths(getattr(self, name), name) for name in ("hidden", "generator_hidden",
                                                                          "critic_hidden")]
         check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
         check_positive_int(self.epochs, "epochs", minimum=0)
@@ -437,15 +437,6 @@ class DM2C(DeepEstimatorBase):
         """Fit, then return ``(labels_a_, labels_b_)``."""
         self.fit(X_a, X_b, **fit_params)
         return self.labels_a_, self.labels_b_
-
-
-def _check_widths(value, name):
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, (tuple, list)) or not all(
-            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0 for h in value):
-        raise ValueError(f"{name} must be a tuple of positive ints (layer widths), got {value!r}.")
-    return tuple(int(h) for h in value)
 
 
 def step(optimizer, loss):

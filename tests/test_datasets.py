@@ -71,3 +71,30 @@ def test_sparse_nb_and_categorical_are_csr():
     for family in ("nb", "categorical"):
         X, _, _ = make_lbm(100, 40, 2, 2, family=family, sparse=True, random_state=7)
         assert sp.isspmatrix_csr(X)
+
+
+def test_unpaired_digits_split_every_class_between_two_disjoint_modalities():
+    from sklearn.datasets import load_digits
+
+    from coclust_deep.datasets import make_unpaired_digits
+
+    X_a, X_b, y_a, y_b = make_unpaired_digits(n_classes=4, n_features_b=20, random_state=0)
+    assert X_a.shape[1] == 64 and X_b.shape[1] == 20 and len(X_a) == len(y_a) and len(X_b) == len(y_b)
+    assert set(y_a) == set(y_b) == {0, 1, 2, 3}
+    assert abs(len(y_a) - len(y_b)) <= 4  # every class alternates between the halves
+    pixels = {row.tobytes() for row in load_digits().data[load_digits().target < 4] / 16.0}
+    assert {row.tobytes() for row in X_a} <= pixels  # A holds the original images, scaled to [0, 1]
+    again = make_unpaired_digits(n_classes=4, n_features_b=20, random_state=0)
+    np.testing.assert_array_equal(again[1], X_b)
+
+
+def test_unpaired_digits_class_sizes_and_bad_arguments():
+    from coclust_deep.datasets import make_unpaired_digits
+
+    _, _, y_a, y_b = make_unpaired_digits(n_classes=3, class_sizes=[1.0, 0.5, 0.25], random_state=0)
+    counts = np.bincount(np.r_[y_a, y_b])
+    assert counts[0] > counts[1] > counts[2]
+    with pytest.raises(ValueError, match="class_sizes"):
+        make_unpaired_digits(n_classes=3, class_sizes=[1.0, -1.0, 0.5])
+    with pytest.raises(ValueError, match="n_classes"):
+        make_unpaired_digits(n_classes=1)

@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 
 from .. import kernels
 from .._blocks import one_hot
+from .._logging import compile_notice
 from .._seeding import INITS, check_init, starting_partitions
 from .._validation import LABEL_PAIR, RANDOM_STATE, Interval, Options, check_matrix, validate_params
 from ..metrics import labels_to_biclusters as diagonal_biclusters  # noqa: F401  (re-exported to the estimators)
@@ -150,6 +151,7 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
     def _badness(self, L_assigned, ctx, axis):
         return -L_assigned
 
+    @compile_notice()
     def _fit(self, X):
         g, m = self._cluster_numbers()
         backend = kernels.get_backend(self.backend, X)

@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .. import kernels
+from .._logging import compile_notice
 from .._seeding import INITS, check_init, document_init, starting_partitions
 from .._validation import (
     BOOLEAN,
@@ -182,6 +183,7 @@ class LatentBlockModel(BaseEstimator):
         return g, m, init
 
     # --------------------------------------------------------------------- fit
+    @compile_notice()
     def fit(self, X, y=None):
         """Fit the model to X (dense array-like or scipy.sparse, never modified).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._utils import doc_plot, finish, new_axes
+from ._utils import colorbar, doc_plot, finish, new_axes
 
 
 def _as_table(table, key):
@@ -65,7 +65,9 @@ def icl(table, *, key="lbm", cmap="viridis", annotate=True, ax=None, show=None, 
     >>> from coclust_deep.datasets import make_lbm
     >>> X, _, _ = make_lbm(120, 60, 3, 2, family="poisson", random_state=0)
     >>> best, table = select_lbm(X, [2, 3, 4], [1, 2, 3], n_init=2, random_state=0)
-    >>> ax = pl.icl(table)
+    >>> ax = pl.icl(table, show=False)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('gene clusters m', 'cell clusters g')
     """
     from matplotlib.patches import Rectangle
 
@@ -73,6 +75,7 @@ def icl(table, *, key="lbm", cmap="viridis", annotate=True, ax=None, show=None, 
     grid = table.pivot_table(index="n_row_clusters", columns="n_col_clusters", values="icl", aggfunc="max")
     values = grid.to_numpy(dtype=np.float64)
     best = np.unravel_index(np.nanargmax(values), values.shape)
+    made_figure = ax is None
     ax = new_axes(ax, (1.5 + 0.7 * values.shape[1], 1.2 + 0.5 * values.shape[0]))
     image = ax.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto", cmap=cmap)
     if annotate and values.size <= 400:
@@ -86,5 +89,5 @@ def icl(table, *, key="lbm", cmap="viridis", annotate=True, ax=None, show=None, 
     ax.set_xlabel("gene clusters m")
     ax.set_ylabel("cell clusters g")
     ax.set_title(f"ICL (best: g={grid.index[best[0]]}, m={grid.columns[best[1]]})")
-    ax.figure.colorbar(image, ax=ax, fraction=0.05, label="ICL")
-    return finish(ax, "icl", show, save)
+    colorbar(ax, image, "ICL")
+    return finish(ax, "icl", show, save, made_figure=made_figure)

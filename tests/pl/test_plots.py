@@ -85,9 +85,26 @@ def test_show_true_returns_none(monkeypatch):
     assert shown == [True]
 
 
-def test_default_never_shows(monkeypatch):
-    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("plt.show() called"))
-    pl.blocks(_fitted())
+def test_default_follows_scanpy_autoshow(monkeypatch):
+    import scanpy as sc
+
+    adata = _fitted()
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(True))
+    sc.settings.autoshow = True  # restored by the no_autoshow fixture
+    assert pl.blocks(adata) is None and shown == [True]
+    sc.settings.autoshow = False  # restored by the no_autoshow fixture
+    assert isinstance(pl.blocks(adata), matplotlib.axes.Axes) and shown == [True]
+
+
+def test_given_axes_are_not_shown_by_default(monkeypatch):
+    import scanpy as sc
+
+    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("plt.show() called on the caller's axes"))
+    sc.settings.autoshow = True  # restored by the no_autoshow fixture
+    fig, (left, right) = plt.subplots(1, 2)
+    adata = _fitted()
+    assert pl.block_means(adata, ax=left) is left and pl.blocks(adata, ax=right) is right
 
 
 def test_save_suffix_goes_to_scanpy_figdir(tmp_path):

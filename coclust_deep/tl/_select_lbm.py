@@ -107,7 +107,7 @@ def select_lbm(
 
 
 def _read_once(values):
-    """A list of an iterable's items (a generator is read once); anything else as is."""
+    """A list of an iterable's items (a generator is read once); a single value as a list of one."""
     if hasattr(values, "__iter__") and not isinstance(values, (str, bytes)):
         return list(values)
-    return values
+    return [values]

@@ -43,3 +43,10 @@ def test_copy_semantics(counts):
 def test_grid_beyond_data_raises(counts):
     with pytest.raises(ValueError, match="n_col_clusters"):
         tl.select_lbm(counts, [2], [100])
+
+
+def test_bad_grid_values_raise_before_fitting(counts):
+    with pytest.raises(TypeError, match="whole numbers"):
+        tl.select_lbm(counts, [2.5], [2], verbose=False)
+    tl.select_lbm(counts, 3, [2, 3], n_init=1, max_iter=20, verbose=False)  # one int is a grid of one
+    assert counts.uns["lbm"]["params"]["n_row_clusters_grid"].tolist() == [3]

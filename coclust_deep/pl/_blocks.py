@@ -5,6 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._docs import inject_docs
+from .._validation import check_seed
 from ..tl._utils import UNASSIGNED, check_adata, get_fitted_matrix
 from ._utils import PLOT_DOC_PARTS, colorbar, finish, new_axes
 
@@ -192,7 +193,7 @@ def blocks(
     """
     row_labels, col_labels = _result(adata, key)
     data = get_fitted_matrix(adata, key, layer=layer, use_raw=use_raw)
-    rng = np.random.default_rng(random_state)
+    rng = check_seed(random_state, "pl.blocks")
     hidden = _hidden(col_labels, hide_gene_clusters)
     categories = list(col_labels.cat.categories)
     shown = {categories.index(c) for c in categories if c != UNASSIGNED and c not in hidden}

@@ -26,7 +26,8 @@ def nmi(labels_true, labels_pred):
     1.0
     """
     a, b = _pair(labels_true, labels_pred)
-    return float(normalized_mutual_info_score(a, b))
+    # scikit-learn's value can exceed 1 by a rounding error (1.0000000000000002 for identical partitions)
+    return float(min(max(normalized_mutual_info_score(a, b), 0.0), 1.0))
 
 
 def ari(labels_true, labels_pred):

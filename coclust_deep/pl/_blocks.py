@@ -246,7 +246,7 @@ def blocks(
                   labels=_cell_names(adata, row_labels, cell_names, row_names))
     ax.set_xticks(np.cumsum(col_sizes) - col_sizes / 2 - 0.5,
                   labels=_gene_ticks(col_names, [int(full_sizes[c]) for c in col_names], modules, top_genes),
-                  rotation=90 if top_genes or len(col_names) > 8 else 0)
+                  rotation=90)  # narrow clusters sit side by side
     ax.set_ylabel(f"cells by obs[{key!r}] ({row_order.size} of {adata.n_obs} shown)")
     hidden_note = f"; hidden: {', '.join(sorted(hidden))}" if hidden else ""
     ax.set_xlabel(f"genes by var[{key!r}], cluster (size) ({col_order.size} of {data.genes.size} shown{hidden_note})")

@@ -80,9 +80,11 @@ def icl(table, *, key="lbm", cmap="viridis", annotate=True, ax=None, show=None, 
     image = ax.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto", cmap=cmap)
     if annotate and values.size <= 400:
         top = values[best]
+        middle = (np.nanmax(values) + np.nanmin(values)) / 2  # dark text on the bright half of the map
         for (i, j), value in np.ndenumerate(values):
             if np.isfinite(value):
-                ax.text(j, i, f"{value - top:.0f}", ha="center", va="center", fontsize=7, color="white")
+                ax.text(j, i, f"{value - top:.0f}", ha="center", va="center", fontsize=7,
+                        color="black" if value > middle else "white")
     ax.add_patch(Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
     ax.set_xticks(np.arange(values.shape[1]), labels=[str(c) for c in grid.columns])
     ax.set_yticks(np.arange(values.shape[0]), labels=[str(r) for r in grid.index])

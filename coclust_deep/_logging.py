@@ -27,6 +27,24 @@ _state = {"compile_notice_shown": False}
 _lock = threading.Lock()
 
 
+def user_stacklevel():
+    """The ``stacklevel`` that makes a warning point at the first caller outside coclust_deep.
+
+    Tools reach the same warning through different depths (``tl`` wrappers,
+    estimators), so a fixed ``stacklevel`` would blame library code.
+    """
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    # the package, its kernels, and contextlib (whose decorators wrap the fits)
+    skipped = (package, os.path.join(os.path.dirname(package), "kernels"), os.path.abspath(contextlib.__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(skipped):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def info(message):
     """Log at scanpy's ``info`` level (shown with ``sc.settings.verbosity >= 2``)."""
     from scanpy import logging as logg

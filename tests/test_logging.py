@@ -46,3 +46,21 @@ def test_fits_are_wrapped():
 
     for method in (LatentBlockModel.fit, HardBlockCoclustering._fit):
         assert hasattr(method, "__wrapped__")
+
+
+def test_warnings_point_at_the_callers_line():
+    import warnings
+
+    import anndata as ad
+
+    from coclust_deep import ModularityCoclustering, select_lbm, tl
+    from coclust_deep.datasets import make_lbm
+
+    X, _, _ = make_lbm(100, 40, 2, 2, family="poisson", random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        select_lbm(X, [1, 2], [1, 2], n_init=1, verbose=False)
+        tl.select_lbm(ad.AnnData(X), [1, 2], [1, 2], n_init=1, verbose=False)
+        ModularityCoclustering(8, n_init=1, max_iter=2, random_state=0).fit(X)
+        tl.cocluster(ad.AnnData(X), "modularity", 8, 8, n_init=1, max_iter=2)
+    assert caught and {w.filename for w in caught} == {__file__}

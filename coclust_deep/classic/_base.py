@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 
 from .. import kernels
 from .._blocks import one_hot
-from .._logging import compile_notice
+from .._logging import compile_notice, user_stacklevel
 from .._seeding import INITS, check_init, starting_partitions
 from .._validation import LABEL_PAIR, RANDOM_STATE, Interval, Options, check_matrix, validate_params
 from ..metrics import labels_to_biclusters as diagonal_biclusters  # noqa: F401  (re-exported to the estimators)
@@ -107,7 +107,7 @@ def warn_degenerate(estimator, row_labels, col_labels, n_row_clusters, n_col_clu
             f"{type(estimator).__name__}: {'; '.join(notes)}. The data support fewer clusters for this "
             "criterion: compare smaller numbers of clusters.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 
@@ -259,7 +259,7 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
                 f"kept start's labels still changed and its criterion by more than tol={self.tol} "
                 "(relative); increase max_iter, or tol.",
                 ConvergenceWarning,
-                stacklevel=4,  # the caller of fit: fit -> compile_notice -> _fit
+                stacklevel=user_stacklevel(),
             )
 
     def _biclusters(self, row_labels, col_labels, g, m):

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 from sklearn.base import clone
 
-from .._logging import info
+from .._logging import info, user_stacklevel
 from .._validation import check_choice, check_matrix
 from ._estimator import LatentBlockModel
 
@@ -50,7 +50,7 @@ def _edge_warning(best, gs, ms, shape):
                          f"(extend {name} below {value})")
     if notes:
         warnings.warn("select_lbm: the best ICL lies on the edge of the grid; " + "; ".join(notes) + ".",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=user_stacklevel())
 
 
 def select_lbm(

@@ -31,41 +31,44 @@ def _result_labels(adata, key):
 
 
 def _cluster_statistics(X, codes, n_clusters):
-    """Per cell cluster and gene: mean, variance and fraction of non-zero values, inside and outside.
+    """Per cell cluster and gene: mean, Welch's t and fraction of non-zero values, inside and outside.
 
     ``X`` is cells x genes (dense or sparse, never densified); ``codes`` the
     cell-cluster code of every cell. Returns a dict of ``(n_clusters, n_genes)``
-    arrays and the cluster sizes.
+    arrays. Dense genes are centred first, so that the variances keep their
+    digits under a large offset (sparse data, counts or log-expression, keep
+    their zeros and are summed as they are).
     """
     n = codes.size
     R = sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_clusters, n))
     sizes = np.asarray(R.sum(axis=1)).ravel()
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=np.float64)
-        sums, squares, nonzero = R @ X, R @ X.multiply(X), R @ (X != 0).astype(np.float64)
-        sums, squares, nonzero = (np.asarray(a.todense()) for a in (sums, squares, nonzero))
+        shift = np.zeros(X.shape[1])
+        sums, squares, nonzero = (np.asarray((R @ a).todense()) for a in (X, X.multiply(X), X != 0))
     else:
         X = np.asarray(X, dtype=np.float64)
-        sums, squares, nonzero = R @ X, R @ (X * X), R @ (X != 0).astype(np.float64)
+        shift = X.mean(axis=0)
+        centred = X - shift
+        sums, squares, nonzero = R @ centred, R @ (centred * centred), R @ (X != 0).astype(np.float64)
     inside = np.maximum(sizes, 1)[:, None]
     outside = np.maximum(n - sizes, 1)[:, None]
     has_outside = (n - sizes > 0)[:, None]
-    stats = {
-        "mean_in": sums / inside,
-        "mean_out": np.where(has_outside, (sums.sum(axis=0) - sums) / outside, 0.0),
+    mean_in = sums / inside  # of the centred values
+    mean_out = np.where(has_outside, (sums.sum(axis=0) - sums) / outside, 0.0)
+    # E[x^2] - E[x]^2 on centred values; clip the rounding at 0 (the score only ranks)
+    var_in = np.maximum(squares / inside - mean_in**2, 0.0)
+    var_out = np.where(has_outside, np.maximum((squares.sum(axis=0) - squares) / outside - mean_out**2, 0.0), 0.0)
+    spread = np.sqrt(var_in / inside + var_out / outside)
+    tiny = np.finfo(np.float64).tiny
+    return {
+        "mean_in": mean_in + shift,
+        "mean_out": np.where(has_outside, mean_out + shift, 0.0),
         "frac_in": nonzero / inside,
         "frac_out": np.where(has_outside, (nonzero.sum(axis=0) - nonzero) / outside, 0.0),
+        # Welch's t statistic, as scanpy's rank_genes_groups(method="t-test"); 0 when nothing varies
+        "score": np.where(spread > tiny, (mean_in - mean_out) / np.maximum(spread, tiny), 0.0) * has_outside,
     }
-    # variances from shifted sums would be exact; these feed only a ranking score, so clip rounding at 0
-    var_in = np.maximum(squares / inside - stats["mean_in"] ** 2, 0.0)
-    var_out = np.where(has_outside, np.maximum((squares.sum(axis=0) - squares) / outside
-                                               - stats["mean_out"] ** 2, 0.0), 0.0)
-    spread = np.sqrt(var_in / inside + var_out / outside)
-    difference = stats["mean_in"] - stats["mean_out"]
-    tiny = np.finfo(np.float64).tiny
-    # Welch's t statistic, as scanpy's rank_genes_groups(method="t-test"); 0 when nothing varies
-    stats["score"] = np.where(spread > tiny, difference / np.maximum(spread, tiny), 0.0) * has_outside
-    return stats, sizes
 
 
 def _check_n_top(n_top):
@@ -87,7 +90,7 @@ def module_ranking(adata, key, *, n_top=5, layer=None, use_raw=None):
     if np.any(codes < 0):
         raise ValueError(f"obs[{key!r}] has cells without a cluster (NaN); gene modules need every cell labelled.")
     cell_names = list(cells.cat.categories)
-    stats, _ = _cluster_statistics(X, codes, len(cell_names))
+    stats = _cluster_statistics(X, codes, len(cell_names))
     signed = bool((X.data if sp.issparse(X) else np.asarray(X)).min(initial=0.0) < 0)
     gene_labels = genes.to_numpy()[data.genes]
     gene_names = adata.var_names[data.genes].to_numpy()

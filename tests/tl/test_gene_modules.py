@@ -151,3 +151,12 @@ def test_bad_input_raises(fitted):
         tl.score_modules(fitted, "lbm", genes="some")
     with pytest.raises(TypeError, match="score=True"):
         tl.gene_modules(fitted, "lbm", ctrl_size=5)
+
+
+def test_a_large_offset_does_not_change_the_ranking(fitted):
+    tl.gene_modules(fitted, "lbm")
+    fitted.layers["offset"] = fitted.X + 1e8  # E[x^2] - E[x]^2 would lose every digit here
+    shifted = tl.gene_modules(fitted, "lbm", layer="offset", copy=True).uns["lbm"]["gene_modules"]
+    table = fitted.uns["lbm"]["gene_modules"]
+    assert shifted["gene"].tolist() == table["gene"].tolist()
+    np.testing.assert_allclose(shifted["score"], table["score"], rtol=1e-5)

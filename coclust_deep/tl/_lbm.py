@@ -154,4 +154,14 @@ def lbm_result(model, data):
             "backend": str(getattr(model, "backend_", "")),
             "n_vars_fitted": int(len(data.var_names)),
         },
+        by_cluster=LBM_BY_CLUSTER,
     )
+
+
+LBM_BY_CLUSTER = {
+    "block_params": ("row", "column"),
+    "block_means": ("row", "column"),
+    "row_proportions": ("row",),
+    "column_proportions": ("column",),
+}
+"""The ``uns`` entries of an LBM result indexed by cluster (renumbered with the labels)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .._blocks import block_means
+from .._blocks import block_means as hard_block_means
 from .._docs import inject_docs
 from .._validation import check_seed
 from ..tl._utils import UNASSIGNED, check_adata, get_fitted_matrix
@@ -348,6 +348,6 @@ def block_means(
 def _means_from_data(adata, key, row_labels, col_labels):
     """Block means of the fitted matrix from hard partitions (results without uns means)."""
     data = get_fitted_matrix(adata, key)
-    return block_means(data.X[:, data.columns], row_labels.cat.codes.to_numpy(),
+    return hard_block_means(data.X[:, data.columns], row_labels.cat.codes.to_numpy(),
                        col_labels.cat.codes.to_numpy()[data.genes], len(row_labels.cat.categories),
                        len(col_labels.cat.categories))

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import check_random_state
 
-from ._validation import check_choice, check_n_clusters, check_positive_int
+from ._validation import check_choice, check_n_clusters, check_positive_int, check_seed
 from .lbm import FAMILIES
 
 __all__ = ["make_lbm", "make_unpaired_digits", "recover_counts", "separated_pattern"]
@@ -151,7 +150,7 @@ def make_lbm(
         raise ValueError(f"signal must be in (0, 1], got {signal!r}.")
     if family == "bernoulli" and not 0 < density < 1:
         raise ValueError(f"density must be in (0, 1), got {density!r}.")
-    rng = check_random_state(random_state)
+    rng = check_seed(random_state, "make_lbm")
     z = _draw_labels(n_rows, g, row_proportions, rng, "row_proportions")
     w = _draw_labels(n_cols, m, col_proportions, rng, "col_proportions")
     if params is None:
@@ -301,7 +300,7 @@ def make_unpaired_digits(n_classes=10, *, class_sizes=None, n_features_b=40, ran
     if n_classes < 2:
         raise ValueError(f"n_classes must be >= 2, got {n_classes}.")
     n_features_b = check_positive_int(n_features_b, "n_features_b")
-    rng = check_random_state(random_state)
+    rng = check_seed(random_state, "make_unpaired_digits")
     digits = load_digits()
     keep = np.flatnonzero(digits.target < n_classes)
     order = keep[rng.permutation(keep.size)]

@@ -13,11 +13,11 @@ _TINY = np.finfo(np.float64).tiny
 
 def mutual_information(P):
     """Mutual information (nats) of the joint distribution ``P`` (sums to 1)."""
-    pk = P.sum(axis=1, keepdims=True)
-    pl = P.sum(axis=0, keepdims=True)
-    denom = pk * pl
+    pk = np.broadcast_to(P.sum(axis=1, keepdims=True), P.shape)
+    pl = np.broadcast_to(P.sum(axis=0, keepdims=True), P.shape)
     mask = P > 0
-    return float(np.sum(P[mask] * np.log(P[mask] / denom[mask])))
+    # in logs: p_k * p_l may underflow when X spans hundreds of orders of magnitude
+    return float(np.sum(P[mask] * (np.log(P[mask]) - np.log(pk[mask]) - np.log(pl[mask]))))
 
 
 @document_init
@@ -159,4 +159,4 @@ def _full_mutual_information(X, ctx):
     keep = v > 0
     i, j, v = i[keep], j[keep], v[keep]
     p = v / total
-    return float(np.sum(p * np.log(v * total / (r[i] * c[j]))))
+    return float(np.sum(p * (np.log(v) + np.log(total) - np.log(r[i]) - np.log(c[j]))))

@@ -12,6 +12,7 @@ from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from .. import kernels
+from .._logging import compile_notice
 from .._seeding import INITS, check_init, document_init, starting_partitions
 from .._validation import (
     BOOLEAN,
@@ -230,6 +231,7 @@ class LatentBlockModel(BaseEstimator):
         return make_family(name, self.poisson_effects, self.dispersion, self.max_levels)
 
     # --------------------------------------------------------------------- fit
+    @compile_notice()
     def fit(self, X, y=None, *, row_labels=None, column_labels=None):
         """Fit the model to X (dense array-like or scipy.sparse, never modified).
 

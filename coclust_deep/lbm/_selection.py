@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import numbers
+import time
 import warnings
 
+import numpy as np
 from sklearn.base import clone
 
+from .._logging import info, user_stacklevel
 from .._validation import check_choice, check_matrix
 from ._estimator import LatentBlockModel
 
@@ -13,17 +16,41 @@ __all__ = ["select_lbm"]
 
 
 def _as_grid(values, name, upper):
-    if isinstance(values, numbers.Integral) and not isinstance(values, bool):
+    if isinstance(values, numbers.Integral) and not isinstance(values, (bool, np.bool_)):
         values = [values]
-    try:
-        vals = sorted({int(v) for v in values})
-    except TypeError:
-        raise TypeError(f"{name} must be an int or an iterable of ints, got {values!r}.") from None
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be an int or an iterable of ints (e.g. range(2, 7)), got {values!r}.")
+    values = list(np.asarray(values).ravel()) if isinstance(values, np.ndarray) else list(values)
+    wrong = [v for v in values if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral)]
+    if wrong:
+        raise TypeError(
+            f"{name} must hold whole numbers of clusters (ints), got {wrong[0]!r} "
+            f"({type(wrong[0]).__name__}); pass e.g. range(2, 7) or [2, 4, 8]."
+        )
+    vals = sorted({int(v) for v in values})
     if not vals:
         raise ValueError(f"{name} is empty; give at least one number of clusters.")
     if vals[0] < 1 or vals[-1] > upper:
         raise ValueError(f"{name} must lie in [1, {upper}], got {vals}.")
     return vals
+
+
+def _edge_warning(best, gs, ms, shape):
+    """Warn when the chosen (g, m) lies on an edge of the grid that could be extended."""
+    notes = []
+    for value, grid, axis, upper in ((best[0], gs, "row", shape[0]), (best[1], ms, "column", shape[1])):
+        name = f"n_{'row' if axis == 'row' else 'col'}_clusters"
+        if len(grid) < 2:
+            continue  # fixed by the caller
+        if value == grid[-1] and value < upper:
+            notes.append(f"{name}={value} is the largest value tried: more {axis} clusters may score higher "
+                         f"(extend {name} beyond {value})")
+        elif value == grid[0] and value > 1:
+            notes.append(f"{name}={value} is the smallest value tried: fewer {axis} clusters may score higher "
+                         f"(extend {name} below {value})")
+    if notes:
+        warnings.warn("select_lbm: the best ICL lies on the edge of the grid; " + "; ".join(notes) + ".",
+                      UserWarning, stacklevel=user_stacklevel())
 
 
 def select_lbm(
@@ -34,7 +61,7 @@ def select_lbm(
     family="poisson",
     search="grid",
     criterion="icl",
-    verbose=False,
+    verbose=True,
     **estimator_kwargs,
 ):
     """Fit latent block models over (g, m) and keep the best by ICL.
@@ -64,8 +91,9 @@ def select_lbm(
         exact one, and the two pick the same (g, m) on the generated data of
         the tests. The exact form is the better guide on small matrices, where
         the penalty's asymptotics are loosest. The table holds both.
-    verbose : bool, default=False
-        Print one line per fitted pair.
+    verbose : bool, default=True
+        Show a tqdm progress bar over the fitted pairs. Each fitted pair is
+        also logged at scanpy's ``info`` level (``sc.settings.verbosity = 2``).
     **estimator_kwargs
         Other :class:`LatentBlockModel` parameters (``algorithm``, ``n_init``,
         ``random_state``, ``backend``, ...).
@@ -79,12 +107,19 @@ def select_lbm(
         ``icl``, ``icl_exact`` (NaN-free: only for families that have it),
         ``elbo``, ``n_iter``, ``converged``, sorted by (g, m).
 
+    Warns
+    -----
+    UserWarning
+        When the best pair lies on the edge of the grid (the largest or
+        smallest g or m tried, where a larger or smaller value was possible):
+        the best model may lie outside the grid.
+
     Examples
     --------
     >>> from coclust_deep import select_lbm
     >>> from coclust_deep.datasets import make_lbm
     >>> X, _, _ = make_lbm(200, 100, 3, 3, family="poisson", row_effects=True, signal=1.0, random_state=1)
-    >>> best, table = select_lbm(X, range(2, 5), range(2, 5), n_init=2, random_state=0)
+    >>> best, table = select_lbm(X, range(2, 5), range(2, 5), n_init=2, random_state=0, verbose=False)
     >>> best.n_row_clusters, best.n_col_clusters
     (3, 3)
     """
@@ -97,6 +132,10 @@ def select_lbm(
     check_choice(criterion, "criterion", ("icl", "icl_exact"))
     base = LatentBlockModel(family=family, **estimator_kwargs)
     fitted = {}
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(gs) * len(ms) if search == "grid" else None, desc="select_lbm", unit="model",
+               leave=False, disable=not verbose)
 
     def score(model):
         if criterion == "icl":
@@ -111,33 +150,37 @@ def select_lbm(
     def fit_pair(g, m):
         if (g, m) not in fitted:
             model = clone(base).set_params(n_row_clusters=g, n_col_clusters=m)
+            bar.set_postfix_str(f"g={g} m={m}")
+            start = time.perf_counter()
             with warnings.catch_warnings():
                 # Too many clusters empty some of them: that is what ICL is judging.
                 warnings.filterwarnings("ignore", message=".*clusters are empty", category=RuntimeWarning)
                 model.fit(X)
             fitted[(g, m)] = model
             score(model)  # a family without an exact ICL fails on the first pair
-            if verbose:
-                print(f"g={g} m={m} icl={model.icl_:.2f} elbo={model.elbo_:.2f} iters={model.n_iter_}")
+            bar.update()
+            info(f"select_lbm: g={g} m={m} ICL={model.icl_:.2f} ELBO={model.elbo_:.2f} "
+                 f"{model.n_iter_} iterations, {time.perf_counter() - start:.1f} s ({len(fitted)} fitted)")
         return fitted[(g, m)]
 
-    if search == "grid":
-        for g in gs:
-            for m in ms:
-                fit_pair(g, m)
-    else:
-        gi, mi = 0, 0
-        current = fit_pair(gs[gi], ms[mi])
-        while True:
-            moves = [(gi + 1, mi), (gi, mi + 1), (gi + 1, mi + 1)]
-            moves = [(a, b) for a, b in moves if a < len(gs) and b < len(ms)]
-            if not moves:
-                break
-            cand = [(score(fit_pair(gs[a], ms[b])), a, b) for a, b in moves]
-            best_score, a, b = max(cand)
-            if best_score <= score(current):
-                break
-            gi, mi, current = a, b, fitted[(gs[a], ms[b])]
+    with bar:  # closed however the search ends
+        if search == "grid":
+            for g in gs:
+                for m in ms:
+                    fit_pair(g, m)
+        else:
+            gi, mi = 0, 0
+            current = fit_pair(gs[gi], ms[mi])
+            while True:
+                moves = [(gi + 1, mi), (gi, mi + 1), (gi + 1, mi + 1)]
+                moves = [(a, b) for a, b in moves if a < len(gs) and b < len(ms)]
+                if not moves:
+                    break
+                cand = [(score(fit_pair(gs[a], ms[b])), a, b) for a, b in moves]
+                best_score, a, b = max(cand)
+                if best_score <= score(current):
+                    break
+                gi, mi, current = a, b, fitted[(gs[a], ms[b])]
 
     rows = [
         {"n_row_clusters": g, "n_col_clusters": m, "icl": mod.icl_,
@@ -147,4 +190,5 @@ def select_lbm(
     ]
     table = pd.DataFrame(rows)
     best_key = max(fitted, key=lambda k: score(fitted[k]))
+    _edge_warning(best_key, gs, ms, X.shape)
     return fitted[best_key], table

@@ -5,53 +5,42 @@ import numbers
 
 import numpy as np
 
-from ._skeleton import Result, Tool
+from ._mudata import is_mudata
+from ._skeleton import Result, Tool, size_order
 from ._utils import get_matrix
 from ._views import read_views
 
 DM2C_TOOL = Tool("dm2c", writes=("row_labels", "row_embedding"))
 
-_MUDATA_HINT = "tl.dm2c on a MuData needs the mudata package: `pip install coclust_deep[multimodal]` (or `pip install mudata`)."
-
-
-def _is_mudata(obj):
-    """True for a MuData, without importing mudata when ``obj`` is something else."""
-    return any(cls.__name__ == "MuData" and cls.__module__.startswith("mudata") for cls in type(obj).__mro__)
-
-
-def _modalities(data, other, mods):
-    """``(adata_a, adata_b, mdata, mods)`` from the two call forms."""
-    if _is_mudata(data):
-        try:
-            import mudata  # noqa: F401  (the object exists, so mudata is importable; checked for the hint)
-        except ImportError as err:  # pragma: no cover
-            raise ImportError(_MUDATA_HINT) from err
+def _modalities(data, other, mod):
+    """``(adata_a, adata_b, mdata, mod)`` from the two call forms."""
+    if is_mudata(data):
         if other is not None:
-            raise TypeError("tl.dm2c(mdata, n_clusters, mods=(...)) takes the MuData alone; the modalities are "
-                            "chosen with mods=.")
-        if mods is None:
-            mods = tuple(data.mod)
-            if len(mods) != 2:
-                raise ValueError(f"the MuData holds {len(mods)} modalities {list(mods)}; name the two to cluster "
-                                 "with mods=('rna', 'protein').")
-        if not isinstance(mods, (tuple, list)) or len(mods) != 2 or mods[0] == mods[1]:
-            raise ValueError(f"mods must name two different modalities of the MuData, got {mods!r}.")
-        missing = [m for m in mods if m not in data.mod]
+            raise TypeError("tl.dm2c(mdata, n_clusters, mod=(...)) takes the MuData alone; the modalities are "
+                            "chosen with mod=.")
+        if mod is None:
+            mod = tuple(data.mod)
+            if len(mod) != 2:
+                raise ValueError(f"the MuData holds {len(mod)} modalities {list(mod)}; name the two to cluster "
+                                 "with mod=('rna', 'protein').")
+        if not isinstance(mod, (tuple, list)) or len(mod) != 2 or mod[0] == mod[1]:
+            raise ValueError(f"mod must name two different modalities of the MuData, got {mod!r}.")
+        missing = [m for m in mod if m not in data.mod]
         if missing:
-            raise KeyError(f"mods {missing} are not modalities of the MuData (it has {list(data.mod)}).")
-        adata_a, adata_b = data.mod[mods[0]], data.mod[mods[1]]
+            raise KeyError(f"mod {missing} are not modalities of the MuData (it has {list(data.mod)}).")
+        adata_a, adata_b = data.mod[mod[0]], data.mod[mod[1]]
         shared = adata_a.obs_names.intersection(adata_b.obs_names)
         if len(shared):
             raise ValueError(
-                f"modalities {mods[0]!r} and {mods[1]!r} share {len(shared)} cells (e.g. {shared[0]!r}); DM2C is "
+                f"modalities {mod[0]!r} and {mod[1]!r} share {len(shared)} cells (e.g. {shared[0]!r}); DM2C is "
                 "for cells each seen in one modality only. Drop the shared cells from one modality, or use a "
                 "paired method (e.g. tl.deep_cocluster with the second modality as an obs view).")
-        return adata_a, adata_b, data, tuple(mods)
-    if mods is not None:
-        raise TypeError("mods= applies to a MuData; with two AnnData objects pass tl.dm2c(adata_a, adata_b, ...).")
+        return adata_a, adata_b, data, tuple(mod)
+    if mod is not None:
+        raise TypeError("mod= applies to a MuData; with two AnnData objects pass tl.dm2c(adata_a, adata_b, ...).")
     if other is None:
         raise TypeError("tl.dm2c needs two AnnData objects (tl.dm2c(adata_a, adata_b, n_clusters)) or a MuData "
-                        "(tl.dm2c(mdata, n_clusters, mods=(...))).")
+                        "(tl.dm2c(mdata, n_clusters, mod=(...))).")
     if other is data:
         raise ValueError("adata_a and adata_b are the same object; DM2C clusters two different sets of cells.")
     return data, other, None, None
@@ -63,7 +52,7 @@ def dm2c(
     adata_b=None,
     n_clusters=None,
     *,
-    mods=None,
+    mod=None,
     layer_a=None,
     layer_b=None,
     use_raw_a=False,
@@ -87,11 +76,11 @@ def dm2c(
     latent space, where modality B's cells are mapped). Cluster ``"3"``
     means the same cluster in both modalities. Needs torch
     (``pip install coclust_deep[deep]``); a MuData needs mudata
-    (``pip install coclust_deep[multimodal]``).
+    (``pip install coclust_deep[mudata]``).
 
     Call forms: ``tl.dm2c(adata_a, adata_b, n_clusters)`` with two AnnData
-    objects, or ``tl.dm2c(mdata, n_clusters, mods=("rna", "protein"))`` with
-    a MuData whose two modalities share no cell (``mods`` may be omitted when
+    objects, or ``tl.dm2c(mdata, n_clusters, mod=("rna", "protein"))`` with
+    a MuData whose two modalities share no cell (``mod`` may be omitted when
     the MuData has exactly two).
 
     Parameters
@@ -102,7 +91,7 @@ def dm2c(
         Cells of modality B; with a MuData, this position holds ``n_clusters``.
     n_clusters
         Number of clusters, shared by both modalities.
-    mods
+    mod
         With a MuData: the names of modalities A and B in ``mdata.mod``.
     layer_a, layer_b
         Use ``adata.layers[layer]`` of modality A/B instead of its ``X``.
@@ -143,7 +132,7 @@ def dm2c(
         With a MuData: the labels and common-space embeddings of every cell of
         both modalities, in ``mdata.obs_names`` order (``mdata.update()`` is
         called first; cells of other modalities get no label and zero rows);
-        ``mdata.uns[key_added]`` records the tool and ``mods``.
+        ``mdata.uns[key_added]`` records the tool and ``mod``.
 
     Examples
     --------
@@ -156,9 +145,9 @@ def dm2c(
     >>> pixels.obs["dm2c"].cat.categories.tolist(), projected.obsm["X_dm2c"].shape[1]
     (['0', '1', '2'], 10)
     """
-    if _is_mudata(adata_a) and n_clusters is None and isinstance(adata_b, numbers.Integral):
-        adata_b, n_clusters = None, adata_b  # tl.dm2c(mdata, n_clusters, mods=...)
-    adata_a, adata_b, mdata, mods = _modalities(adata_a, adata_b, mods)
+    if is_mudata(adata_a) and n_clusters is None and isinstance(adata_b, numbers.Integral):
+        adata_b, n_clusters = None, adata_b  # tl.dm2c(mdata, n_clusters, mod=...)
+    adata_a, adata_b, mdata, mod = _modalities(adata_a, adata_b, mod)
     if n_clusters is None:
         raise TypeError("tl.dm2c needs n_clusters, the number of clusters shared by both modalities.")
     for adata in (adata_a, adata_b):
@@ -174,7 +163,7 @@ def dm2c(
     if copy:
         if mdata is not None:
             mdata = mdata.copy()
-            adata_a, adata_b = mdata.mod[mods[0]], mdata.mod[mods[1]]
+            adata_a, adata_b = mdata.mod[mod[0]], mdata.mod[mod[1]]
         else:
             adata_a, adata_b = adata_a.copy(), adata_b.copy()
     inputs = [_modality_input(adata, view, layer, use_raw, mask_var, side)
@@ -191,16 +180,19 @@ def dm2c(
         "interrupted": model.interrupted_,
     }
     params = model.get_params(deep=False)
+    order = size_order(np.r_[model.labels_a_, model.labels_b_], model.n_clusters)
     for side, adata, data, extra, labels, embedding in (
             ("a", adata_a, data_a, extra_a, model.labels_a_, model.embedding_a_),
             ("b", adata_b, data_b, extra_b, model.labels_b_, model.embedding_b_)):
         uns = {"modality": side, "likelihood": model.likelihoods_[side], **shared_uns}
-        if mods is not None:
-            uns["mod"] = mods[0 if side == "a" else 1]
-        result = Result(row_labels=labels, row_embedding=embedding.astype(np.float32), uns=uns)
+        if mod is not None:
+            uns["mod"] = mod[0 if side == "a" else 1]
+        # one numbering for both modalities (by the clusters' sizes over all cells): label "k" means one thing
+        result = Result(row_labels=labels, row_embedding=embedding.astype(np.float32), uns=uns,
+                        by_cluster={"cluster_centers": ("row", None)}, row_order=order)
         DM2C_TOOL.write(adata, key_added, result, data=data, params={**params, **extra})
     if mdata is not None:
-        _write_mudata(mdata, mods, key_added, model)
+        _write_mudata(mdata, mod, key_added, model, order)
     if copy:
         return mdata if mdata is not None else (adata_a, adata_b)
     return None
@@ -231,21 +223,22 @@ def _check_mudata_key(mdata, key):
                          "not write; choose another key_added or pass overwrite=True.")
 
 
-def _write_mudata(mdata, mods, key, model):
+def _write_mudata(mdata, mod, key, model, order):
     """The labels and embeddings of both modalities over ``mdata.obs_names`` (global view)."""
     import pandas as pd
     from natsort import natsorted
 
     mdata.update()
     index = mdata.obs_names
+    new_of_old = np.argsort(order)  # the numbering written into each modality
     labels = pd.Series(pd.NA, index=index, dtype=object)
     embedding = np.zeros((mdata.n_obs, model.embedding_a_.shape[1]), dtype=np.float32)
-    for mod, values, z in ((mods[0], model.labels_a_, model.embedding_a_),
-                           (mods[1], model.labels_b_, model.embedding_b_)):
-        rows = index.get_indexer(mdata.mod[mod].obs_names)
-        labels.iloc[rows] = values.astype(str)
+    for name, values, z in ((mod[0], model.labels_a_, model.embedding_a_),
+                            (mod[1], model.labels_b_, model.embedding_b_)):
+        rows = index.get_indexer(mdata.mod[name].obs_names)
+        labels.iloc[rows] = new_of_old[values].astype(str)
         embedding[rows] = z
     categories = natsorted(set(labels.dropna()))
     mdata.obs[key] = pd.Categorical(labels, categories=categories)
     mdata.obsm["X_" + key] = embedding
-    mdata.uns[key] = {"tool": DM2C_TOOL.name, "mods": list(mods)}
+    mdata.uns[key] = {"tool": DM2C_TOOL.name, "mod": list(mod)}

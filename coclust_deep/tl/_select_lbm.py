@@ -51,7 +51,11 @@ def select_lbm(
     random_state
         Seed of the estimators' initialisations.
     **estimator_kwargs
-        Passed to every :class:`~coclust_deep.LatentBlockModel` of the grid.
+        Passed to every :class:`~coclust_deep.LatentBlockModel` of the grid,
+        or to :func:`coclust_deep.select_lbm` (``search``, ``verbose``: the
+        progress bar, on by default; with ``sc.settings.verbosity = 2`` each
+        fitted pair is logged). A warning says when the best pair lies on the
+        edge of the grid.
 
     Returns
     -------
@@ -73,14 +77,14 @@ def select_lbm(
     >>> import scanpy as sc
     >>> from coclust_deep import tl
     >>> adata = sc.datasets.pbmc68k_reduced()
-    >>> tl.select_lbm(adata, [2, 3], [2, 3], use_raw=True, n_init=1)
+    >>> tl.select_lbm(adata, [2, 3], [2, 3], use_raw=True, n_init=1, verbose=False)
     >>> len(adata.uns["lbm"]["icl_table"]["icl"])
     4
     """
     SELECT_LBM.check(adata, key_added, overwrite=overwrite)
     check_choice(family, "family", FAMILIES)
     check_choice(criterion, "criterion", ("icl", "icl_exact"))
-    row_grid, col_grid = list(n_row_clusters), list(n_col_clusters)  # iterables are read once
+    row_grid, col_grid = _read_once(n_row_clusters), _read_once(n_col_clusters)  # checked by select_lbm
     from ..lbm import select_lbm as select_lbm_estimator
 
     adata = adata.copy() if copy else adata
@@ -109,3 +113,10 @@ def select_lbm(
     }
     SELECT_LBM.write(adata, key_added, result, data=data, params=params)
     return adata if copy else None
+
+
+def _read_once(values):
+    """A list of an iterable's items (a generator is read once); a single value as a list of one."""
+    if hasattr(values, "__iter__") and not isinstance(values, (str, bytes)):
+        return list(values)
+    return [values]

@@ -8,6 +8,7 @@ pytest.importorskip("torch")
 
 from coclust_deep import tl  # noqa: E402
 from coclust_deep.deep import DM2C  # noqa: E402
+from coclust_deep.tl._skeleton import size_order  # noqa: E402
 from tests.deep.test_dm2c import TINY, unpaired_mixture  # noqa: E402
 
 KW = {k: v for k, v in TINY.items() if k != "random_state"}
@@ -28,8 +29,11 @@ def test_writes_the_estimators_labels_and_embeddings_into_both(pair):
     rna, protein = pair
     model = DM2C(3, random_state=0, **KW).fit(rna.X, protein.X)
     tl.dm2c(rna, protein, 3, **KW)
-    np.testing.assert_array_equal(rna.obs["dm2c"].astype(int), model.labels_a_)
-    np.testing.assert_array_equal(protein.obs["dm2c"].astype(int), model.labels_b_)
+    # one numbering for both modalities, by the clusters' sizes over all cells ("0" the largest)
+    new_of_old = np.argsort(size_order(np.r_[model.labels_a_, model.labels_b_], 3))
+    np.testing.assert_array_equal(rna.obs["dm2c"].astype(int), new_of_old[model.labels_a_])
+    np.testing.assert_array_equal(protein.obs["dm2c"].astype(int), new_of_old[model.labels_b_])
+    np.testing.assert_allclose(rna.uns["dm2c"]["cluster_centers"], model.cluster_centers_[np.argsort(new_of_old)])
     np.testing.assert_allclose(protein.obsm["X_dm2c"], model.embedding_b_, atol=1e-6)
     assert rna.uns["dm2c"]["modality"] == "a" and protein.uns["dm2c"]["likelihood"] == "gaussian"
     assert rna.uns["dm2c"]["params"]["tool"] == "dm2c" and rna.uns["dm2c"]["params"]["n_clusters"] == 3
@@ -63,10 +67,10 @@ def test_mudata_with_two_disjoint_modalities(pair):
     mdata = md.MuData({"rna": rna, "protein": protein})
     tl.dm2c(mdata, 3, **KW)
     assert mdata.obs["dm2c"].notna().all() and mdata.obsm["X_dm2c"].shape == (rna.n_obs + protein.n_obs, 2)
-    assert mdata.uns["dm2c"]["mods"] == ["rna", "protein"]
+    assert mdata.uns["dm2c"]["mod"] == ["rna", "protein"]
     rows = mdata.obs_names.get_indexer(mdata.mod["protein"].obs_names)
     np.testing.assert_array_equal(mdata.obs["dm2c"].iloc[rows].astype(str), mdata.mod["protein"].obs["dm2c"].astype(str))
-    swapped = tl.dm2c(mdata, 3, mods=("protein", "rna"), key_added="swapped", copy=True, **KW)
+    swapped = tl.dm2c(mdata, 3, mod=("protein", "rna"), key_added="swapped", copy=True, **KW)
     assert swapped.mod["protein"].uns["swapped"]["modality"] == "a" and "swapped" not in mdata.obs
 
 
@@ -91,7 +95,7 @@ def test_h5ad_round_trip(pair, tmp_path):
     (lambda a, b: tl.dm2c(a, b, **KW), TypeError, "needs n_clusters"),
     (lambda a, b: tl.dm2c(a, a, 3, **KW), ValueError, "same object"),
     (lambda a, b: tl.dm2c(a, None, 3, **KW), TypeError, "two AnnData"),
-    (lambda a, b: tl.dm2c(a, b, 3, mods=("x", "y"), **KW), TypeError, "mods= applies to a MuData"),
+    (lambda a, b: tl.dm2c(a, b, 3, mod=("x", "y"), **KW), TypeError, "mod= applies to a MuData"),
     (lambda a, b: tl.dm2c(a, b, 3, view_b=["x", "y"], **KW), TypeError, "view_b must be one key"),
 ])
 def test_bad_calls_raise_clear_errors(pair, call, error, match):

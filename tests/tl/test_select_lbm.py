@@ -63,3 +63,10 @@ def test_select_lbm_accepts_the_negative_binomial():
 def test_unknown_criterion_raises(counts):
     with pytest.raises(ValueError, match="criterion"):
         tl.select_lbm(counts, [2], [2], criterion="aic")
+
+
+def test_bad_grid_values_raise_before_fitting(counts):
+    with pytest.raises(TypeError, match="whole numbers"):
+        tl.select_lbm(counts, [2.5], [2], verbose=False)
+    tl.select_lbm(counts, 3, [2, 3], n_init=1, max_iter=20, verbose=False)  # one int is a grid of one
+    assert counts.uns["lbm"]["params"]["n_row_clusters_grid"].tolist() == [3]

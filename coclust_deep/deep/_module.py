@@ -249,12 +249,15 @@ class CoclusteringModule(nn.Module):
         off in pretraining).
         """
         out = Losses()
-        z_rows, row_parts = self.rows.encode(row_batch)
-        z_cols, col_parts = self.columns.encode(col_batch)
         noisy = None
         if input_noise > 0 and self.training:
             x = row_batch["input"]
             noisy = self.rows.encoder(x + input_noise * torch.randn_like(x))
+        if noisy is not None and row_target is None and not self.rows.view_names:
+            row_parts = {"primary": noisy}  # pretraining without views: the clean embedding is not needed
+        else:
+            z_rows, row_parts = self.rows.encode(row_batch)
+        z_cols, col_parts = self.columns.encode(col_batch)
         out.update(self.rows.losses(row_batch, row_parts, temperature, reconstruct_from=noisy), prefix="row_")
         out.update(self.columns.losses(col_batch, col_parts, temperature), prefix="col_")
         if row_target is not None:

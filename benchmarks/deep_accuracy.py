@@ -280,7 +280,8 @@ def summarise(per_seed):
 
 
 def run(datasets, data_dir, *, seeds=(0, 1, 2), threads=1, quick=False, verbose=False, scvi=False,
-        dec=True, estimate_k=True, block_ablation=True):
+        dec=True, estimate_k=True, block_ablation=True, on_seed=None):
+    """All rows for ``datasets`` x ``seeds``; ``on_seed(results)`` after each seed (partial results)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -309,8 +310,10 @@ def run(datasets, data_dir, *, seeds=(0, 1, 2), threads=1, quick=False, verbose=
                     marker_coherence(models["DeepCoclustering (RNA)"], gene_names))
             entry["per_seed"].append(rows)
             print(f"{name} seed {seed}: " + ", ".join(f"{r['method']} {r['ari']:.3f}" for r in rows), flush=True)
-        entry["summary"] = summarise(entry["per_seed"])
-        results["datasets"][name] = entry
+            entry["summary"] = summarise(entry["per_seed"])
+            results["datasets"][name] = entry
+            if on_seed is not None:
+                on_seed(results)
         print(markdown({name: entry}), flush=True)
     results["machine"]["loadavg_after"] = os.getloadavg()
     return results
@@ -346,19 +349,23 @@ def main(argv=None):
         if name in FILES:
             _require(Path(args.data_dir) / FILES[name])
     warnings.filterwarnings("ignore", category=FutureWarning)
-    results = run(args.datasets, args.data_dir, seeds=args.seeds, threads=args.threads, quick=args.quick,
-                  verbose=args.verbose, scvi=args.scvi, dec=not args.no_dec, estimate_k=not args.no_estimate_k,
-                  block_ablation=not args.no_ablation)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and set(args.datasets) != set(DATASETS):  # partial run: keep the other datasets
-        previous = json.loads(out.read_text())
-        runs = previous.get("runs", {})
-        runs["+".join(args.datasets)] = results.pop("machine")
-        datasets = previous.get("datasets", {})
-        datasets.update(results["datasets"])
-        results = {"runs": runs, "seeds": results["seeds"], "datasets": datasets}
-    out.write_text(json.dumps(results, indent=2, default=float))
+    previous = json.loads(out.read_text()) if out.exists() and set(args.datasets) != set(DATASETS) else None
+
+    def write(results):
+        """Write now (after every seed, so that a stopped run keeps what it measured)."""
+        if previous is not None:  # partial run: keep the other datasets
+            runs = dict(previous.get("runs", {}))
+            runs["+".join(args.datasets)] = {**results["machine"], "seeds": results["seeds"]}
+            results = {"runs": runs, "datasets": {**previous.get("datasets", {}), **results["datasets"]}}
+        out.write_text(json.dumps(results, indent=2, default=float))
+        return results
+
+    results = run(args.datasets, args.data_dir, seeds=args.seeds, threads=args.threads, quick=args.quick,
+                  verbose=args.verbose, scvi=args.scvi, dec=not args.no_dec, estimate_k=not args.no_estimate_k,
+                  block_ablation=not args.no_ablation, on_seed=write)
+    results = write(results)
     print()
     print(markdown(results["datasets"]))
     print(f"\nwritten to {out}")

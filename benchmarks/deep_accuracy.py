@@ -1,33 +1,43 @@
-"""Deep co-clustering accuracy on real single-cell data, against scanpy baselines, in one run.
+"""Deep co-clustering accuracy on real single-cell data, against the peers a scanpy user runs, in one run.
 
 Run from the repository root::
 
-    python -m benchmarks.deep_accuracy --data-dir ../shared/data
-    python -m benchmarks.deep_accuracy --data-dir ../shared/data --datasets pbmc68k --quick
+    python -m benchmarks.deep_accuracy --data-dir ../shared/data                 # 3 seeds, 1 thread
+    python -m benchmarks.deep_accuracy --datasets pbmc68k --seeds 0 1 2 3 4
+    python -m benchmarks.deep_accuracy --datasets pbmc10x --scvi                 # + scvi-tools (slow)
+    python -m benchmarks.deep_accuracy --datasets pbmc68k --quick                # smoke run
 
-Writes ``benchmarks/results/deep_accuracy.json`` (or ``--out``) and prints a
-markdown table. For each dataset, in the same process:
+Writes ``benchmarks/results/deep_accuracy.json`` (or ``--out``; after every
+seed, per-seed rows and mean ± std) and prints a markdown table. Data: 10X
+PBMC and CITE-seq CBMC from ``--data-dir`` (raw counts; CBMC also as RNA +
+protein, the 10 ADT counts log1p'd as a row view), and scanpy's
+``pbmc68k_reduced`` with its counts rebuilt by
+:func:`coclust_deep.datasets.recover_counts` (labels ``bulk_labels``). For each
+dataset and seed, in the same process:
 
-* **k-means on PCA**: scanpy's pipeline (``normalize_total``, ``log1p``,
-  ``pca`` with 50 components, then k-means with k = number of labelled
-  types, ``n_init=10``);
-* **leiden**: ``sc.pp.neighbors`` (15 neighbours on the same PCA; the
-  sklearn transformer above 4096 cells, working around a scanpy 1.11 bug)
-  then ``sc.tl.leiden`` (igraph flavour) at resolution 1, and at the
-  resolution found by bisection that gives k clusters (time: the search,
-  graph excluded);
-* **ours**: ``DeepCoclustering`` with its defaults except the likelihood
-  (``nb`` on raw counts, ``gaussian`` on pbmc68k_reduced whose ``raw`` is
-  already log-normalised), ``n_row_clusters`` = number of types,
-  ``n_col_clusters=10`` gene clusters, ``random_state=0``. On CITE-seq CBMC
-  it runs twice, on RNA alone and with the 10 surface-protein counts
-  (``ADT_X``) as a row view: the view ablation. A k-means on PCA + ADT
-  (concatenated, each block standardised) is the matching shallow baseline.
+* **k-means on PCA**: ``normalize_total``, ``log1p``, 50 PCs, k-means with the
+  true k (``n_init=10``); with a view, on PCA + view (each standardised);
+* **leiden** on the 15-NN graph of the same PCA (the sklearn transformer above
+  4096 cells, working around a scanpy 1.11 bug): at resolution 1, and at the
+  resolution bisected to give the true k (``uses_true_k``);
+* **scvi-tools** (``--scvi``): ``SCVI`` with its defaults on the counts, then
+  k-means and leiden (resolution 1 and tuned to k) on its latent space;
+* **DEC / IDEC** of this package with their defaults on the log-normalised
+  data, given the true k;
+* **ours**: ``DeepCoclustering`` with its defaults on the raw counts
+  (``likelihood="auto"`` -> NB), ``n_col_clusters=10``, given the true k and
+  with k estimated (``n_row_clusters=None``); on CBMC also with the ADT view;
+  the block-term ablation ``block_weight=0`` (given the true k); on
+  pbmc68k_reduced (gene names) the coherence of the gene clusters: for each
+  cell type of :data:`coclust_deep.markers.PBMC_MARKERS`, the gene clusters of
+  its markers, and the share of marker pairs of one type in one gene cluster
+  against the chance level.
 
-ARI and NMI are against the published labels. Times are wall-clock seconds
-of each fit with ``--threads`` torch/BLAS threads (default 2), plus the
-process CPU seconds; ``os.getloadavg()`` is recorded before and after,
-because other jobs on a shared machine slow every number unevenly.
+ARI and NMI are against the published labels; nothing is chosen by them.
+Times are wall-clock seconds of each fit with ``--threads`` torch threads
+(default 1: accuracy runs on a shared machine), plus process CPU seconds;
+``os.getloadavg()`` is recorded before and after, because other jobs on a
+shared machine slow every number unevenly.
 """
 from __future__ import annotations
 

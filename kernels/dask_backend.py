@@ -54,17 +54,22 @@ def _blocks(X):
     return list(zip(X.to_delayed()[:, 0], offsets[:-1], offsets[1:]))
 
 
-def _block_estep(block, T, A, B, w, z, row_weight, mode, uniforms):
+def _block_estep(block, T, A, B, w, z, row_weight, mode, uniforms, fixed=None, levels=None):
     be = _inner()
-    return be.row_estep(be.prepare(block), T, A, B, w, z, row_weight, mode, uniforms)
+    return be.row_estep(be.prepare(block), T, A, B, w, z, row_weight, mode, uniforms, fixed, levels)
 
 
-def _block_stats(block, S, T, squared):
+def _block_stats(block, S, T, squared, levels=None):
     be = _inner()
-    return be.block_stats(be.prepare(block), S, T, squared)
+    return be.block_stats(be.prepare(block), S, T, squared, levels)
 
 
-def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
+def _block_call(fn, block, *args):
+    be = _inner()
+    return getattr(be, fn)(be.prepare(block), *args)
+
+
+def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None, fixed=None, levels=None):
     import dask
 
     mode = mode_code(mode)
@@ -74,7 +79,8 @@ def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
     parts = dask.compute(*[
         task(blk, T, A, B, w, z,
              None if row_weight is None else row_weight[a:b], mode,
-             None if uniforms is None else uniforms[a:b])
+             None if uniforms is None else uniforms[a:b],
+             None if fixed is None else fixed[a:b], levels)
         for blk, a, b in _blocks(X)
     ])
     S = np.vstack([p.S for p in parts])
@@ -83,14 +89,31 @@ def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
     return EStepResult(S, SXT, SX2T, float(sum(p.log_norm for p in parts)))
 
 
-def block_stats(X, S, T, squared=False):
+def block_stats(X, S, T, squared=False, levels=None):
     import dask
 
     task = dask.delayed(_block_stats, pure=True)
-    parts = dask.compute(*[task(blk, S[a:b], T, squared) for blk, a, b in _blocks(X)])
+    parts = dask.compute(*[task(blk, S[a:b], T, squared, levels) for blk, a, b in _blocks(X)])
     SXT = sum(p[0] for p in parts)
     SX2T = sum(p[1] for p in parts) if squared else None
     return SXT, SX2T
+
+
+def project(X, T, levels=None):
+    """``X T`` block by block, stacked (per-row output, like ``S``)."""
+    import dask
+
+    task = dask.delayed(_block_call, pure=True)
+    return np.vstack(dask.compute(*[task("project", blk, T, levels) for blk, _, _ in _blocks(X)]))
+
+
+def nb_size_terms(X, row_size, theta):
+    """The negative-binomial size terms: sums over rows, added over row blocks."""
+    import dask
+
+    task = dask.delayed(_block_call, pure=True)
+    parts = dask.compute(*[task("nb_size_terms", blk, row_size[a:b], theta) for blk, a, b in _blocks(X)])
+    return tuple(sum(p[q] for p in parts) for q in range(3))
 
 
 def to_numpy(a):

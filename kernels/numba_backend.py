@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._config import get_config
-from .contract import GIVEN, SAMPLE, EStepResult, mode_code
+from .contract import GIVEN, SAMPLE, EStepResult, check_fixed, check_levels, mode_code
 
 name = "numba"
 
@@ -157,16 +157,20 @@ def _threads_for(n_values):
         numba.set_num_threads(before)
 
 
-def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
+def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed=None, levels=None):
     n, d = Xp.shape
     T = np.asarray(T)
     if T.ndim != 2 or T.shape[0] != d:
         raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
     m = T.shape[1]
     g = S.shape[1]
-    A = _f64(A, "A", (g, m))
+    n_levels = 0 if levels is None else check_levels(levels)
+    width = m if levels is None else (n_levels - 1) * m
+    A = _f64(A, "A", (g, width))
     has_B = B is not None
-    B = _f64(B, "B", (g, m)) if has_B else np.zeros((g, m))
+    if has_B and levels is not None:
+        raise ValueError("levels and B exclude each other: one-hot levels have no squared term")
+    B = _f64(B, "B", (g, width)) if has_B else np.zeros((g, width))
     w = _f64(w, "w", (g,))
     has_z = z is not None
     if has_z != (row_weight is not None):
@@ -179,37 +183,46 @@ def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
         uniforms = _f64(uniforms, "uniforms", (n,))
     else:
         uniforms = np.zeros(1)
+    fixed = check_fixed(fixed, n, g)
+    has_fixed = fixed is not None
+    fixed = fixed if has_fixed else np.zeros(1, dtype=np.int64)
     n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
     if isinstance(Xp, CSRT):
-        from ._numba_csr import csr_column_sums, finish_rows
+        from ._numba_csr import csr_column_level_sums, csr_column_sums, finish_rows
 
         base = Xp.base
-        T = _pad_columns(T, 4)
         with _threads_for(n_values) as threads:
-            U, V = csr_column_sums(base.indptr, base.indices, base.data, T, has_B, n, threads)
+            if levels is None:
+                U, V = csr_column_sums(base.indptr, base.indices, base.data, _pad_columns(T, 4), has_B, n,
+                                       threads)
+                V = V.sum(axis=0)
+            else:
+                U = csr_column_level_sums(base.indptr, base.indices, base.data, np.ascontiguousarray(T, np.float64),
+                                          m, n_levels, n, threads)
+                V = np.zeros((1, 1))
             U = U.sum(axis=0)
-            V = V.sum(axis=0)
-            parts = finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S,
+            parts = finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S,
                                 _n_chunks(n, threads))
     elif isinstance(Xp, CSR):
         from ._numba_csr import csr_half_step
 
         T = _pad_columns(T, 4)
         with _threads_for(n_values) as threads:
-            parts = csr_half_step(Xp.indptr, Xp.indices, Xp.data, T, A, B, has_B, w, z, r,
-                                  has_z, mode, uniforms, S, _n_chunks(n, threads))
+            parts = csr_half_step(Xp.indptr, Xp.indices, Xp.data, T, A, B, has_B, w, z, r, has_z, mode,
+                                  uniforms, fixed, has_fixed, n_levels, m, S, _n_chunks(n, threads))
     else:
         from ._numba_dense import dense_half_step
 
-        Tt = np.ascontiguousarray(_pad_columns(T, 4).T)
+        # plain: T transposed and padded (contiguous rows of X); levels: T itself
+        Tt = np.ascontiguousarray(_pad_columns(T, 4).T) if levels is None else _f64(T, "T", (d, m))
         with _threads_for(n_values) as threads:
-            parts = dense_half_step(Xp, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, S,
-                                    _n_chunks(n, threads))
+            parts = dense_half_step(Xp, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                    n_levels, S, _n_chunks(n, threads))
     SXT, SX2T, log_norm = parts
     return SXT.sum(axis=0), (SX2T.sum(axis=0) if has_B else None), float(log_norm.sum())
 
 
-def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
+def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None, fixed=None, levels=None):
     """One fused half-step of block EM over the rows of ``X`` (see :mod:`.contract`)."""
     Xp = prepare(X)
     mode = mode_code(mode)
@@ -217,19 +230,73 @@ def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
     if A.ndim != 2:
         raise ValueError(f"A must be a 2-D (g, m) array, got shape {A.shape}.")
     S = np.empty((Xp.shape[0], A.shape[0]))
-    SXT, SX2T, log_norm = _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S)
+    SXT, SX2T, log_norm = _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed, levels)
     return EStepResult(S, SXT, SX2T, log_norm)
 
 
-def block_stats(X, S, T, squared=False):
-    """``S^T X T`` and, if ``squared``, ``S^T (X*X) T`` for given posteriors."""
+def block_stats(X, S, T, squared=False, levels=None):
+    """``S^T X T`` (one-hot blocks with ``levels``) and, if ``squared``, ``S^T (X*X) T``."""
     Xp = prepare(X)
     S = _f64(S, "S", (Xp.shape[0], np.shape(S)[-1]))
     g = S.shape[1]
-    m = np.shape(T)[1]
-    B = np.zeros((g, m)) if squared else None
-    SXT, SX2T, _ = _run(Xp, T, np.zeros((g, m)), B, np.zeros(g), None, None, GIVEN, None, S)
+    width = np.shape(T)[1] * (1 if levels is None else check_levels(levels) - 1)
+    B = np.zeros((g, width)) if squared else None
+    SXT, SX2T, _ = _run(Xp, T, np.zeros((g, width)), B, np.zeros(g), None, None, GIVEN, None, S,
+                        levels=levels)
     return SXT, SX2T
+
+
+def project(X, T, levels=None):
+    """``U = X T`` (one-hot blocks with ``levels``) as a float64 (n, m) array (see :mod:`.contract`)."""
+    Xp = prepare(X)
+    n, d = Xp.shape
+    T = np.asarray(T)
+    if T.ndim != 2 or T.shape[0] != d:
+        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
+    m = T.shape[1]
+    n_levels = 0 if levels is None else check_levels(levels)
+    width = m if levels is None else (n_levels - 1) * m
+    n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
+    with _threads_for(n_values) as threads:
+        if isinstance(Xp, CSRT):
+            from ._numba_csr import csr_column_level_sums, csr_column_sums
+
+            base = Xp.base
+            if levels is None:
+                U, _ = csr_column_sums(base.indptr, base.indices, base.data, _pad_columns(T, 4), False, n,
+                                       threads)
+                return U.sum(axis=0)[:, :m]
+            return csr_column_level_sums(base.indptr, base.indices, base.data, _f64(T, "T", (d, m)), m,
+                                         n_levels, n, threads).sum(axis=0)
+        if isinstance(Xp, CSR):
+            from ._numba_csr import csr_project
+
+            Tk = _pad_columns(T, 4) if levels is None else _f64(T, "T", (d, m))
+            return csr_project(Xp.indptr, Xp.indices, Xp.data, Tk, n_levels, m, width, _n_chunks(n, threads))
+        from ._numba_dense import dense_project
+
+        Tk = np.ascontiguousarray(_pad_columns(T, 4).T) if levels is None else _f64(T, "T", (d, m))
+        return dense_project(Xp, Tk, n_levels, width, _n_chunks(n, threads))
+
+
+def nb_size_terms(X, row_size, theta):
+    """Per-column negative-binomial size terms and their derivatives (see :mod:`.contract`)."""
+    from ._numba_nb import csr_size_terms, dense_size_terms
+
+    Xp = prepare(X)
+    if isinstance(Xp, CSRT):
+        raise ValueError("nb_size_terms reads X by rows (cells x genes), not its transpose.")
+    n, d = Xp.shape
+    s = _f64(row_size, "row_size", (n,))
+    theta = _f64(theta, "theta", (d,))
+    n_values = Xp.nnz if isinstance(Xp, CSR) else n * d
+    with _threads_for(n_values) as threads:
+        if isinstance(Xp, CSR):
+            out = csr_size_terms(Xp.indptr, Xp.indices, Xp.data, s, theta, threads)
+        else:
+            out = dense_size_terms(Xp, s, theta, threads)
+    value, first, second = out.sum(axis=0)
+    return value, first, second
 
 
 def to_numpy(a):

@@ -113,6 +113,7 @@ def deep_cocluster(
             "selected_features": model.selected_features_,
             "zero_count_rows": model.zero_count_rows_,
         },
+        by_cluster={"block_means": ("row", "column")},
     )
     params = {**model.get_params(deep=False), "obs_views": row_keys, "var_views": col_keys}
     DEEP_COCLUSTER.write(adata, key_added, result, data=data, params=params)

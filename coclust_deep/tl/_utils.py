@@ -28,6 +28,14 @@ def check_adata(adata, *, allow_backed=False):
     from anndata import AnnData
 
     if not isinstance(adata, AnnData):
+        from ._mudata import is_mudata
+
+        if is_mudata(adata):
+            raise TypeError(
+                f"adata is a MuData with modalities {list(adata.mod)}; tl tools take it with mod= naming "
+                "the modality to use (e.g. tl.lbm(mdata, 4, 3, mod='rna')); other functions take the "
+                "modality itself, e.g. mdata['rna']."
+            )
         raise TypeError(
             f"adata must be an AnnData object, got {type(adata).__name__}; "
             "wrap a matrix with anndata.AnnData(X)."

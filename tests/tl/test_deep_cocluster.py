@@ -104,3 +104,16 @@ def test_counts_layer_with_k_omitted():
     k = uns["n_row_clusters_estimation"]["n_clusters"]
     assert k >= 2 and adata.obsm["deep_row_posterior"].shape == (700, k)
     assert uns["selected_features"].all() and uns["zero_count_rows"].size == 0
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+def test_mudata_modality_with_a_view_from_another_modality():
+    mudata = pytest.importorskip("mudata")
+    rna = sc.datasets.pbmc68k_reduced()[:200].copy()
+    prot = ad.AnnData(rna.obsm["X_pca"][::-1, :6].copy())  # a second modality, cells in another order
+    prot.obs_names = rna.obs_names[::-1]
+    mdata = mudata.MuData({"rna": rna, "prot": prot})
+    tl.deep_cocluster(mdata, 4, 3, mod="rna", use_raw=True, obs_views=["prot:X"], **FAST)
+    assert mdata["rna"].obs["deep"].nunique() <= 4
+    assert list(mdata["rna"].uns["deep"]["params"]["obs_views"]) == ["prot:X"]
+    assert "deep" not in mdata["prot"].obs

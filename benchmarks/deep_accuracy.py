@@ -143,22 +143,23 @@ def _graph_rows(adata, rep, labels, seed, name, t_rep):
     k = len(np.unique(labels))
     _, t_graph, _ = _timed(lambda: _neighbors(adata, rep, seed))
     pred, t, cpu = _timed(lambda: _leiden(adata, seed))
-    rows = [{"method": f"leiden res 1 on {name}", **_scores(labels, pred), "uses_true_k": False,
+    rows = [{"method": f"leiden ({name}, 15 nn)", **_scores(labels, pred), "uses_true_k": False,
              "time_s": round(t + t_graph + t_rep, 2), "cpu_s": cpu}]
     (res, pred), t, cpu = _timed(lambda: _leiden_k(adata, k, seed))
-    rows.append({"method": f"leiden on {name}, resolution tuned to k", **_scores(labels, pred),
+    rows.append({"method": f"leiden ({name}, 15 nn), resolution bisected to k", **_scores(labels, pred),
                  "uses_true_k": True, "resolution": round(res, 4), "time_s": round(t, 2), "cpu_s": cpu})
     return rows
 
 
-def baselines(X, labels, views, seed=0):
-    """scanpy's pipeline: normalize_total, log1p, 50 PCs; k-means (true k), leiden (res 1, tuned to k)."""
+def baselines(X, labels, views, is_counts=True, seed=0):
+    """scanpy's pipeline: normalize_total, log1p (counts only), 50 PCs; k-means (true k), leiden (res 1, tuned to k)."""
+    import anndata as ad
     import scanpy as sc
     from sklearn.cluster import KMeans
     from sklearn.preprocessing import StandardScaler
 
     k = len(np.unique(labels))
-    adata = _lognorm(X)
+    adata = _lognorm(X) if is_counts else ad.AnnData(X.copy())
     _, t_pca, _ = _timed(lambda: sc.pp.pca(adata, n_comps=50, random_state=seed))
     pcs = adata.obsm["X_pca"]
     pred, t, cpu = _timed(lambda: KMeans(k, n_init=10, random_state=seed).fit_predict(pcs))

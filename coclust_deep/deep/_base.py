@@ -121,6 +121,7 @@ class DeepEstimatorBase(BaseEstimator):
     """
 
     _fitted_attributes: tuple = ()
+    _likelihoods: tuple = LIKELIHOODS  # values the likelihood parameter accepts
     # may differ between a fit and the fit(..., resume=True) that continues it
     _resumable_params = ("epochs", "pretrain_epochs", "tol", "verbose")
 
@@ -137,7 +138,7 @@ class DeepEstimatorBase(BaseEstimator):
         check_positive_int(self.batch_size, "batch_size", minimum=2)
         if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
-        check_choice(self.likelihood, "likelihood", LIKELIHOODS)
+        check_choice(self.likelihood, "likelihood", self._likelihoods)
         check_nonneg_float(self.tol, "tol")
         check_positive_int(self.n_init, "n_init")
         return hidden, resolve_device(self.device)

@@ -6,6 +6,7 @@ rows and the column encoders' fixed subsample of rows are made dense.
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,6 +14,7 @@ import scipy.sparse as sp
 from .._validation import check_matrix
 
 LIKELIHOODS = ("gaussian", "nb", "zinb")
+N_TOP_GENES = 2000  # highly variable genes kept for the row side under a count likelihood
 _CLIP = 10.0  # standardised inputs are clipped like sc.pp.scale(max_value=10)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -36,6 +38,45 @@ def _column_moments(Y):
 
 def _dense(A):
     return A.toarray() if sp.issparse(A) else np.asarray(A)
+
+
+def _values(X):
+    return X.data if sp.issparse(X) else X
+
+
+def is_counts(X):
+    """Whether every entry of ``X`` (dense or sparse, finite) is a non-negative integer."""
+    values = _values(X)
+    return bool(values.size == 0 or (values.min() >= 0 and np.all(np.floor(values) == values)))
+
+
+def resolve_likelihood(X, likelihood):
+    """``"auto"`` -> ``"nb"`` when X holds non-negative integers (counts), else ``"gaussian"``."""
+    if likelihood != "auto":
+        return likelihood
+    return "nb" if is_counts(X) else "gaussian"
+
+
+def select_count_features(X, n_top):
+    """Indices (sorted) of the ``n_top`` most variable columns of count matrix X, or all when d <= n_top.
+
+    scanpy's ``highly_variable_genes(flavor="seurat_v3")`` on the raw counts:
+    a loess fit of log variance on log mean, genes ranked by the variance of
+    their standardised counts (Stuart et al. 2019). All-zero columns are never
+    kept.
+    """
+    d = X.shape[1]
+    nonzero = np.flatnonzero(np.asarray((X != 0).sum(axis=0)).ravel() > 0)
+    if n_top is None or d <= n_top:
+        return np.arange(d)
+    import anndata as ad
+    import scanpy as sc
+
+    adata = ad.AnnData(X[:, nonzero])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.pp.highly_variable_genes(adata, n_top_genes=min(int(n_top), len(nonzero)), flavor="seurat_v3")
+    return np.sort(nonzero[adata.var["highly_variable"].to_numpy()])
 
 
 def fingerprint(*arrays):
@@ -63,9 +104,16 @@ class MatrixData:
     block means are on a unit scale whatever the units of X.
     Column encoders read each column's standardised values on a fixed random
     subsample of at most ``max_col_input`` rows (``column_anchors``).
+
+    ``n_top_genes`` (count likelihoods only): when X has more columns, the
+    row encoder and the count decoder see only the ``n_top_genes`` columns
+    chosen by :func:`select_count_features` (``stats["row_features"]``); the
+    normalisation, the block term and the column side keep every column. The
+    count decoder's library is then the row total over the kept columns
+    (``count_library``).
     """
 
-    def __init__(self, X, likelihood, *, max_col_input=None, rng=None, stats=None):
+    def __init__(self, X, likelihood, *, max_col_input=None, rng=None, stats=None, n_top_genes=None):
         X = check_matrix(X, allow_gpu=False)
         values = X.data if sp.issparse(X) else X
         largest = float(np.abs(values).max()) if values.size else 0.0
@@ -77,17 +125,29 @@ class MatrixData:
         self.likelihood = likelihood
         self.n_rows, self.n_cols = X.shape
         if likelihood != "gaussian":
-            values = X.data if sp.issparse(X) else X
+            values = _values(X)
             if values.size and values.min() < 0:
                 raise ValueError(
                     f"likelihood={likelihood!r} models counts but X has negative values; pass raw "
                     "counts (e.g. adata.layers['counts']) or use likelihood='gaussian'.")
+            if not is_counts(X):
+                bad = values[np.floor(values) != values][0]
+                raise ValueError(
+                    f"likelihood={likelihood!r} models counts but X has non-integer values (e.g. {bad:g}); "
+                    "pass raw counts (e.g. adata.layers['counts']), not normalised or log data, or use "
+                    "likelihood='gaussian'.")
         self.library = np.asarray(X.sum(axis=1)).ravel().astype(np.float32)
         if stats is None:
             positive = self.library[self.library > 0]
             median = float(np.median(positive)) if positive.size else 1.0
             stats = {"median_library": median}
+            if likelihood != "gaussian":
+                stats["row_features"] = select_count_features(X, n_top_genes)
         self.stats = dict(stats)
+        self.features = self.stats.get("row_features", np.arange(self.n_cols))
+        self.all_features = len(self.features) == self.n_cols
+        self.count_library = (self.library if self.all_features else
+                              np.asarray(X[:, self.features].sum(axis=1)).ravel().astype(np.float32))
         self.Y = self._transform(X)
         if "mean" not in self.stats:
             self.stats["mean"], self.stats["std"] = _column_moments(self.Y)
@@ -109,8 +169,17 @@ class MatrixData:
         return np.log1p(X * size[:, None])
 
     def _standardise(self, Yd):
-        Z = (Yd - self.stats["mean"]) / self.stats["std"]
+        """Standardised row-side input: the kept features of ``Yd`` (rows of Y, every column)."""
+        mean, std = self.stats["mean"], self.stats["std"]
+        if not self.all_features:
+            Yd, mean, std = Yd[:, self.features], mean[self.features], std[self.features]
+        Z = (Yd - mean) / std
         return np.clip(Z, -_CLIP, _CLIP, out=Z).astype(np.float32, copy=False)
+
+    @property
+    def n_row_features(self):
+        """Width of the row encoder's input and of the row decoder's output."""
+        return len(self.features)
 
     def inputs(self, idx):
         """The encoder input of rows ``idx`` (standardised Y), as ``{"input": array}``."""
@@ -124,8 +193,9 @@ class MatrixData:
         if self.likelihood == "gaussian":
             batch["target"] = z
         else:
-            batch["target"] = _dense(self.X[idx]).astype(np.float32, copy=False)
-            batch["library"] = self.library[idx]
+            Xb = self.X[idx] if self.all_features else self.X[idx][:, self.features]
+            batch["target"] = _dense(Xb).astype(np.float32, copy=False)
+            batch["library"] = self.count_library[idx]
         return batch
 
     def _prepare_columns(self, max_col_input, rng):

@@ -204,10 +204,14 @@ class SideModule(nn.Module):
             den = den + present
         return num / den, parts
 
-    def losses(self, batch, parts, temperature):
-        """Reconstruction of every input, and CLIP alignment of each view with the primary embedding."""
-        out = Losses(reconstruction={
-            "reconstruction": self.decoder(parts["primary"], batch["target"], batch.get("library"))})
+    def losses(self, batch, parts, temperature, *, reconstruct_from=None):
+        """Reconstruction of every input, and CLIP alignment of each view with the primary embedding.
+
+        ``reconstruct_from``: the primary embedding the decoder reads (e.g. of a
+        noise-corrupted input, for a denoising autoencoder); default ``parts["primary"]``.
+        """
+        z = parts["primary"] if reconstruct_from is None else reconstruct_from
+        out = Losses(reconstruction={"reconstruction": self.decoder(z, batch["target"], batch.get("library"))})
         for name in self.view_names:
             mask = batch["masks"][name] > 0
             if int(mask.sum()) < 2:  # contrastive needs at least one negative
@@ -233,8 +237,13 @@ class CoclusteringModule(nn.Module):
         self.columns = SideModule(**column_kwargs)
         self.block_means = nn.Parameter(torch.zeros(row_kwargs["n_clusters"], column_kwargs["n_clusters"]))
 
-    def loss(self, row_batch, col_batch, y_block, *, row_target=None, col_target=None, temperature=0.1):
+    def loss(self, row_batch, col_batch, y_block, *, row_target=None, col_target=None, temperature=0.1,
+             input_noise=0.0):
         """All loss terms for one (row batch, column batch) pair.
+
+        ``input_noise`` > 0 (in training mode): the row decoder reconstructs
+        from the embedding of ``input + N(0, input_noise^2)`` (denoising, as in
+        scDeepCluster); the clustering and block terms read the clean embedding.
 
         Terms: ``row_reconstruction``, ``col_reconstruction`` and per view
         ``row_view_reconstruction:<name>`` (kind reconstruction),
@@ -244,9 +253,16 @@ class CoclusteringModule(nn.Module):
         off in pretraining).
         """
         out = Losses()
-        z_rows, row_parts = self.rows.encode(row_batch)
+        noisy = None
+        if input_noise > 0 and self.training:
+            x = row_batch["input"]
+            noisy = self.rows.encoder(x + input_noise * torch.randn_like(x))
+        if noisy is not None and row_target is None and not self.rows.view_names:
+            row_parts = {"primary": noisy}  # pretraining without views: the clean embedding is not needed
+        else:
+            z_rows, row_parts = self.rows.encode(row_batch)
         z_cols, col_parts = self.columns.encode(col_batch)
-        out.update(self.rows.losses(row_batch, row_parts, temperature), prefix="row_")
+        out.update(self.rows.losses(row_batch, row_parts, temperature, reconstruct_from=noisy), prefix="row_")
         out.update(self.columns.losses(col_batch, col_parts, temperature), prefix="col_")
         if row_target is not None:
             q_rows = self.rows.head(z_rows)

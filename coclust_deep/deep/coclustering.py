@@ -1,19 +1,27 @@
 """DeepCoclustering: row and column autoencoders trained jointly with DEC heads and an LBM block term."""
 from __future__ import annotations
 
+import copy
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.cluster import KMeans
 
-from .._validation import check_n_clusters, check_nonneg_float, check_positive_int
+from .._validation import check_matrix, check_n_clusters, check_nonneg_float, check_positive_int
 from ._base import DeepEstimatorBase, encode_in_chunks, to_tensors
-from ._data import MatrixData, check_views, fingerprint
+from ._data import LIKELIHOODS, N_TOP_GENES, MatrixData, check_views, fingerprint, resolve_likelihood
 from ._module import CoclusteringModule
-from ._nn import target_distribution
+from ._n_clusters import leiden_n_clusters
+from ._nn import StudentTHead, target_distribution
 from ._train import EpochRecord, Phase
+
+
+# Gaussian input noise (in standard deviations of the standardised input) of the denoising row
+# autoencoder under a count likelihood: scDeepCluster's value (Tian et al. 2019).
+_COUNT_INPUT_NOISE = 2.5
 
 
 class DeepCoclustering(DeepEstimatorBase):
@@ -37,8 +45,13 @@ class DeepCoclustering(DeepEstimatorBase):
              + block_weight     * LBM block term
 
     * reconstruction: Gaussian (MSE on standardised values) or a count
-      likelihood (``"nb"``, ``"zinb"``, scVI-style mean = row total x softmax)
-      for the rows; Gaussian for columns and views.
+      likelihood (``"nb"``, ``"zinb"``, scVI-style mean = row total x softmax,
+      i.e. size factor ``l_i / median(l)`` times a composition scaled to the
+      median depth; one dispersion per gene) for the rows; Gaussian for
+      columns and views. Under a count likelihood the row autoencoder is
+      denoising: it reconstructs the counts from the embedding of the
+      standardised input plus Gaussian noise (``input_noise``, scDeepCluster's
+      2.5); the clustering terms read the clean embedding.
     * DEC terms: ``q`` = Student-t similarity to learned centres, ``p = (q^2 /
       f) / normaliser`` recomputed on the full data each epoch.
     * block term: expected Gaussian LBM negative log-likelihood (unit
@@ -59,14 +72,45 @@ class DeepCoclustering(DeepEstimatorBase):
     means, then up to ``epochs`` of the full objective, stopping early when
     less than ``tol`` of the row labels and of the column labels change.
 
+    **Single-cell defaults** (one configuration for every data set; pass the
+    raw counts, cells as rows, nothing else):
+
+    * ``likelihood="auto"``: non-negative integer X -> ``"nb"``, anything
+      else (log-normalised, scaled) -> ``"gaussian"``; the choice is in
+      ``likelihood_``. Under a count likelihood the encoder reads
+      ``log1p(x_i / s_i)`` with size factor ``s_i = l_i / median(l)``,
+      standardised per gene and clipped at 10 (scanpy's ``normalize_total``,
+      ``log1p``, ``scale``). Counts with NaN, negative or non-integer values
+      are refused with a ``ValueError``.
+    * gene selection: under a count likelihood and when X has more than
+      ``n_top_genes`` columns, the cell encoder and the count decoder see the
+      ``n_top_genes`` highly variable genes of scanpy's ``seurat_v3`` rule on
+      the counts (``selected_features_``); the gene side and the block term
+      keep every gene, so every gene gets a cluster.
+    * cells with zero counts (on the modelled genes) are left out of
+      training with a warning; they are labelled from their embedding and
+      listed in ``zero_count_rows_``.
+    * ``n_row_clusters=None``: after pretraining, the number of cell clusters
+      is the number of leiden communities (resolution 1, scanpy's default) of
+      the symmetric 15-nearest-neighbour graph of the pretrained row
+      embedding; recorded in ``n_row_clusters_`` and
+      ``n_row_clusters_estimation_``. No label is read. Like leiden at its
+      default resolution, it tends to split large populations.
+    * ``pretrain_epochs=40``: the reconstruction loss gains less than 1 % per
+      10 further epochs after about 32 epochs on 10X PBMC and on
+      pbmc68k_reduced (``benchmarks/deep_accuracy.py`` notes); training then
+      stops on label change.
+
     Parameters
     ----------
-    n_row_clusters, n_col_clusters : int, default=2
+    n_row_clusters : int or None, default=None
+        Number of row (cell) clusters; ``None`` estimates it (see above).
+    n_col_clusters : int, default=2
     latent_dim : int, default=32
         Size of the shared latent space (rows, columns and views).
     hidden : tuple of int, default=(256, 64)
         Encoder widths for X's rows and columns; decoders mirror them.
-    pretrain_epochs : int, default=30
+    pretrain_epochs : int, default=40
     epochs : int, default=50
         Maximum joint-training epochs.
     batch_size : int, default=256
@@ -74,8 +118,16 @@ class DeepCoclustering(DeepEstimatorBase):
         row batches, so each epoch visits every row and every column once.
     lr : float, default=1e-3
         Adam learning rate.
-    likelihood : {"gaussian", "nb", "zinb"}, default="gaussian"
-        Row reconstruction likelihood; ``"nb"``/``"zinb"`` need raw counts.
+    likelihood : {"auto", "gaussian", "nb", "zinb"}, default="auto"
+        Row reconstruction likelihood; ``"nb"``/``"zinb"`` need raw counts;
+        ``"auto"`` picks ``"nb"`` for non-negative integers, else ``"gaussian"``.
+    input_noise : float or "auto", default="auto"
+        Standard deviation of the Gaussian noise added to the standardised
+        row input for the reconstruction path; ``"auto"``: 2.5 under a count
+        likelihood, 0 under ``"gaussian"``.
+    n_top_genes : int or None, default=2000
+        Columns the row side models under a count likelihood (highly
+        variable, ``seurat_v3``); ``None`` keeps every column.
     reconstruction_weight, cluster_weight, block_weight, alignment_weight : float
         Loss weights (defaults 1.0, 0.1, 0.1, 0.0).
     temperature : float, default=0.1
@@ -127,6 +179,18 @@ class DeepCoclustering(DeepEstimatorBase):
         True when KeyboardInterrupt stopped fit; the model then holds the
         weights after the last completed epoch, and ``fit(X, ...,
         resume=True)`` continues from there.
+    likelihood_ : str
+        The likelihood used (what ``"auto"`` chose).
+    input_noise_ : float
+    selected_features_ : ndarray of bool, shape (n_cols,)
+        Columns read by the row encoder and decoder.
+    zero_count_rows_ : ndarray of int
+        Rows without counts, left out of training (count likelihoods).
+    n_row_clusters_ : int
+        Number of row clusters used (given or estimated).
+    n_row_clusters_estimation_ : dict or None
+        How ``n_row_clusters_`` was estimated (method, resolution,
+        n_neighbors, n_clusters); ``None`` when given.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Column names seen by fit (DataFrame input or ``feature_names``).
@@ -146,11 +210,15 @@ class DeepCoclustering(DeepEstimatorBase):
         "row_labels_", "column_labels_", "row_embedding_", "column_embedding_",
         "row_soft_assignments_", "column_soft_assignments_", "row_cluster_centers_",
         "column_cluster_centers_", "block_means_", "history_", "view_contributions_",
-        "column_anchors_", "n_epochs_", "interrupted_", "preprocessing_",
+        "column_anchors_", "n_epochs_", "interrupted_", "preprocessing_", "likelihood_",
+        "input_noise_", "selected_features_", "zero_count_rows_", "n_row_clusters_",
+        "n_row_clusters_estimation_",
     )
+    _likelihoods = ("auto", *LIKELIHOODS)
 
-    def __init__(self, n_row_clusters=2, n_col_clusters=2, *, latent_dim=32, hidden=(256, 64),
-                 pretrain_epochs=30, epochs=50, batch_size=256, lr=1e-3, likelihood="gaussian",
+    def __init__(self, n_row_clusters=None, n_col_clusters=2, *, latent_dim=32, hidden=(256, 64),
+                 pretrain_epochs=40, epochs=50, batch_size=256, lr=1e-3, likelihood="auto",
+                 input_noise="auto", n_top_genes=N_TOP_GENES,
                  reconstruction_weight=1.0, cluster_weight=0.1, block_weight=0.1, alignment_weight=0.0,
                  temperature=0.1, alpha=1.0, max_col_input=2048, tol=1e-3, n_init=10, device="auto",
                  random_state=None, verbose=True):
@@ -163,6 +231,8 @@ class DeepCoclustering(DeepEstimatorBase):
         self.batch_size = batch_size
         self.lr = lr
         self.likelihood = likelihood
+        self.input_noise = input_noise
+        self.n_top_genes = n_top_genes
         self.reconstruction_weight = reconstruction_weight
         self.cluster_weight = cluster_weight
         self.block_weight = block_weight
@@ -185,6 +255,12 @@ class DeepCoclustering(DeepEstimatorBase):
         if not (isinstance(self.temperature, numbers.Real) and self.temperature > 0):
             raise ValueError(f"temperature must be a positive number, got {self.temperature!r}.")
         check_positive_int(self.max_col_input, "max_col_input", minimum=2)
+        if self.n_top_genes is not None:
+            check_positive_int(self.n_top_genes, "n_top_genes")
+        noise = self.input_noise
+        if not (noise == "auto" or (isinstance(noise, numbers.Real) and not isinstance(noise, bool)
+                                    and np.isfinite(noise) and noise >= 0)):
+            raise ValueError(f"input_noise must be 'auto' or a non-negative number, got {noise!r}.")
 
     def fit(self, X, y=None, *, row_views=None, col_views=None, row_view_masks=None, col_view_masks=None,
             resume=False, feature_names=None):
@@ -221,26 +297,78 @@ class DeepCoclustering(DeepEstimatorBase):
         self._check_weights()
         seed = self._fit_seed(resume)
         rng = np.random.default_rng(seed)
-        data = MatrixData(X, self.likelihood, max_col_input=int(self.max_col_input), rng=rng)
-        g = check_n_clusters(self.n_row_clusters, "n_row_clusters", data.n_rows, "rows")
+        checked = check_matrix(X, allow_gpu=False)
+        likelihood = resolve_likelihood(checked, self.likelihood)
+        data = MatrixData(checked, likelihood, max_col_input=int(self.max_col_input), rng=rng,
+                          n_top_genes=self.n_top_genes)
+        if self.n_row_clusters is None:
+            g = 0  # placeholder: the row head is sized once k is estimated after pretraining
+        else:
+            g = check_n_clusters(self.n_row_clusters, "n_row_clusters", data.n_rows, "rows")
         m = check_n_clusters(self.n_col_clusters, "n_col_clusters", data.n_cols, "columns")
+        train_rows = self._training_rows(data)
         row_v = check_views(row_views, row_view_masks, data.n_rows, axis="rows", kind="row")
         col_v = check_views(col_views, col_view_masks, data.n_cols, axis="columns", kind="col")
         self._record_features(X, feature_names)
         self.preprocessing_ = data.stats
         self.column_anchors_ = data.column_anchors
+        self.likelihood_ = likelihood
+        self.input_noise_ = float((0.0 if likelihood == "gaussian" else _COUNT_INPUT_NOISE)
+                                  if self.input_noise == "auto" else self.input_noise)
+        self.selected_features_ = np.zeros(data.n_cols, dtype=bool)
+        self.selected_features_[data.features] = True
+        if not resume:
+            self.n_row_clusters_ = g
+            self.n_row_clusters_estimation_ = None
+        elif g == 0:  # back to the row head the checkpoint holds (sized 0 while still pretraining)
+            self._resize_row_head(self._training_state.checkpoint.module["rows.head.centres"].shape[0])
         common = dict(hidden=hidden, latent_dim=int(self.latent_dim), alpha=float(self.alpha))
         config = {
-            "row_kwargs": dict(n_input=data.n_cols, n_clusters=g, likelihood=self.likelihood,
+            "row_kwargs": dict(n_input=data.n_row_features, n_clusters=g, likelihood=likelihood,
                                view_dims={k: v[0].shape[1] for k, v in row_v.items()}, **common),
             "column_kwargs": dict(n_input=data.column_input.shape[1], n_clusters=m, likelihood="gaussian",
                                   view_dims={k: v[0].shape[1] for k, v in col_v.items()}, **common),
         }
         views = [a for v in (row_v, col_v) for name in sorted(v) for a in v[name]]
-        self._run_plan(config, self._phases(data, row_v, col_v, seed), seed=seed, device=device, rng=rng,
-                       fingerprint=fingerprint(data.X, *views), resume=resume,
-                       finalize=lambda plan: self._finalize(data, row_v, col_v, seed, plan))
+        self._run_plan(config, self._phases(data, row_v, col_v, seed, train_rows), seed=seed, device=device,
+                       rng=rng, fingerprint=fingerprint(data.X, *views), resume=resume,
+                       finalize=lambda plan: self._finalize(data, row_v, col_v, seed, plan, train_rows))
         return self
+
+    def _training_rows(self, data):
+        """Rows the losses see: under a count likelihood, those with counts (warn about the others)."""
+        if data.likelihood == "gaussian":
+            self.zero_count_rows_ = np.zeros(0, dtype=np.int64)
+            return np.arange(data.n_rows)
+        empty = data.count_library <= 0
+        self.zero_count_rows_ = np.flatnonzero(empty).astype(np.int64)
+        if empty.all():
+            raise ValueError("every row of X has zero counts (on the modelled columns); there is nothing to "
+                             "learn. Pass the raw counts of the cells.")
+        if empty.any():
+            warnings.warn(f"{int(empty.sum())} row(s) of X have zero counts (on the modelled columns), e.g. rows "
+                          f"{self.zero_count_rows_[:5].tolist()}; they are left out of training and labelled "
+                          "from their embedding (indices in zero_count_rows_). Filter them out first "
+                          "(sc.pp.filter_cells(adata, min_counts=1)) to silence this.", UserWarning, stacklevel=3)
+        return np.flatnonzero(~empty)
+
+    # -- number of row clusters ----------------------------------------------------------------
+    def _resize_row_head(self, k):
+        """Replace the row head's centres and the block means by (untrained) ones for ``k`` row clusters."""
+        module = self.module_
+        head = module.rows.head
+        module.rows.head = StudentTHead(k, head.centres.shape[1], head.alpha).to(head.centres.device)
+        m = module.block_means.shape[1]
+        module.block_means = torch.nn.Parameter(torch.zeros(k, m, device=module.block_means.device))
+
+    def _ensure_row_head(self, data, row_v, col_v, seed, train_rows):
+        """Estimate k on the pretrained embedding and size the row head, when ``n_row_clusters=None``."""
+        if self.module_.rows.head.centres.shape[0] > 0:
+            return
+        z_rows = self._embed_side(self.module_.rows, lambda i: self._row_batch(data, row_v, i), data.n_rows)
+        k, how = leiden_n_clusters(z_rows[train_rows], seed=seed)
+        self.n_row_clusters_, self.n_row_clusters_estimation_ = k, how
+        self._resize_row_head(k)
 
     # -- batches -------------------------------------------------------------------------------
     @staticmethod
@@ -255,19 +383,23 @@ class DeepCoclustering(DeepEstimatorBase):
     def _column_batch(self, data, views, idx):
         return self._with_views(data.columns(idx), views, idx)
 
-    def _steps(self, data, rng):
-        n_steps = max(1, int(np.ceil(data.n_rows / self.batch_size)))
-        row_parts = np.array_split(rng.permutation(data.n_rows), n_steps)
+    def _steps(self, data, rng, train_rows):
+        n_steps = max(1, int(np.ceil(len(train_rows) / self.batch_size)))
+        row_parts = np.array_split(train_rows[rng.permutation(len(train_rows))], n_steps)
         col_parts = np.array_split(rng.permutation(data.n_cols), min(n_steps, data.n_cols))
         return [(r, col_parts[i % len(col_parts)]) for i, r in enumerate(row_parts)]
 
     # -- training ------------------------------------------------------------------------------
-    def _phases(self, data, row_v, col_v, seed):
+    def _phases(self, data, row_v, col_v, seed, train_rows):
         weights = {"reconstruction": self.reconstruction_weight, "clustering": self.cluster_weight,
                    "block": self.block_weight, "alignment": self.alignment_weight}
 
         def pretrain(epoch):
-            return self._epoch(epoch, data, row_v, col_v)
+            return self._epoch(epoch, data, row_v, col_v, train_rows)
+
+        def train_optimizer(module):
+            self._ensure_row_head(data, row_v, col_v, seed, train_rows)
+            return torch.optim.Adam(module.parameters(), lr=self.lr)
 
         def train(epoch):
             q_rows, q_cols = self._soft_assign(data, row_v, col_v)
@@ -280,23 +412,23 @@ class DeepCoclustering(DeepEstimatorBase):
                 return None
             targets = (target_distribution(torch.from_numpy(q_rows)).float().numpy(),
                        target_distribution(torch.from_numpy(q_cols)).float().numpy())
-            losses = self._epoch(epoch, data, row_v, col_v, targets)
+            losses = self._epoch(epoch, data, row_v, col_v, train_rows, targets)
             return EpochRecord(losses, metrics={"row_label_change": change["row"],
                                                 "col_label_change": change["col"]})
 
         return [Phase("pretrain", self.pretrain_epochs, pretrain, weights=weights),
-                Phase("train", self.epochs, train, weights=weights,
-                      setup=lambda: self._init_heads(data, row_v, col_v, seed))]
+                Phase("train", self.epochs, train, weights=weights, optimizer=train_optimizer,
+                      setup=lambda: self._init_heads(data, row_v, col_v, seed, train_rows))]
 
-    def _epoch(self, epoch, data, row_v, col_v, targets=None):
+    def _epoch(self, epoch, data, row_v, col_v, train_rows, targets=None):
         """One pass over the rows (and as many column batches), without targets in pretraining."""
         module, device = epoch.module, epoch.device
         module.train()
-        for row_idx, col_idx in self._steps(data, epoch.rng):
+        for row_idx, col_idx in self._steps(data, epoch.rng, train_rows):
             rb = to_tensors(self._row_batch(data, row_v, row_idx), device)
             cb = to_tensors(self._column_batch(data, col_v, col_idx), device)
             y_block = rb["block"][:, torch.as_tensor(col_idx, device=device)]
-            kwargs = {"temperature": float(self.temperature)}
+            kwargs = {"temperature": float(self.temperature), "input_noise": self.input_noise_}
             if targets is not None:
                 kwargs["row_target"] = torch.as_tensor(targets[0][row_idx], device=device)
                 kwargs["col_target"] = torch.as_tensor(targets[1][col_idx], device=device)
@@ -323,21 +455,25 @@ class DeepCoclustering(DeepEstimatorBase):
         z_rows, z_cols = self._embeddings(data, row_v, col_v)
         return self._head(self.module_.rows, z_rows), self._head(self.module_.columns, z_cols)
 
-    def _init_heads(self, data, row_v, col_v, seed):
+    def _init_heads(self, data, row_v, col_v, seed, train_rows):
         z_rows, z_cols = self._embeddings(data, row_v, col_v)
         labels = []
-        for side, z in ((self.module_.rows, z_rows), (self.module_.columns, z_cols)):
-            km = KMeans(side.head.centres.shape[0], n_init=self.n_init, random_state=seed).fit(z)
+        for side, z, fit_on in ((self.module_.rows, z_rows, train_rows), (self.module_.columns, z_cols, None)):
+            km = KMeans(side.head.centres.shape[0], n_init=self.n_init, random_state=seed)
+            km.fit(z if fit_on is None else z[fit_on])
             with torch.no_grad():
                 side.head.centres.copy_(torch.as_tensor(km.cluster_centers_, dtype=torch.float32))
-            labels.append(km.labels_)
+            labels.append(km.predict(z).astype(np.int64))
         means = _block_means(data, *labels, *self.module_.block_means.shape)
         with torch.no_grad():
             self.module_.block_means.copy_(torch.as_tensor(means, dtype=torch.float32))
 
-    def _finalize(self, data, row_v, col_v, seed, plan):
+    def _finalize(self, data, row_v, col_v, seed, plan, train_rows):
         if not plan.started("train"):  # interrupted before the heads were placed
-            self._init_heads(data, row_v, col_v, seed)
+            self._ensure_row_head(data, row_v, col_v, seed, train_rows)
+            self._init_heads(data, row_v, col_v, seed, train_rows)
+        self._module_config = copy.deepcopy(self._module_config)  # saved with the (estimated) k
+        self._module_config["row_kwargs"]["n_clusters"] = int(self.module_.rows.head.centres.shape[0])
         module = self.module_
         self.row_embedding_, self.column_embedding_ = self._embeddings(data, row_v, col_v)
         self.row_soft_assignments_ = self._head(module.rows, self.row_embedding_)

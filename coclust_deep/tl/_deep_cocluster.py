@@ -13,8 +13,8 @@ DEEP_COCLUSTER = Tool("deep_cocluster", writes=PARTS)
 @DEEP_COCLUSTER.document
 def deep_cocluster(
     adata,
-    n_row_clusters,
-    n_col_clusters,
+    n_row_clusters=None,
+    n_col_clusters=2,
     *,
     layer=None,
     use_raw=False,
@@ -37,7 +37,9 @@ def deep_cocluster(
     adata
         Annotated data matrix.
     n_row_clusters, n_col_clusters
-        Numbers of cell and gene clusters.
+        Numbers of cell and gene clusters. ``n_row_clusters=None`` estimates
+        it (leiden at resolution 1 on the kNN graph of the pretrained cell
+        embedding; recorded in ``uns[key_added]["n_row_clusters_estimation"]``).
     {doc_input}
     obs_views
         Keys of ``adata.obsm`` holding extra views of the cells (image or
@@ -51,8 +53,9 @@ def deep_cocluster(
         Seed of the model (same seed, same result on CPU).
     **kw
         Further :class:`~coclust_deep.deep.DeepCoclustering` parameters
-        (``likelihood="nb"`` on raw counts, ``epochs``, ``latent_dim``,
-        ``device``, ``verbose`` ...).
+        (``epochs``, ``latent_dim``, ``device``, ``verbose`` ...). The default
+        ``likelihood="auto"`` models raw counts (e.g. ``layer="counts"``) with a
+        negative binomial and anything else with a Gaussian.
 
     Returns
     -------
@@ -62,7 +65,10 @@ def deep_cocluster(
     ``adata.uns[key_added]``
         Also ``params["obs_views"]``/``params["var_views"]`` (the keys read),
         ``history`` (loss terms per epoch), ``block_means``,
-        ``view_contributions``, ``n_epochs`` and ``interrupted``. The soft
+        ``view_contributions``, ``n_epochs``, ``interrupted``, ``likelihood``
+        (the one ``"auto"`` chose), ``n_row_clusters_estimation`` (``None``
+        when given), ``selected_features`` (bool per gene read, the genes the
+        cell encoder saw) and ``zero_count_rows`` (cells left out of training). The soft
         assignments are the Student-t ones of the DEC heads.
 
     Examples
@@ -102,6 +108,10 @@ def deep_cocluster(
             "view_contributions": model.view_contributions_,
             "n_epochs": model.n_epochs_,
             "interrupted": model.interrupted_,
+            "likelihood": model.likelihood_,
+            "n_row_clusters_estimation": model.n_row_clusters_estimation_,
+            "selected_features": model.selected_features_,
+            "zero_count_rows": model.zero_count_rows_,
         },
         by_cluster={"block_means": ("row", "column")},
     )

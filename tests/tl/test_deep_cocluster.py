@@ -92,6 +92,20 @@ def test_bad_arguments():
         deep_cocluster(adata, 3, 3, device="quantum", **FAST)
 
 
+def test_counts_layer_with_k_omitted():
+    """The single-cell defaults from the tool: raw counts -> NB, k estimated and recorded."""
+    from coclust_deep.datasets import recover_counts
+
+    adata = sc.datasets.pbmc68k_reduced()
+    adata = ad.AnnData(adata.raw.X, obs=adata.obs[[]], var=adata.raw.var[[]], layers={"counts": recover_counts(adata)})
+    deep_cocluster(adata, n_col_clusters=3, layer="counts", **FAST)
+    uns = adata.uns["deep"]
+    assert uns["likelihood"] == "nb" and uns["params"]["likelihood"] == "auto"
+    k = uns["n_row_clusters_estimation"]["n_clusters"]
+    assert k >= 2 and adata.obsm["deep_row_posterior"].shape == (700, k)
+    assert uns["selected_features"].all() and uns["zero_count_rows"].size == 0
+
+
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 def test_mudata_modality_with_a_view_from_another_modality():
     mudata = pytest.importorskip("mudata")

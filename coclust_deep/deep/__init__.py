@@ -26,7 +26,9 @@ except ImportError as err:  # pragma: no cover - exercised only without torch
     ) from err
 
 from .coclustering import DeepCoclustering
+from .dcec import DCEC
 from .dec import DEC, IDEC
 from .deepcluster import DeepCluster
+from .mmdc import MMDC
 
-__all__ = ["DEC", "DeepCluster", "DeepCoclustering", "IDEC"]
+__all__ = ["DCEC", "DEC", "DeepCluster", "DeepCoclustering", "IDEC", "MMDC"]

@@ -1,0 +1,184 @@
+"""MMDC and DCEC accuracy on digit images and on 10X PBMC cells, with their ablations and baselines, in one run.
+
+Run from the repository root::
+
+    python -m benchmarks.mmdc --data-dir ../shared/data            # both parts, 5 seeds
+    python -m benchmarks.mmdc --parts digits --seeds 0 1 --quick    # a smoke run, not a measurement
+
+Writes ``benchmarks/results/mmdc.json`` (or ``--out``) and prints markdown tables.
+
+* **digits** (``sklearn.datasets.load_digits``: 1797 images 8x8, 10 balanced
+  classes): ``MMDC(10)`` with its defaults (rotation task), the ablation
+  ``MMDC(10, aux_task="none")``, ``DCEC(10)`` with its defaults, and k-means on
+  the raw pixels (``n_init=10``).
+* **pbmc10x** (``10X_PBMC_top2000.h5``: 4271 cells x 2000 genes, raw counts,
+  8 unbalanced types): ``MMDC(8)`` with its defaults (counts detected,
+  masked-gene task, refinement from 40 % of the epochs), the ablations
+  without refinement (``refine_epoch=None``) and without the auxiliary task
+  (``aux_task="none"``), and k-means on the PCA of log-normalised counts
+  (scanpy: ``normalize_total``, ``log1p``, 50 components; ``n_init=10``).
+
+Every method runs once per seed (``--seeds``, default 0-4) and is given the
+true number of classes; the summary has the mean, median and standard
+deviation over seeds of ACC (Hungarian-matched accuracy), NMI and ARI, and
+the CPU seconds of each fit (``--threads`` torch threads, default 1).
+``os.getloadavg()`` is recorded before and after: other jobs on a shared
+machine slow the times unevenly (CPU seconds suffer less than wall time).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .deep_accuracy import FILES, _require, load
+
+RESULTS = Path(__file__).resolve().parent / "results" / "mmdc.json"
+PARTS = ("digits", "pbmc10x")
+METRICS = ("acc", "nmi", "ari")
+
+
+def _scores(labels, pred):
+    from coclust_deep.metrics import accuracy, ari, nmi
+
+    return {"acc": round(accuracy(labels, pred), 4), "nmi": round(nmi(labels, pred), 4),
+            "ari": round(ari(labels, pred), 4), "n_clusters_found": int(len(np.unique(pred)))}
+
+
+def _timed(fit, X, seed):
+    wall, cpu = time.perf_counter(), time.process_time()
+    pred, extra = fit(X, seed)
+    return pred, extra, round(time.perf_counter() - wall, 2), round(time.process_time() - cpu, 2)
+
+
+def _deep(cls, k, quick_kw, **kw):
+    """``fit(X, seed) -> (labels, extra)`` for a deep model; ``quick_kw`` replaces the epochs in a smoke run."""
+    def fit(X, seed, quick=False):
+        settings = dict(random_state=seed, verbose=False, **kw, **(quick_kw if quick else {}))
+        model = cls(k, **settings).fit(X)
+        extra = {"epochs": model.n_epochs_, "cluster_sizes": np.bincount(model.labels_, minlength=k).tolist()}
+        return model.labels_, extra
+    return fit
+
+
+def _kmeans(k, embed=lambda X: X.reshape(len(X), -1)):
+    from sklearn.cluster import KMeans
+
+    return lambda X, seed, quick=False: (KMeans(k, n_init=10, random_state=seed).fit_predict(embed(X)), {})
+
+
+def digits_methods():
+    from coclust_deep.deep import DCEC, MMDC
+
+    mmdc_quick, dcec_quick = {"epochs": 2}, {"pretrain_epochs": 2, "epochs": 2}
+    return {
+        "MMDC (defaults: rotation task)": _deep(MMDC, 10, mmdc_quick),
+        "MMDC without the rotation task": _deep(MMDC, 10, mmdc_quick, aux_task="none"),
+        "DCEC (defaults)": _deep(DCEC, 10, dcec_quick),
+        "k-means on raw pixels": _kmeans(10),
+    }
+
+
+def pbmc_methods(pcs):
+    from coclust_deep.deep import MMDC
+
+    quick_kw = {"epochs": 2}
+    return {
+        "MMDC (defaults: masked genes, refinement)": _deep(MMDC, 8, quick_kw),
+        "MMDC without refinement": _deep(MMDC, 8, quick_kw, refine_epoch=None),
+        "MMDC without the auxiliary task": _deep(MMDC, 8, quick_kw, aux_task="none"),
+        "k-means on PCA50 of log-normalised counts": _kmeans(8, embed=lambda X: pcs),
+    }
+
+
+def _pca(X, seed=0):
+    import anndata as ad
+    import scanpy as sc
+
+    adata = ad.AnnData(X.copy())
+    sc.pp.normalize_total(adata)
+    sc.pp.log1p(adata)
+    sc.pp.pca(adata, n_comps=50, random_state=seed)
+    return adata.obsm["X_pca"]
+
+
+def summarise(runs):
+    out = {}
+    for metric in (*METRICS, "cpu_s", "time_s"):
+        values = np.array([r[metric] for r in runs], dtype=float)
+        out[metric] = {"mean": round(float(values.mean()), 4), "median": round(float(np.median(values)), 4),
+                       "std": round(float(values.std(ddof=1)) if len(values) > 1 else 0.0, 4)}
+    return out
+
+
+def run_part(part, data_dir, seeds, quick):
+    if part == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        X, labels = digits.images.astype(np.float32), digits.target
+        methods = digits_methods()
+    else:
+        X, labels, _, _ = load("pbmc10x", data_dir)
+        methods = pbmc_methods(_pca(X))
+    entry = {"shape": list(X.shape), "n_classes": int(len(np.unique(labels))),
+             "class_sizes": np.unique(labels, return_counts=True)[1].tolist(), "methods": {}}
+    for name, fit in methods.items():
+        runs = []
+        for seed in seeds:
+            pred, extra, wall, cpu = _timed(lambda X_, s_: fit(X_, s_, quick=quick), X, seed)
+            runs.append({"seed": seed, **_scores(labels, pred), "time_s": wall, "cpu_s": cpu, **extra})
+            print(f"{part} | {name} | seed {seed} | ACC {runs[-1]['acc']:.3f} NMI {runs[-1]['nmi']:.3f} "
+                  f"ARI {runs[-1]['ari']:.3f} | CPU {cpu:.0f}s | load {os.getloadavg()[0]:.1f}", flush=True)
+        entry["methods"][name] = {"summary": summarise(runs), "runs": runs}
+    return entry
+
+
+def markdown(parts):
+    lines = ["| data | method | ACC mean ± std (median) | NMI mean ± std (median) | ARI mean ± std (median) | "
+             "CPU s per fit |", "|---|---|---|---|---|---|"]
+    for part, entry in parts.items():
+        for name, result in entry["methods"].items():
+            s = result["summary"]
+            cells = [f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f} ({s[m]['median']:.3f})" for m in METRICS]
+            lines.append(f"| {part} | {name} | {' | '.join(cells)} | {s['cpu_s']['mean']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("COCLUST_DEEP_DATA", "../shared/data"))
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="2 epochs per model: a smoke run, not a measurement")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    if "pbmc10x" in args.parts:  # fail before any training when the file is missing
+        _require(Path(args.data_dir) / FILES["pbmc10x"])
+    import torch
+
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    results = {"machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+                           "torch_threads": args.threads, "loadavg_before": os.getloadavg()},
+               "seeds": args.seeds, "quick": args.quick, "parts": {}}
+    for part in args.parts:
+        results["parts"][part] = run_part(part, args.data_dir, args.seeds, args.quick)
+    results["machine"]["loadavg_after"] = os.getloadavg()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print()
+    print(markdown(results["parts"]))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

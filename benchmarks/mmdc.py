@@ -5,7 +5,8 @@ Run from the repository root::
     python -m benchmarks.mmdc --data-dir ../shared/data            # both parts, 5 seeds
     python -m benchmarks.mmdc --parts digits --seeds 0 1 --quick    # a smoke run, not a measurement
 
-Writes ``benchmarks/results/mmdc.json`` (or ``--out``) and prints markdown tables.
+Writes ``benchmarks/results/mmdc.json`` (or ``--out``; a run of one part keeps the other part already in
+the file) and prints a markdown table.
 
 * **digits** (``sklearn.datasets.load_digits``: 1797 images 8x8, 10 balanced
   classes): ``MMDC(10)`` with its defaults (rotation task), the ablation
@@ -166,14 +167,18 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    results = {"machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-                           "torch_threads": args.threads, "loadavg_before": os.getloadavg()},
-               "seeds": args.seeds, "quick": args.quick, "parts": {}}
+    machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+               "torch_threads": args.threads, "seeds": args.seeds, "quick": args.quick}
+    parts = {}
     for part in args.parts:
-        results["parts"][part] = run_part(part, args.data_dir, args.seeds, args.quick)
-    results["machine"]["loadavg_after"] = os.getloadavg()
+        machine_part = {**machine, "loadavg_before": os.getloadavg()}
+        parts[part] = run_part(part, args.data_dir, args.seeds, args.quick)
+        parts[part]["machine"] = {**machine_part, "loadavg_after": os.getloadavg()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # a run of some parts keeps the other parts of an earlier run (each part records its own machine state)
+    results = json.loads(out.read_text()) if out.exists() else {"parts": {}}
+    results["parts"].update(parts)
     out.write_text(json.dumps(results, indent=2))
     print()
     print(markdown(results["parts"]))

@@ -40,7 +40,6 @@ import inspect
 import json
 import os
 import platform
-import time
 import warnings
 from pathlib import Path
 
@@ -55,6 +54,8 @@ from coclust_deep import (
 )
 from coclust_deep.datasets import make_lbm
 from coclust_deep.metrics import ari, nmi
+
+from ._timing import median_time
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "classic.json"
@@ -151,20 +152,11 @@ def algorithms(k):
     }
 
 
-def _median_time(fn, repeats):
-    times, result = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), result
-
-
 def floor_time(X, k, repeats=5):
     T = np.zeros((X.shape[1], k))
     T[np.arange(X.shape[1]), np.arange(X.shape[1]) % k] = 1.0
     X @ T  # warm-up
-    return _median_time(lambda: X @ T, repeats)[0]
+    return median_time(lambda: X @ T, repeats)[0]
 
 
 def run_case(name, case, repeats):
@@ -178,7 +170,7 @@ def run_case(name, case, repeats):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                row["time_s"], model = _median_time(lambda: make().fit(X), repeats)
+                row["time_s"], model = median_time(lambda: make().fit(X), repeats)
         except Exception as exc:  # scikit-learn fails on some inputs: report, do not hide
             row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
             rows.append(row)

@@ -50,6 +50,8 @@ from coclust_deep import LatentBlockModel, kernels
 from coclust_deep.datasets import make_lbm
 from coclust_deep.metrics import ari
 
+from ._timing import median_time
+
 RESULTS = Path(__file__).resolve().parent / "results" / "kernels.json"
 
 FULL = {
@@ -99,22 +101,13 @@ def _log(msg):
     print(f"[{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.1f}] {msg}", file=sys.stderr, flush=True)
 
 
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 # ------------------------------------------------------------------ floor
 def floor_time(X, T, S, repeats):
     """``X @ T`` + the faster of ``X.T @ S`` (view) and ``Xt @ S`` (copy)."""
     Xt = sp.csr_matrix(X.T) if sp.issparse(X) else np.ascontiguousarray(X.T)
-    x_t = _median_time(lambda: X @ T, repeats)
-    xt_view = _median_time(lambda: X.T @ S, repeats)
-    xt_copy = _median_time(lambda: Xt @ S, repeats)
+    x_t = median_time(lambda: X @ T, repeats)[0]
+    xt_view = median_time(lambda: X.T @ S, repeats)[0]
+    xt_copy = median_time(lambda: Xt @ S, repeats)[0]
     return {
         "X@T_s": x_t,
         "X.T@S_s": xt_view,
@@ -172,7 +165,7 @@ def half_step_time(X, family, backend, repeats):
         be.to_numpy(be.row_estep(Xt, S, At, Bt, w_col).SXT)
 
     both()  # compile
-    return _median_time(both, repeats)
+    return median_time(both, repeats)[0]
 
 
 def run_case(name, spec, iters_by_backend, backends, repeats):
@@ -304,13 +297,13 @@ def gpu_bandwidth(spec, repeats):
 
     step = sync(lambda: be.row_estep(Xp, T, A, None, np.zeros(G)))
     step()
-    kernel_s = _median_time(step, repeats)
+    kernel_s = median_time(step, repeats)[0]
     streamed = Xg.data.nbytes + Xg.indices.nbytes + Xg.indptr.nbytes
     buf = cp.empty(streamed // 8 + 1, dtype=cp.float64)
     dst = cp.empty_like(buf)
     copy = sync(lambda: dst.__setitem__(Ellipsis, buf))
     copy()
-    copy_s = _median_time(copy, repeats)
+    copy_s = median_time(copy, repeats)[0]
     kernel_bw = streamed / kernel_s
     copy_bw = 2 * buf.nbytes / copy_s  # a copy reads and writes every byte
     return {"device": cp.cuda.runtime.getDeviceProperties(0)["name"].decode(),

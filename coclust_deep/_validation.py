@@ -76,8 +76,13 @@ def check_matrix(X, *, name="X", allow_gpu=True):
 
 
 def _check_shape(shape, name):
-    if shape[0] == 0 or shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {shape}); it needs at least one row and one column.")
+    # worded as scikit-learn's check_array, which its estimator checks look for
+    for axis, noun in ((0, "sample(s)"), (1, "feature(s)")):
+        if shape[axis] == 0:
+            raise ValueError(
+                f"{name} is empty: 0 {noun} (shape={tuple(shape)}) while a minimum of 1 is required; "
+                "it needs at least one row and one column."
+            )
 
 
 def _check_gpu_matrix(X, name):
@@ -121,8 +126,10 @@ def check_n_clusters(value, name, upper, upper_name):
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}.")
     if value > upper:
+        # "sample(s)"/"feature(s)": the words scikit-learn's estimator checks look for
+        count = {"rows": f" ({upper} sample(s))", "columns": f" ({upper} feature(s))"}.get(upper_name, "")
         raise ValueError(
-            f"{name}={value} is more clusters than the {upper} {upper_name} of X; "
+            f"{name}={value} is more clusters than the {upper} {upper_name} of X{count}; "
             f"choose {name} <= {upper}."
         )
     return value
@@ -157,3 +164,125 @@ def check_labels(labels, n, name):
         else:
             raise TypeError(f"{name} must hold integer cluster labels, got dtype {arr.dtype}.")
     return arr.astype(np.int64)
+
+
+# ----------------------------------------------------------- declared parameters
+# An estimator declares its constructor parameters once, as data:
+#
+#     _constraints = {"n_init": [Interval("int", 1)], "init": [Options(INITS), LABEL_PAIR], ...}
+#
+# and ``fit`` starts with ``validate_params(self)``. A value that matches no
+# constraint raises TypeError when its type fits none of them (``n_init="3"``)
+# and ValueError when the type fits but the value does not (``n_init=0``):
+# one error type per kind of mistake (scikit-learn's InvalidParameterError is
+# both at once). Checks that need the data (``n_row_clusters`` <= rows) stay
+# in the estimator.
+
+
+class Interval:
+    """Numbers of one kind (``"int"`` or ``"real"``) between ``low`` and ``high`` (None: unbounded).
+
+    Reals must be finite; bools are not numbers here.
+    """
+
+    def __init__(self, kind, low=None, high=None, *, closed="both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def type_ok(self, value):
+        if isinstance(value, (bool, np.bool_)):
+            return False
+        return isinstance(value, numbers.Integral if self.kind == "int" else numbers.Real)
+
+    def ok(self, value):
+        if not self.type_ok(value) or not np.isfinite(value):
+            return False
+        low_ok = self.low is None or (value >= self.low if self.closed in ("both", "left") else value > self.low)
+        high_ok = self.high is None or (value <= self.high if self.closed in ("both", "right") else value < self.high)
+        return low_ok and high_ok
+
+    def __str__(self):
+        noun = "an int" if self.kind == "int" else "a finite number"
+        if self.low is not None and self.high is not None:
+            left = "[" if self.closed in ("both", "left") else "("
+            right = "]" if self.closed in ("both", "right") else ")"
+            return f"{noun} in {left}{self.low}, {self.high}{right}"
+        if self.low is not None:
+            return f"{noun} {'>=' if self.closed in ('both', 'left') else '>'} {self.low}"
+        if self.high is not None:
+            return f"{noun} {'<=' if self.closed in ('both', 'right') else '<'} {self.high}"
+        return noun
+
+
+class Options:
+    """One of a set of strings; ``hints`` maps a known wrong string to a sentence."""
+
+    def __init__(self, values, hints=None):
+        self.values, self.hints = tuple(values), dict(hints or {})
+
+    def type_ok(self, value):
+        return isinstance(value, str)
+
+    def ok(self, value):
+        return isinstance(value, str) and value in self.values
+
+    def __str__(self):
+        return "one of " + ", ".join(repr(v) for v in sorted(self.values))
+
+
+class InstanceOf:
+    """An instance of ``types``, described as ``text``."""
+
+    def __init__(self, types, text):
+        self.types, self.text = types, text
+
+    def type_ok(self, value):
+        return isinstance(value, self.types)
+
+    ok = type_ok
+
+    def __str__(self):
+        return self.text
+
+
+class Pair:
+    """A tuple or list of two values, each satisfying ``item`` (or any value when ``item`` is None)."""
+
+    def __init__(self, item, text):
+        self.item, self.text = item, text
+
+    def type_ok(self, value):
+        return (isinstance(value, (tuple, list)) and len(value) == 2
+                and (self.item is None or all(self.item.type_ok(v) for v in value)))
+
+    def ok(self, value):
+        return self.type_ok(value) and (self.item is None or all(self.item.ok(v) for v in value))
+
+    def __str__(self):
+        return self.text
+
+
+NONE = InstanceOf(type(None), "None")
+BOOLEAN = InstanceOf((bool, np.bool_), "a bool")
+RANDOM_STATE = [NONE, Interval("int", 0, 2**32 - 1), InstanceOf(np.random.RandomState, "a numpy RandomState")]
+LABEL_PAIR = Pair(None, "a pair (row_labels, col_labels)")
+
+
+def check_param(owner, name, value, constraints):
+    """Raise TypeError/ValueError unless ``value`` satisfies one of ``constraints``."""
+    if any(c.ok(value) for c in constraints):
+        return value
+    expected = " or ".join(str(c) for c in constraints)
+    message = f"The {name!r} parameter of {owner} must be {expected}; got {value!r}"
+    hints = [c.hints[value] for c in constraints if isinstance(c, Options) and isinstance(value, str)
+             and value in c.hints]
+    if any(c.type_ok(value) for c in constraints):
+        raise ValueError(message + "." + "".join(" " + h for h in hints))
+    raise TypeError(f"{message} (type {type(value).__name__}).")
+
+
+def validate_params(estimator):
+    """Check every parameter of ``estimator`` against its class's ``_constraints``."""
+    params = estimator.get_params(deep=False)
+    owner = type(estimator).__name__
+    for name, constraints in type(estimator)._constraints.items():
+        check_param(owner, name, params[name], constraints)

@@ -6,10 +6,9 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ._validation import check_choice, check_n_clusters, check_positive_int
+from .lbm import FAMILIES
 
 __all__ = ["make_lbm", "recover_counts", "separated_pattern"]
-
-FAMILIES = ("bernoulli", "poisson", "gaussian")
 
 
 def separated_pattern(g, m, rng, min_gap=0.25, max_tries=1000):

@@ -1,13 +1,35 @@
 """coclust_deep.kernels: block-update compute behind one contract.
 
-Backends are modules exposing the same functions (``prepare``, ``transpose``,
-``row_estep``, ``block_stats``, ``to_numpy``); see :mod:`.contract` for the maths.
-This package never imports ``coclust_deep``.
+The folder ``kernels/`` is installed as ``coclust_deep.kernels`` (importing it
+as a top-level ``kernels`` raises ImportError) and never imports
+``coclust_deep``; the estimators call it, never the reverse.
+
+* ``contract.py``: the half-step every backend computes, the mode codes
+  (``SOFT``, ``HARD``, ``SAMPLE``, and ``GIVEN`` for ``block_stats``, which the
+  Numba kernels and the CUDA source take from here) and ``EStepResult``.
+* ``numpy_backend.py`` (the readable reference), ``numba_backend.py`` (fused
+  parallel kernels in ``_numba_dense.py``, ``_numba_csr.py`` and the per-row
+  ``_numba_posterior.py``), ``cupy_backend.py`` (CUDA) and ``dask_backend.py``
+  (the in-memory kernel mapped over row blocks): modules exposing ``prepare``,
+  ``transpose``, ``row_estep``, ``block_stats``, ``to_numpy``.
+* ``_config.py``: ``get_config``/``set_config``/``config_context`` (re-exported
+  by ``coclust_deep``): settings changed only by an explicit call, and why the
+  OpenMP wait policy is the process's to choose.
 """
 from __future__ import annotations
 
 import importlib
 
+if __name__ != "coclust_deep.kernels":  # e.g. `import kernels` from the repository root
+    raise ImportError(
+        f"The folder kernels/ is the package coclust_deep.kernels and cannot be imported as "
+        f"{__name__!r}: two names would mean two copies of its state (configuration, compiled "
+        "kernels). Use "
+        "`import coclust_deep.kernels` (or `from coclust_deep import kernels`) after "
+        "`pip install -e .`."
+    )
+
+from ._config import config_context, get_config, set_config
 from .contract import HARD, MODES, SAMPLE, SOFT, EStepResult, mode_code
 
 __all__ = [
@@ -19,11 +41,14 @@ __all__ = [
     "SAMPLE",
     "SOFT",
     "available_backends",
+    "config_context",
+    "get_config",
     "get_backend",
     "is_dask_array",
     "is_gpu_array",
     "mode_code",
     "resolve_backend",
+    "set_config",
 ]
 
 # In-memory compute backends; "dask" maps one of them over row blocks.
@@ -40,10 +65,7 @@ GPU_AUTO_MIN_VALUES = 5_000_000
 
 
 def _load(name):
-    try:
-        mod = importlib.import_module(_MODULES[name], __name__)
-    except ImportError:
-        return None
+    mod = importlib.import_module(_MODULES[name], __name__)  # importing a backend never fails
     available = getattr(mod, "is_available", None)
     if available is not None and not available():
         return None
@@ -57,8 +79,7 @@ def available_backends():
 
 def is_gpu_array(X):
     """True for cupy arrays and cupyx sparse matrices (without importing cupy)."""
-    mod = type(X).__module__
-    return mod.startswith("cupy") or mod.startswith("cupyx")
+    return type(X).__module__.startswith("cupy")  # cupy and cupyx
 
 
 def is_dask_array(X):
@@ -78,7 +99,7 @@ def resolve_backend(name="auto", X=None):
 
     ``"auto"`` picks dask for dask arrays, cupy for cupy input, or cupy when
     a GPU is present and ``X`` holds at least ``GPU_AUTO_MIN_VALUES`` values;
-    otherwise numba, falling back to numpy when numba is not installed.
+    otherwise numba (a required dependency; numpy is the reference, chosen by name).
     """
     if not isinstance(name, str) or name not in ALL_BACKENDS + ("auto",):
         raise ValueError(
@@ -92,7 +113,7 @@ def resolve_backend(name="auto", X=None):
         return "cupy"
     if X is not None and _n_values(X) >= GPU_AUTO_MIN_VALUES and _load("cupy") is not None:
         return "cupy"
-    return "numba" if _load("numba") is not None else "numpy"
+    return "numba"
 
 
 def get_backend(name="auto", X=None):

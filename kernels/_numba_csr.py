@@ -55,6 +55,27 @@ def _project_row(indptr, indices, data, i, T, with_sq, u, v):
         u[l + 3] = a3
 
 
+@njit(cache=True, inline="always")
+def _chunk_rows(indptr, c, n_chunks):
+    """Rows ``[lo, hi)`` of chunk ``c``: chunks hold equal shares of the stored values.
+
+    Chunk ``c`` starts at the first row whose first stored value lies at or
+    after its share ``c / n_chunks`` of nnz (equal numbers of rows when there
+    are none); the chunks tile ``[0, n)``.
+    """
+    n = indptr.shape[0] - 1
+    nnz = indptr[n]
+    if nnz > 0:
+        lo = np.searchsorted(indptr[:n], (c * nnz) // n_chunks)
+        hi = np.searchsorted(indptr[:n], ((c + 1) * nnz) // n_chunks)
+    else:
+        lo = c * n // n_chunks
+        hi = (c + 1) * n // n_chunks
+    if c == n_chunks - 1:
+        hi = n
+    return lo, hi
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def csr_half_step(indptr, indices, data, T, A, B, has_B, w, z, r, has_z, mode, uniforms,
                   S, n_chunks):
@@ -63,24 +84,13 @@ def csr_half_step(indptr, indices, data, T, A, B, has_B, w, z, r, has_z, mode, u
     Same contract as ``dense_half_step``.  Chunks split the rows so that each
     holds about the same number of stored values (CSR rows vary in length).
     """
-    n = indptr.shape[0] - 1
     m = A.shape[1]  # T may carry zero padding columns beyond m
     g = S.shape[1]
-    nnz = indptr[n]
     SXT = np.zeros((n_chunks, g, m))
     SX2T = np.zeros((n_chunks, g, m))
     log_norm = np.zeros(n_chunks)
     for c in prange(n_chunks):
-        # chunk c starts at the first row whose first stored value lies at or
-        # after its share c/n_chunks of nnz; chunk boundaries tile [0, n)
-        if nnz > 0:
-            lo = np.searchsorted(indptr[:n], (c * nnz) // n_chunks)
-            hi = np.searchsorted(indptr[:n], ((c + 1) * nnz) // n_chunks)
-        else:
-            lo = c * n // n_chunks
-            hi = (c + 1) * n // n_chunks
-        if c == n_chunks - 1:
-            hi = n
+        lo, hi = _chunk_rows(indptr, c, n_chunks)
         u = np.empty(T.shape[1])
         v = np.zeros(T.shape[1])
         L = np.empty(g)
@@ -104,16 +114,11 @@ def csr_column_sums(indptr, indices, data, S, with_sq, n_cols, n_parts):
     in order; gathering rows of ``S`` through a transposed copy jumps around a
     large array instead.  Each part (one per thread) owns its accumulator.
     """
-    n = indptr.shape[0] - 1
     gp = S.shape[1]
-    nnz = indptr[n]
     U = np.zeros((n_parts, n_cols, gp))
     V = np.zeros((n_parts, n_cols if with_sq else 1, gp))
     for c in prange(n_parts):
-        lo = np.searchsorted(indptr[:n], (c * nnz) // n_parts) if nnz > 0 else c * n // n_parts
-        hi = np.searchsorted(indptr[:n], ((c + 1) * nnz) // n_parts) if nnz > 0 else (c + 1) * n // n_parts
-        if c == n_parts - 1:
-            hi = n
+        lo, hi = _chunk_rows(indptr, c, n_parts)
         Uc = U[c]
         Vc = V[c]
         for i in range(lo, hi):

@@ -10,12 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Same codes as contract.SOFT / HARD / SAMPLE; GIVEN reuses a caller's S
-# (block_stats), so one kernel serves both entry points.
-SOFT = 0
-HARD = 1
-SAMPLE = 2
-GIVEN = 3
+# Compile-time constants in the kernels (a change here needs a cleared numba cache).
+from .contract import GIVEN, HARD, SOFT
 
 
 @njit(fastmath=True, cache=True, inline="always")

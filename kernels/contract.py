@@ -33,6 +33,9 @@ import numpy as np
 SOFT = 0
 HARD = 1
 SAMPLE = 2
+# Inside the backends only: ``block_stats`` runs the half-step kernels on given
+# posteriors S (read, not computed), so one kernel serves both entry points.
+GIVEN = 3
 
 MODES = {"soft": SOFT, "hard": HARD, "sample": SAMPLE}
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .contract import HARD, SAMPLE, SOFT, EStepResult, mode_code
+from .contract import GIVEN, HARD, SAMPLE, SOFT, EStepResult, mode_code
 
 try:  # cupy may be missing, or present without a driver: never raise here
     import cupy as cp
@@ -35,11 +35,13 @@ xp = cp  # array module the estimator uses for S and T on this backend
 MAX_M = 16  # column clusters held in registers per lane
 MAX_G = 32  # row clusters: one lane per cluster for the log-probabilities
 _WARPS_PER_BLOCK = 8
-_GIVEN = 3  # block_stats: read S instead of computing it
 
 _SOURCE = r"""
 #define MAX_M %(max_m)d
 #define MAX_G %(max_g)d
+#define MODE_SOFT %(soft)d
+#define MODE_HARD %(hard)d
+#define MODE_GIVEN %(given)d
 #define FULL_MASK 0xffffffffu
 
 // Everything after u, v are known, for row i handled by one warp.
@@ -61,7 +63,7 @@ __device__ void finish_row(
         }
     }
     __syncwarp();
-    if (mode == 3) {                       // given posteriors (block_stats)
+    if (mode == MODE_GIVEN) {             // given posteriors (block_stats)
         if (lane < g) wL[lane] = S[i * g + lane];
         __syncwarp();
     } else {
@@ -82,12 +84,12 @@ __device__ void finish_row(
         double term;
         int pick = best;
         double total = 0.0;
-        if (mode != 1) for (int k = 0; k < g; ++k) total += exp(wL[k] - Lmax);
-        if (mode == 0) {
+        if (mode != MODE_HARD) for (int k = 0; k < g; ++k) total += exp(wL[k] - Lmax);
+        if (mode == MODE_SOFT) {
             term = Lmax + log(total);
-        } else if (mode == 1) {
+        } else if (mode == MODE_HARD) {
             term = Lmax;
-        } else {
+        } else {                           // sample
             double cdf = 0.0;
             const double uu = uniforms[i];
             pick = g - 1;
@@ -99,7 +101,7 @@ __device__ void finish_row(
         }
         __syncwarp();
         if (lane < g) {
-            const double s = (mode == 0) ? exp(wL[lane] - Lmax) / total
+            const double s = (mode == MODE_SOFT) ? exp(wL[lane] - Lmax) / total
                                          : (lane == pick ? 1.0 : 0.0);
             S[i * g + lane] = s;
         }
@@ -214,7 +216,7 @@ __global__ void fused_dense(
     }
     block_flush(sh, 2 * g * m + 1, out);
 }
-""" % {"max_m": MAX_M, "max_g": MAX_G}
+""" % {"max_m": MAX_M, "max_g": MAX_G, "soft": SOFT, "hard": HARD, "given": GIVEN}
 
 _NAMES = {
     ("csr", np.float32, np.int32): "fused_csr<float, int>",
@@ -330,7 +332,7 @@ def _unfused(Xp, T, A, B, w, z, r, mode, uniforms, S=None):
     """cuSPARSE SpMM + cuBLAS path for g > MAX_G or m > MAX_M (``U`` materialised)."""
     U = cp.asarray(Xp @ T, dtype=cp.float64)
     V = cp.asarray(_square(Xp) @ T, dtype=cp.float64) if B is not None else None
-    if mode == _GIVEN:
+    if mode == GIVEN:
         return S, S.T @ U, (S.T @ V if V is not None else None), 0.0
     L = U @ A.T + w[None, :]
     if V is not None:
@@ -413,9 +415,9 @@ def block_stats(X, S, T, squared=False):
     A = cp.zeros((g, m))
     B = cp.zeros((g, m)) if squared else None
     if g > MAX_G or m > MAX_M:
-        _, SXT, SX2T, _ = _unfused(Xp, T, A, B, None, None, None, _GIVEN, None, S)
+        _, SXT, SX2T, _ = _unfused(Xp, T, A, B, None, None, None, GIVEN, None, S)
         return SXT, SX2T
-    SXT, SX2T, _ = _launch(Xp, T, A, B, cp.zeros(g), None, None, _GIVEN, None, S)
+    SXT, SX2T, _ = _launch(Xp, T, A, B, cp.zeros(g), None, None, GIVEN, None, S)
     return SXT, SX2T
 
 

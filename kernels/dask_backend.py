@@ -1,8 +1,8 @@
 """Dask backend: the contract mapped over row blocks, partial sums reduced.
 
 A half-step only needs per-row work plus sums over rows, so it is a
-map-reduce: each block of whole rows runs the in-memory backend (numba, else
-numpy) with the same ``T``, and the driver stacks the posteriors and adds the
+map-reduce: each block of whole rows runs the in-memory numba backend with
+the same ``T``, and the driver stacks the posteriors and adds the
 partial ``S^T X T``. Works with any dask scheduler, ``dask.distributed``
 included (workers need this package installed).
 """
@@ -26,12 +26,9 @@ def is_available():
 
 
 def _inner():
-    from . import get_backend
+    from . import numba_backend
 
-    try:
-        return get_backend("numba")
-    except ValueError:
-        return get_backend("numpy")
+    return numba_backend
 
 
 def prepare(X, rows_per_block=None):

@@ -7,41 +7,21 @@ Posterior arithmetic and all sums are float64 whatever the dtype of ``X``.
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from typing import NamedTuple
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
-from .contract import SAMPLE, EStepResult, mode_code
-
-# GNU OpenMP (numba's default threading layer) lets idle threads spin.  On a
-# machine whose cores are shared (CI runners, several users), a spinning thread
-# holds the core its partner needs: a parallel region measured at 0.3 ms with
-# passive waiting took ~40 ms with the default, on 2 cores at load average 7.
-# Passive waiting costs microseconds per region on an idle machine.  It must be
-# set before numba starts its OpenMP threads; a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a core dependency
-    numba = None
+from ._config import get_config
+from .contract import GIVEN, SAMPLE, EStepResult, mode_code
 
 name = "numba"
 
 # Rows are split into several chunks per thread, each with its own partial
 # sums; CSR chunks hold equal shares of the stored values.
 _CHUNKS_PER_THREAD = 8
-# Below this many stored values one thread is faster: waking the others costs
-# more than it saves, most of all on a loaded machine.
-PARALLEL_MIN_VALUES = 500_000
-
-
-def is_available():
-    """True when numba can be imported."""
-    return numba is not None
 
 
 class CSR(NamedTuple):
@@ -166,9 +146,9 @@ def _n_chunks(n, threads):
 
 @contextmanager
 def _threads_for(n_values):
-    """Run small problems on one thread; restore numba's thread count after."""
+    """Below ``parallel_min_values`` (see :mod:`._config`) run on one thread; restore numba's count after."""
     before = numba.get_num_threads()
-    serial = n_values < PARALLEL_MIN_VALUES
+    serial = n_values < get_config()["parallel_min_values"]
     try:
         if serial:
             numba.set_num_threads(1)
@@ -243,8 +223,6 @@ def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
 
 def block_stats(X, S, T, squared=False):
     """``S^T X T`` and, if ``squared``, ``S^T (X*X) T`` for given posteriors."""
-    from ._numba_posterior import GIVEN
-
     Xp = prepare(X)
     S = _f64(S, "S", (Xp.shape[0], np.shape(S)[-1]))
     g = S.shape[1]

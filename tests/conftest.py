@@ -6,6 +6,12 @@ smoke runs. ``generators.py`` holds the LBM generator written independently
 of ``coclust_deep.datasets.make_lbm``.
 """
 import importlib.util
+import os
+
+# The library never sets the OpenMP wait policy; the suite runs on shared
+# cores, where passive waiting keeps numba's parallel regions fast
+# (kernels/_config.py). Set before any OpenMP runtime starts; xdist workers inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The deep models need torch (the `deep` extra); without it their folder is skipped.
 collect_ignore_glob = [] if importlib.util.find_spec("torch") else ["deep/*"]

@@ -13,17 +13,19 @@ loop lives here once and each estimator only says how ``A``, ``w``, ``z`` and
 """
 from __future__ import annotations
 
-import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, BiclusterMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .. import kernels
-from ..lbm._init import one_hot, random_labels  # noqa: F401  (re-exported to the estimators)
+from .._blocks import one_hot
+from .._seeding import INITS, check_init, starting_partitions
+from .._validation import LABEL_PAIR, RANDOM_STATE, Interval, Options, check_matrix, validate_params
 from ..metrics import labels_to_biclusters as diagonal_biclusters  # noqa: F401  (re-exported to the estimators)
-from .._validation import check_choice, check_matrix, check_positive_int
 
 
 def checkerboard_biclusters(row_labels, col_labels, n_row_clusters, n_col_clusters):
@@ -38,8 +40,9 @@ def check_nonnegative(X, name="X"):
     values = X.data if sp.issparse(X) else X
     if values.size and values.min() < 0:
         raise ValueError(
-            f"{name} has negative values ({values.min():g}); this algorithm needs non-negative "
-            "data such as counts or weights. Shift or transform X first (e.g. X - X.min())."
+            f"Negative values in data passed to {name} (minimum {values.min():g}); this algorithm "
+            "needs non-negative data such as counts or weights. Shift or transform X first "
+            "(e.g. X - X.min())."
         )
 
 
@@ -47,25 +50,23 @@ def matrix_sum(X):
     return float(X.sum())
 
 
-def check_random_state_param(random_state):
-    if random_state is not None and not isinstance(
-        random_state, (numbers.Integral, np.random.RandomState, np.random.Generator)
-    ):
-        raise TypeError(
-            f"random_state must be None, an int or a numpy RandomState, got {type(random_state).__name__}."
-        )
-    return check_random_state(random_state)
-
-
 class BaseBicluster(BiclusterMixin, BaseEstimator):
-    """Base class: validates ``X`` then calls the subclass's ``_fit``.
+    """Base class: validates the parameters and ``X``, then calls the subclass's ``_fit``.
 
-    Subclasses implement ``_check_parameters(X)`` and ``_fit(X)``; the
-    ``BiclusterMixin`` then gives ``biclusters_``, ``get_indices``,
+    Subclasses declare their parameters in ``_constraints`` (see
+    :func:`coclust_deep._validation.validate_params`) and implement
+    ``_check_parameters(X)`` (the checks that need the data) and ``_fit(X)``;
+    the ``BiclusterMixin`` then gives ``biclusters_``, ``get_indices``,
     ``get_shape`` and ``get_submatrix`` from ``rows_`` and ``columns_``.
     """
 
+    _constraints = {}
     _accept_sparse = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._accept_sparse
+        return tags
 
     def fit(self, X, y=None):
         """Fit the estimator to the data matrix ``X``.
@@ -82,11 +83,14 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        validate_params(self)
         X = check_matrix(X, allow_gpu=False)
         if sp.issparse(X) and not self._accept_sparse:
             raise TypeError(
-                f"{type(self).__name__} needs a dense matrix; pass X.toarray() if it fits in memory."
+                f"{type(self).__name__} does not take sparse input (it works on a dense copy); "
+                "pass X.toarray() if it fits in memory."
             )
+        self.n_features_in_ = X.shape[1]
         self._check_parameters(X)
         self._fit(X)
         return self
@@ -113,16 +117,22 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
       ``_badness(L, ctx, axis)`` used to pick rows that re-seed empty clusters.
     """
 
+    _constraints = {
+        "init": [Options(INITS), LABEL_PAIR],
+        "n_init": [Interval("int", 1)],
+        "max_iter": [Interval("int", 1)],
+        "tol": [Interval("real", 0)],
+        "random_state": RANDOM_STATE,
+        "backend": [Options(("auto",) + kernels.BACKENDS, hints={
+            "dask": "backend='dask' maps the kernels over the row blocks of a dask array; these "
+                    "estimators work on in-memory numpy/scipy data."})],
+    }
+
     def _cluster_numbers(self):  # (g, m)
         raise NotImplementedError
 
     def _check_common(self, X):
-        check_positive_int(self.n_init, "n_init")
-        check_positive_int(self.max_iter, "max_iter")
-        if isinstance(self.tol, bool) or not isinstance(self.tol, numbers.Real) or self.tol < 0:
-            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}.")
-        check_random_state_param(self.random_state)
-        check_choice(self.init, "init", ("k-means++", "random"))
+        """The data-dependent checks every hard block estimator shares."""
         if kernels.resolve_backend(self.backend, X) == "dask":
             raise ValueError(
                 "backend='dask' maps the kernels over the row blocks of a dask array, but "
@@ -133,19 +143,9 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
     def _prepare(self, X):
         return {}
 
-    def _initial_labels(self, backend, Xp, Xt, g, m, ctx, rng):
-        """Random balanced partitions, or cosine k-means++ seeding (see ``seed_labels``).
-
-        Rows are seeded on ``X``; columns on their sums over the row clusters
-        just found, ``X^T S`` (d x g), far less noisy than single sparse columns.
-        """
-        if self.init == "random":
-            return random_labels(Xp.shape[0], g, rng), random_labels(Xt.shape[0], m, rng)
-        if "unit_rows" not in ctx:  # the same for every start
-            ctx["unit_rows"] = unit_rows(ctx["X"])
-        rows = seed_labels(ctx["X"], g, rng, unit=ctx["unit_rows"])
-        col_profiles = np.asarray(ctx["Xt"] @ one_hot(rows, g), dtype=np.float64)
-        return rows, seed_labels(col_profiles, m, rng)
+    def _columns_from_rows(self, backend, Xt, ctx):
+        """How a seeded start gets its columns from its rows; ``None``: they are seeded too."""
+        return None
 
     def _badness(self, L_assigned, ctx, axis):
         return -L_assigned
@@ -161,9 +161,11 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         # the kernels read the backend's own row-major copy Xt.
         ctx["X"], ctx["Xt"] = X, X.T
         rng = check_random_state(self.random_state)
+        starts = starting_partitions(X, check_init(self.init, *X.shape, g, m), g, m, self.n_init, rng,
+                                     columns_from_rows=self._columns_from_rows(backend, Xt, ctx))
         best = None
-        for _ in range(self.n_init):
-            run = self._single_run(backend, Xp, Xt, g, m, ctx, rng)
+        for row_labels, col_labels in starts:
+            run = self._single_run(backend, Xp, Xt, g, m, ctx, row_labels, col_labels)
             # a relative margin, so that float rounding (dense vs sparse sums)
             # cannot swap two starts that found the same partition
             if best is None or run[2][-1] > best[2][-1] + 1e-10 * abs(best[2][-1]):
@@ -176,6 +178,14 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         self._store(X, history, ctx)
         ctx.clear()
         self.rows_, self.columns_ = self._biclusters(row_labels, col_labels, g, m)
+        if not converged:
+            warnings.warn(
+                f"{type(self).__name__} did not converge: after max_iter={self.max_iter} iterations the "
+                f"kept start's labels still changed and its criterion by more than tol={self.tol} "
+                "(relative); increase max_iter, or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def _biclusters(self, row_labels, col_labels, g, m):
         return checkerboard_biclusters(row_labels, col_labels, g, m)
@@ -216,8 +226,7 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
             bad[i] = -np.inf
         return labels
 
-    def _single_run(self, backend, Xp, Xt, g, m, ctx, rng):
-        row_labels, col_labels = self._initial_labels(backend, Xp, Xt, g, m, ctx, rng)
+    def _single_run(self, backend, Xp, Xt, g, m, ctx, row_labels, col_labels):
         S, T = one_hot(row_labels, g), one_hot(col_labels, m)
         SXT = np.asarray(backend.to_numpy(backend.block_stats(Xp, S, T)[0]), dtype=np.float64)
         ctx["row_labels"], ctx["col_labels"] = row_labels, col_labels
@@ -268,83 +277,3 @@ def axis_counts(ctx, axis, g, m):
     rows = np.bincount(ctx["row_labels"], minlength=g).astype(np.float64)
     cols = np.bincount(ctx["col_labels"], minlength=m).astype(np.float64)
     return (rows, cols) if axis == 0 else (cols, rows)
-
-
-def unit_rows(X):
-    """Rows of ``X`` scaled to unit Euclidean norm (all-zero rows stay 0), and the non-zero mask."""
-    norms = np.sqrt(row_sq_sums(X))
-    live = norms > 0
-    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=live)
-    unit = sp.csr_matrix(sp.diags(inv) @ X) if sp.issparse(X) else np.asarray(X) * inv[:, None]
-    return unit, live
-
-
-def seed_labels(X, n_clusters, rng, *, refine=5, sample_size=2048, unit=None):
-    """Greedy k-means++ partition of the rows of ``X`` by cosine similarity.
-
-    Seeds are chosen among a random sample of at most ``sample_size`` rows:
-    each new seed is the best of ``2 + log(n_clusters)`` candidates drawn with
-    probability proportional to the cosine distance to the nearest seed
-    already chosen, the one that lowers the total distance most (as
-    scikit-learn's k-means++), so outlying rows are rarely chosen. All rows
-    then join their most similar seed and ``refine`` spherical k-means steps
-    follow; a cluster emptied by a step is re-seeded with the worst-fitting
-    row. Each step is one product of ``X`` with a (d, n_clusters) matrix; the
-    n x n similarity matrix is never formed. All-zero rows join cluster 0.
-    ``unit`` may pass a cached ``unit_rows(X)``.
-    """
-    n = X.shape[0]
-    unit, live = unit_rows(X) if unit is None else unit
-    candidates = np.flatnonzero(live)
-    if candidates.size < n_clusters:
-        return random_labels(n, n_clusters, rng)
-    if candidates.size > sample_size:
-        candidates = np.sort(rng.choice(candidates, sample_size, replace=False))
-    pool = unit[candidates]
-
-    def dense_rows(rows):
-        block = unit[rows]
-        return block.toarray() if sp.issparse(block) else block
-
-    def cosines(rows):  # (len(rows), len(candidates))
-        return np.asarray(pool @ dense_rows(rows).T, dtype=np.float64).T
-
-    n_trials = 2 + int(np.log(n_clusters))
-    seeds = [candidates[rng.randint(candidates.size)]]
-    best_sim = cosines([seeds[0]])[0]
-    for _ in range(1, n_clusters):
-        dist = np.clip(1.0 - best_sim, 0.0, None)
-        dist[np.isin(candidates, seeds)] = 0.0
-        if dist.sum() <= 0:  # every sampled row is a copy of a seed: draw among the others
-            rest = np.setdiff1d(np.flatnonzero(live), seeds)
-            trial = rest[rng.randint(rest.size, size=1)] if rest.size else np.asarray(seeds[:1])
-        else:
-            picks = np.searchsorted(np.cumsum(dist), rng.uniform(0, dist.sum(), size=n_trials))
-            trial = candidates[np.minimum(picks, candidates.size - 1)]
-        trial_sims = np.maximum(cosines(trial), best_sim[None, :])
-        best = int(np.argmax(trial_sims.sum(axis=1)))
-        seeds.append(int(trial[best]))
-        best_sim = trial_sims[best]
-    labels = np.asarray(unit @ dense_rows(seeds).T).argmax(axis=1)
-    labels[np.asarray(seeds)] = np.arange(n_clusters)
-    # A single sparse row is a noisy seed: refine by a few spherical k-means
-    # steps (centroid = normalised sum of the members' unit rows).
-    for _ in range(refine):
-        C = np.asarray(one_hot(labels, n_clusters).T @ unit, dtype=np.float64)
-        C /= np.maximum(np.linalg.norm(C, axis=1), np.finfo(float).tiny)[:, None]
-        sims = np.asarray(unit @ C.T)
-        new = sims.argmax(axis=1)
-        fit = np.where(live, sims[np.arange(n), new], np.inf)
-        counts = np.bincount(new[live], minlength=n_clusters)
-        for k in np.flatnonzero(counts == 0):  # re-seed with the worst-fitting row
-            movable = live & (counts[new] > 1)
-            if not movable.any():
-                break
-            i = np.flatnonzero(movable)[np.argmin(fit[movable])]
-            counts[new[i]] -= 1
-            new[i], counts[k], fit[i] = k, 1, np.inf
-        if np.array_equal(new, labels):
-            break
-        labels = new
-    labels[~live] = 0
-    return labels

@@ -1,13 +1,11 @@
 """Cheng & Church (2000) biclustering: submatrices of low mean squared residue."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .._validation import check_nonneg_float, check_positive_int
-from ._base import BaseBicluster, check_random_state_param
+from .._validation import RANDOM_STATE, Interval
+from ._base import BaseBicluster
 
 
 def _residues(X, rows, cols):
@@ -77,6 +75,13 @@ class ChengChurch(BaseBicluster):
     """
 
     _accept_sparse = False
+    _constraints = {
+        "n_biclusters": [Interval("int", 1)],
+        "delta": [Interval("real", 0)],
+        "alpha": [Interval("real", 1)],
+        "multiple_node_min": [Interval("int", 1)],
+        "random_state": RANDOM_STATE,
+    }
 
     def __init__(self, n_biclusters=5, *, delta=1.0, alpha=1.2, multiple_node_min=100,
                  random_state=None):
@@ -87,12 +92,7 @@ class ChengChurch(BaseBicluster):
         self.random_state = random_state
 
     def _check_parameters(self, X):
-        check_positive_int(self.n_biclusters, "n_biclusters")
-        check_nonneg_float(self.delta, "delta")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real) or not self.alpha >= 1:
-            raise ValueError(f"alpha must be a number >= 1, got {self.alpha!r}.")
-        check_positive_int(self.multiple_node_min, "multiple_node_min")
-        check_random_state_param(self.random_state)
+        pass  # no parameter depends on the data
 
     def _fit(self, X):
         rng = check_random_state(self.random_state)

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_n_clusters
-from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, one_hot, row_sq_sums
+from .._blocks import block_average, block_means
+from .._seeding import document_init
+from .._validation import Interval, check_n_clusters
+from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, row_sq_sums
 
 
+@document_init
 class DoubleKMeans(HardBlockCoclustering):
     """Double k-means co-clustering (block k-means).
 
@@ -25,10 +28,7 @@ class DoubleKMeans(HardBlockCoclustering):
         Number of column clusters ``m``.
     n_init : int, default=10
         Random starts; the partition with the lowest ``W`` is kept.
-    init : {"k-means++", "random"}, default="k-means++"
-        Starting partitions: greedy cosine k-means++ seeding of the rows, then
-        of the columns' sums over those row clusters, each refined by a few
-        spherical k-means steps; or random balanced partitions.
+    init : (the shared vocabulary of coclust_deep._seeding)
     max_iter : int, default=100
         Maximum number of (row step, column step) iterations per start.
     tol : float, default=1e-9
@@ -43,7 +43,8 @@ class DoubleKMeans(HardBlockCoclustering):
     row_labels_ : ndarray of int, shape (n_rows,)
     column_labels_ : ndarray of int, shape (n_cols,)
     block_means_ : ndarray, shape (n_row_clusters, n_col_clusters)
-        Mean of each block ``mu_kl`` (0 for an empty block).
+        Mean of each block ``mu_kl`` (an empty block, which the re-seeding of
+        empty clusters prevents, would get the mean of X).
     criterion_ : float
         Within-block sum of squares ``W`` of the kept start.
     criterion_history_ : ndarray
@@ -51,6 +52,10 @@ class DoubleKMeans(HardBlockCoclustering):
     n_iter_ : int
         Iterations of the kept start.
     converged_ : bool
+        Whether the kept start stopped before ``max_iter`` (a
+        ``ConvergenceWarning`` is raised otherwise).
+    n_features_in_ : int
+        Number of columns of the X seen by ``fit``.
     rows_, columns_ : ndarray of bool, shape (g * m, n_rows) and (g * m, n_cols)
         Indicators of the g*m blocks, block ``(k, l)`` at index ``k * m + l``.
     backend_ : str
@@ -66,6 +71,12 @@ class DoubleKMeans(HardBlockCoclustering):
     >>> round(ari(rows, model.row_labels_), 2), round(ari(cols, model.column_labels_), 2)
     (1.0, 1.0)
     """
+
+    _constraints = {
+        "n_row_clusters": [Interval("int", 1)],
+        "n_col_clusters": [Interval("int", 1)],
+        **HardBlockCoclustering._constraints,
+    }
 
     def __init__(self, n_row_clusters=2, n_col_clusters=2, *, init="k-means++", n_init=10, max_iter=100,
                  tol=1e-9, random_state=None, backend="auto"):
@@ -90,13 +101,9 @@ class DoubleKMeans(HardBlockCoclustering):
         row_sq, col_sq = row_sq_sums(X), col_sq_sums(X)
         return {"sq_norm": float(row_sq.sum()), "sq": (row_sq, col_sq)}
 
-    def _means(self, SXT, own, other):
-        size = np.outer(own, other)
-        return np.divide(SXT, size, out=np.zeros_like(SXT), where=size > 0)
-
     def _step_params(self, SXT, ctx, axis):
         own, other = axis_counts(ctx, axis, self.n_row_clusters, self.n_col_clusters)
-        mu = self._means(SXT, own, other)
+        mu = block_average(SXT, np.outer(own, other))
         return mu, -0.5 * (mu * mu) @ other, None, None
 
     def _badness(self, L_assigned, ctx, axis):
@@ -110,11 +117,7 @@ class DoubleKMeans(HardBlockCoclustering):
         return -(ctx["sq_norm"] - explained)
 
     def _store(self, X, history, ctx):
-        ctx["row_labels"], ctx["col_labels"] = self.row_labels_, self.column_labels_
-        S = one_hot(self.row_labels_, self.n_row_clusters)
-        T = one_hot(self.column_labels_, self.n_col_clusters)
-        SXT = np.asarray(S.T @ (X @ T), dtype=np.float64)
-        rows, cols = axis_counts(ctx, 0, self.n_row_clusters, self.n_col_clusters)
-        self.block_means_ = self._means(SXT, rows, cols)
+        self.block_means_ = block_means(X, self.row_labels_, self.column_labels_,
+                                        self.n_row_clusters, self.n_col_clusters)
         self.criterion_history_ = np.maximum(-history, 0.0)
         self.criterion_ = float(self.criterion_history_[-1])

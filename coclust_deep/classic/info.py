@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_n_clusters
-from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, one_hot, row_sums
+from .._blocks import block_sums
+from .._seeding import document_init
+from .._validation import Interval, check_n_clusters
+from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, row_sums
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -18,6 +20,7 @@ def mutual_information(P):
     return float(np.sum(P[mask] * np.log(P[mask] / denom[mask])))
 
 
+@document_init
 class InfoCoclustering(HardBlockCoclustering):
     """Information-theoretic co-clustering (Dhillon, Mallela & Modha 2003).
 
@@ -41,10 +44,7 @@ class InfoCoclustering(HardBlockCoclustering):
         Number of column clusters.
     n_init : int, default=10
         Random starts; the one keeping the most mutual information wins.
-    init : {"k-means++", "random"}, default="k-means++"
-        Starting partitions: greedy cosine k-means++ seeding of the rows, then
-        of the columns' sums over those row clusters, each refined by a few
-        spherical k-means steps; or random balanced partitions.
+    init : (the shared vocabulary of coclust_deep._seeding)
     max_iter : int, default=100
         Maximum (row step, column step) iterations per start.
     tol : float, default=1e-9
@@ -69,6 +69,10 @@ class InfoCoclustering(HardBlockCoclustering):
         Co-cluster distribution ``p(x̂, ŷ)``.
     n_iter_ : int
     converged_ : bool
+        Whether the kept start stopped before ``max_iter`` (a
+        ``ConvergenceWarning`` is raised otherwise).
+    n_features_in_ : int
+        Number of columns of the X seen by ``fit``.
     rows_, columns_ : ndarray of bool
         Indicators of the g*m blocks, block ``(k, l)`` at index ``k * m + l``.
     backend_ : str
@@ -87,6 +91,12 @@ class InfoCoclustering(HardBlockCoclustering):
     (1.0, 1.0)
     """
 
+    _constraints = {
+        "n_row_clusters": [Interval("int", 1)],
+        "n_col_clusters": [Interval("int", 1)],
+        **HardBlockCoclustering._constraints,
+    }
+
     def __init__(self, n_row_clusters=2, n_col_clusters=2, *, init="k-means++", n_init=10, max_iter=100,
                  tol=1e-9, random_state=None, backend="auto"):
         self.n_row_clusters = n_row_clusters
@@ -97,6 +107,11 @@ class InfoCoclustering(HardBlockCoclustering):
         self.tol = tol
         self.random_state = random_state
         self.backend = backend
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
 
     def _cluster_numbers(self):
         return self.n_row_clusters, self.n_col_clusters
@@ -129,9 +144,8 @@ class InfoCoclustering(HardBlockCoclustering):
         return mutual_information(SXT / ctx["total"])
 
     def _store(self, X, history, ctx):
-        S = one_hot(self.row_labels_, self.n_row_clusters)
-        T = one_hot(self.column_labels_, self.n_col_clusters)
-        self.joint_ = np.asarray(S.T @ (X @ T), dtype=np.float64) / ctx["total"]
+        sums, _ = block_sums(X, self.row_labels_, self.column_labels_, self.n_row_clusters, self.n_col_clusters)
+        self.joint_ = sums / ctx["total"]
         self.criterion_history_ = history
         self.mutual_information_ = mutual_information(self.joint_)
         self.information_loss_ = max(_full_mutual_information(X, ctx) - self.mutual_information_, 0.0)

@@ -4,12 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .._validation import check_n_clusters
+from .._blocks import one_hot
+from .._seeding import document_init
+from .._validation import Interval, check_n_clusters
 from ._base import (
     HardBlockCoclustering,
-    one_hot,
-    seed_labels,
-    unit_rows,
     check_nonnegative,
     col_sums,
     diagonal_biclusters,
@@ -18,6 +17,7 @@ from ._base import (
 )
 
 
+@document_init
 class ModularityCoclustering(HardBlockCoclustering):
     """Co-clustering by maximising bipartite graph modularity (CoclustMod).
 
@@ -41,11 +41,10 @@ class ModularityCoclustering(HardBlockCoclustering):
         Number of co-clusters.
     n_init : int, default=10
         Random starts; the one with the highest modularity is kept.
-    init : {"k-means++", "random"}, default="k-means++"
-        Starting partition: greedy cosine k-means++ seeding of the rows,
-        refined by a few spherical k-means steps, then one modularity column
-        step (so row and column clusters correspond); or random balanced
-        partitions.
+    init : (the shared vocabulary of coclust_deep._seeding)
+        Seeded starts (k-means++, spectral) take their columns from one
+        modularity column step given the rows, so that row and column
+        cluster k form co-cluster k.
     max_iter : int, default=100
         Maximum (row step, column step) iterations per start.
     tol : float, default=1e-9
@@ -66,6 +65,10 @@ class ModularityCoclustering(HardBlockCoclustering):
         ``Q`` after each iteration (non-decreasing).
     n_iter_ : int
     converged_ : bool
+        Whether the kept start stopped before ``max_iter`` (a
+        ``ConvergenceWarning`` is raised otherwise).
+    n_features_in_ : int
+        Number of columns of the X seen by ``fit``.
     rows_, columns_ : ndarray of bool, shape (n_clusters, n_rows) and (n_clusters, n_cols)
         Indicators of the co-clusters ``(k, k)``.
     backend_ : str
@@ -82,6 +85,8 @@ class ModularityCoclustering(HardBlockCoclustering):
     1.0
     """
 
+    _constraints = {"n_clusters": [Interval("int", 1)], **HardBlockCoclustering._constraints}
+
     def __init__(self, n_clusters=2, *, init="k-means++", n_init=10, max_iter=100, tol=1e-9,
                  random_state=None, backend="auto"):
         self.n_clusters = n_clusters
@@ -92,11 +97,17 @@ class ModularityCoclustering(HardBlockCoclustering):
         self.random_state = random_state
         self.backend = backend
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
+
     def _cluster_numbers(self):
         return self.n_clusters, self.n_clusters
 
     def _check_parameters(self, X):
-        check_n_clusters(self.n_clusters, "n_clusters", min(X.shape), "rows or columns")
+        check_n_clusters(self.n_clusters, "n_clusters", X.shape[0], "rows")
+        check_n_clusters(self.n_clusters, "n_clusters", X.shape[1], "columns")
         check_nonnegative(X)
         if matrix_sum(X) <= 0:
             raise ValueError("X sums to 0; modularity needs a graph with some positive weights.")
@@ -105,18 +116,16 @@ class ModularityCoclustering(HardBlockCoclustering):
     def _prepare(self, X):
         return {"total": matrix_sum(X), "degrees": (row_sums(X), col_sums(X))}
 
-    def _initial_labels(self, backend, Xp, Xt, g, m, ctx, rng):
-        if self.init == "random":
-            return super()._initial_labels(backend, Xp, Xt, g, m, ctx, rng)
-        if "unit_rows" not in ctx:  # the same for every start
-            ctx["unit_rows"] = unit_rows(ctx["X"])
-        rows = seed_labels(ctx["X"], g, rng, unit=ctx["unit_rows"])
-        ctx["row_labels"] = rows
-        # The column step given the rows needs only the row-cluster degrees (A = I).
-        A, w, z, r = self._step_params(None, ctx, 1)
-        res = backend.row_estep(Xt, one_hot(rows, g), A, None, w, z=z, row_weight=r, mode=kernels.HARD)
-        cols = np.asarray(backend.to_numpy(res.S)).argmax(axis=1)
-        return rows, cols
+    def _columns_from_rows(self, backend, Xt, ctx):
+        def column_step(rows):
+            # the modularity column step given the rows needs only the row-cluster degrees (A = I)
+            ctx["row_labels"] = rows
+            A, w, z, r = self._step_params(None, ctx, 1)
+            res = backend.row_estep(Xt, one_hot(rows, self.n_clusters), A, None, w, z=z, row_weight=r,
+                                    mode=kernels.HARD)
+            return np.asarray(backend.to_numpy(res.S)).argmax(axis=1)
+
+        return column_step
 
     def _cluster_degrees(self, ctx, axis):
         labels = ctx["row_labels"] if axis == 0 else ctx["col_labels"]

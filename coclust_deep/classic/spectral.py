@@ -8,34 +8,22 @@ scaling is a product with sparse diagonal matrices.
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
-from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd, svd_flip
-from threadpoolctl import threadpool_limits
 
-from .._validation import check_choice, check_n_clusters, check_positive_int
+from .._seeding import inv_sqrt, kmeans
+from .._validation import NONE, RANDOM_STATE, Interval, Options, Pair, check_n_clusters
 from ._base import (
     BaseBicluster,
     PartitionMixin,
-    check_random_state_param,
     checkerboard_biclusters,
     col_sums,
     diagonal_biclusters,
     row_sums,
 )
-
-
-def _inv_sqrt(v):
-    """``1 / sqrt(v)`` where ``v > 0``, and 0 elsewhere (all-zero rows or columns)."""
-    out = np.zeros_like(v, dtype=np.float64)
-    pos = v > 0
-    out[pos] = 1.0 / np.sqrt(v[pos])
-    return out
 
 
 def scale_normalize(X):
@@ -44,7 +32,7 @@ def scale_normalize(X):
     Returns the scaled matrix (CSR for sparse input, never densified) and the
     two scaling vectors.
     """
-    r_inv, c_inv = _inv_sqrt(row_sums(X)), _inv_sqrt(col_sums(X))
+    r_inv, c_inv = inv_sqrt(row_sums(X)), inv_sqrt(col_sums(X))
     if sp.issparse(X):
         scaled = sp.diags(r_inv) @ X @ sp.diags(c_inv)
         return sp.csr_matrix(scaled), r_inv, c_inv
@@ -88,27 +76,13 @@ def singular_vectors(M, n_components, svd_method, n_svd_vecs, rng):
     return u, vt.T
 
 
-# Below this many embedding values, k-means' OpenMP thread start-up costs more
-# than the work (10x slower on a busy 2-core machine), so it runs on one thread.
-_KMEANS_SERIAL_BELOW = 1_000_000
-
-
-def _kmeans_labels(Z, n_clusters, n_init, rng):
-    km = KMeans(n_clusters, n_init=n_init, random_state=rng.randint(np.iinfo(np.int32).max))
-    if Z.size < _KMEANS_SERIAL_BELOW:
-        with threadpool_limits(1, user_api="openmp"):
-            km.fit(Z)
-    else:
-        km.fit(Z)
-    return km, km.labels_.astype(np.int64)
-
-
-def _check_svd_params(est):
-    check_choice(est.svd_method, "svd_method", ("randomized", "arpack"))
-    if est.n_svd_vecs is not None:
-        check_positive_int(est.n_svd_vecs, "n_svd_vecs")
-    check_positive_int(est.n_init, "n_init")
-    check_random_state_param(est.random_state)
+# Parameters both spectral estimators share.
+_SVD_CONSTRAINTS = {
+    "svd_method": [Options(("randomized", "arpack"))],
+    "n_svd_vecs": [NONE, Interval("int", 1)],
+    "n_init": [Interval("int", 1)],
+    "random_state": RANDOM_STATE,
+}
 
 
 class SpectralCoclustering(PartitionMixin, BaseBicluster):
@@ -159,6 +133,8 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
     1.0
     """
 
+    _constraints = {"n_clusters": [Interval("int", 1)], **_SVD_CONSTRAINTS}
+
     def __init__(self, n_clusters=3, *, svd_method="randomized", n_svd_vecs=None, n_init=10,
                  random_state=None):
         self.n_clusters = n_clusters
@@ -168,8 +144,8 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
         self.random_state = random_state
 
     def _check_parameters(self, X):
-        check_n_clusters(self.n_clusters, "n_clusters", min(X.shape), "rows or columns")
-        _check_svd_params(self)
+        check_n_clusters(self.n_clusters, "n_clusters", X.shape[0], "rows")
+        check_n_clusters(self.n_clusters, "n_clusters", X.shape[1], "columns")
 
     def _fit(self, X):
         rng = check_random_state(self.random_state)
@@ -189,7 +165,8 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
         row_emb[live_rows, : u.shape[1] - first] = r_inv[live_rows, None] * u[:, first:]
         col_emb[live_cols, : v.shape[1] - first] = c_inv[live_cols, None] * v[:, first:]
         Z_live = np.vstack([row_emb[live_rows], col_emb[live_cols]])
-        km, live_labels = _kmeans_labels(Z_live, self.n_clusters, self.n_init, rng)
+        km = kmeans(Z_live, self.n_clusters, rng, n_init=self.n_init)
+        live_labels = km.labels_.astype(np.int64)
         zero_label = int(km.predict(np.zeros((1, Z_live.shape[1])))[0])
         self.row_labels_ = np.full(X.shape[0], zero_label, dtype=np.int64)
         self.column_labels_ = np.full(X.shape[1], zero_label, dtype=np.int64)
@@ -245,6 +222,14 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
     1.0
     """
 
+    _constraints = {
+        "n_clusters": [Interval("int", 1), Pair(Interval("int", 1), "a pair of ints >= 1")],
+        "method": [Options(("bistochastic", "scale", "log"))],
+        "n_components": [Interval("int", 1)],
+        "n_best": [Interval("int", 1)],
+        **_SVD_CONSTRAINTS,
+    }
+
     def __init__(self, n_clusters=3, *, method="bistochastic", n_components=6, n_best=3,
                  svd_method="randomized", n_svd_vecs=None, n_init=10, random_state=None):
         self.n_clusters = n_clusters
@@ -257,26 +242,16 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
         self.random_state = random_state
 
     def _cluster_numbers(self):
-        if isinstance(self.n_clusters, (numbers.Integral, np.integer)) and not isinstance(self.n_clusters, bool):
-            return self.n_clusters, self.n_clusters
-        try:
-            g, m = self.n_clusters
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"n_clusters must be an int or a pair (n_row_clusters, n_col_clusters), got {self.n_clusters!r}."
-            ) from None
-        return g, m
+        if isinstance(self.n_clusters, (tuple, list)):
+            return tuple(self.n_clusters)
+        return self.n_clusters, self.n_clusters
 
     def _check_parameters(self, X):
         g, m = self._cluster_numbers()
         check_n_clusters(g, "n_row_clusters", X.shape[0], "rows")
         check_n_clusters(m, "n_col_clusters", X.shape[1], "columns")
-        check_choice(self.method, "method", ("bistochastic", "scale", "log"))
-        check_positive_int(self.n_components, "n_components")
-        check_positive_int(self.n_best, "n_best")
         if self.n_best > self.n_components:
             raise ValueError(f"n_best={self.n_best} must be <= n_components={self.n_components}.")
-        _check_svd_params(self)
         if self.method == "log" and sp.issparse(X):
             raise ValueError(
                 "method='log' takes the log of every entry, zeros included, so it needs dense X; "
@@ -308,14 +283,14 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
             ut, vt = u.T, v.T
         best_ut = self._best_piecewise(ut, g, rng)
         best_vt = self._best_piecewise(vt, m, rng)
-        self.row_labels_ = _kmeans_labels(np.asarray(X @ best_vt.T), g, self.n_init, rng)[1]
-        self.column_labels_ = _kmeans_labels(np.asarray(X.T @ best_ut.T), m, self.n_init, rng)[1]
+        self.row_labels_ = kmeans(np.asarray(X @ best_vt.T), g, rng, n_init=self.n_init).labels_.astype(np.int64)
+        self.column_labels_ = kmeans(np.asarray(X.T @ best_ut.T), m, rng, n_init=self.n_init).labels_.astype(np.int64)
         self.rows_, self.columns_ = checkerboard_biclusters(self.row_labels_, self.column_labels_, g, m)
 
     def _best_piecewise(self, vectors, n_clusters, rng):
         """The ``n_best`` vectors closest to their own piecewise-constant k-means fit."""
         dists = []
         for vec in vectors:
-            km, labels = _kmeans_labels(vec.reshape(-1, 1), n_clusters, self.n_init, rng)
-            dists.append(np.linalg.norm(vec - km.cluster_centers_[labels].ravel()))
+            km = kmeans(vec.reshape(-1, 1), n_clusters, rng, n_init=self.n_init)
+            dists.append(np.linalg.norm(vec - km.cluster_centers_[km.labels_].ravel()))
         return vectors[np.argsort(dists)[: self.n_best]]

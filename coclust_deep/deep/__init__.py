@@ -5,6 +5,8 @@
 * :class:`DeepCoclustering`: row and column autoencoders with DEC heads, a
   latent-block-model term tying the two partitions, and optional extra views
   of the rows (``adata.obsm``) or columns (``adata.varm``) aligned CLIP-style.
+* :class:`MultiSub`: one clustering per user-given concept (gene sets,
+  feature vectors or keywords as proxies; Yao, Qian & Hu, 2024).
 
 Layout (nn -> module -> training plan -> estimator): ``_nn.py`` reusable torch
 blocks; ``_module.py`` the ``nn.Module``s, which return a ``Losses`` object
@@ -30,5 +32,6 @@ from .dcec import DCEC
 from .dec import DEC, IDEC
 from .deepcluster import DeepCluster
 from .mmdc import MMDC
+from .multisub import MultiSub
 
-__all__ = ["DCEC", "DEC", "DeepCluster", "DeepCoclustering", "IDEC", "MMDC"]
+__all__ = ["DCEC", "DEC", "DeepCluster", "DeepCoclustering", "IDEC", "MMDC", "MultiSub"]

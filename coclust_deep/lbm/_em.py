@@ -1,17 +1,23 @@
 """The EM machinery of the latent block model: margins, half-steps, criterion, ICL.
 
 One :class:`Context` per fit holds the data on its backend and the family;
-it starts runs from hard partitions and advances them by VEM, CEM or SEM.
+it starts a :class:`Run` from each hard partition and advances it by VEM, CEM
+or SEM. A run's :class:`State` is replaced, never mutated, by each E-half-step
+(:meth:`Context._e_half`, which also recomputes the block statistics) and
+M-step.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy.special import xlogy
 
 from .. import kernels
+from .._blocks import one_hot
 from .._validation import stored_values
 from ._families import BlockStats, MarginInfo, chunked_sum, expected_loglik
-from ._init import one_hot
 
 # CEM iterations run before VEM/SEM from every hard starting partition.
 CEM_WARMUP_ITER = 5
@@ -55,11 +61,38 @@ def margin_info(X, family):
         row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
         col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
     const += family.margin_constant(row_sums, col_sums, total)
-    return MarginInfo(row_sums, col_sums, total, mean, var, const)
+    return MarginInfo(row_sums, col_sums, total, var, const)
 
 
 def _entropy(xp, P):
     return -float(xlogy(P, P).sum()) if xp is np else -float((P * xp.log(xp.where(P > 0, P, 1))).sum())
+
+
+@dataclass
+class State:
+    """Where a run stands: posteriors, their block statistics and the parameters."""
+
+    S: Any  # (n, g) row posteriors, on the backend's device
+    T: Any  # (d, m) column posteriors
+    stats: BlockStats
+    params: dict
+    pi: np.ndarray  # (g,) row proportions
+    rho: np.ndarray  # (m,) column proportions
+
+
+@dataclass
+class Run:
+    """One start's state and record, advanced by :meth:`Context.advance`."""
+
+    state: State
+    history: list  # criterion at the start, then after each iteration
+    n_iter: int = 0
+    converged: bool = False
+    kept: list = field(default_factory=list)  # SEM: (params, pi, rho) after the burn-in
+
+    @property
+    def criterion(self):
+        return self.history[-1]
 
 
 class Context:
@@ -91,96 +124,82 @@ class Context:
         rho = np.maximum(st.t / self.d, PROPORTION_FLOOR)
         return params, pi / pi.sum(), rho / rho.sum()
 
-    def _criterion(self, S, T, st, params, pi, rho):
-        val = float(st.s @ np.log(pi) + st.t @ np.log(rho))
-        val += expected_loglik(self.family, params, st, self.info)
-        return val + _entropy(self.xp, S) + _entropy(self.xp, T)
+    def _criterion(self, state):
+        st = state.stats
+        val = float(st.s @ np.log(state.pi) + st.t @ np.log(state.rho))
+        val += expected_loglik(self.family, state.params, st, self.info)
+        return val + _entropy(self.xp, state.S) + _entropy(self.xp, state.T)
 
-    def _row_half(self, T, st, params, pi, mode, rng):
-        co = self.family.coefficients(params, self.info)
-        w = np.log(pi) + co.C @ st.t
-        z = None if co.E is None else co.E @ st.Tc
-        u = rng.random_sample(self.n) if mode == kernels.SAMPLE else None
-        return self.be.row_estep(self.Xp, T, co.A, co.B, w, z, self.r, mode, u)
+    def _e_half(self, state, axis, mode, rng):
+        """E-step of one side (axis 0: rows given columns, 1: columns given rows)
+        with the state's parameters, and the block statistics of the new posteriors."""
+        co = self.family.coefficients(state.params, self.info)
+        st = state.stats
+        if axis == 0:
+            w = np.log(state.pi) + co.C @ st.t
+            z = None if co.E is None else co.E @ st.Tc
+            u = rng.random_sample(self.n) if mode == kernels.SAMPLE else None
+            res = self.be.row_estep(self.Xp, state.T, co.A, co.B, w, z, self.r, mode, u)
+            S, T, SXT, SX2T = res.S, state.T, res.SXT, res.SX2T
+        else:
+            w = np.log(state.rho) + st.s @ co.C
+            z = None if co.E is None else st.Sr @ co.E
+            B = None if co.B is None else np.ascontiguousarray(co.B.T)
+            u = rng.random_sample(self.d) if mode == kernels.SAMPLE else None
+            res = self.be.row_estep(self.Xt, state.S, np.ascontiguousarray(co.A.T), B, w, z, self.c, mode, u)
+            S, T = state.S, res.S
+            SXT, SX2T = res.SXT.T, None if res.SX2T is None else res.SX2T.T
+        return replace(state, S=S, T=T, stats=self._stats(S, T, SXT, SX2T))
 
-    def _col_half(self, S, st, params, rho, mode, rng):
-        co = self.family.coefficients(params, self.info)
-        w = np.log(rho) + st.s @ co.C
-        z = None if co.E is None else st.Sr @ co.E
-        B = None if co.B is None else np.ascontiguousarray(co.B.T)
-        u = rng.random_sample(self.d) if mode == kernels.SAMPLE else None
-        return self.be.row_estep(self.Xt, S, np.ascontiguousarray(co.A.T), B, w, z, self.c, mode, u)
-
-    def _iterate(self, S, T, st, params, pi, rho, mode, rng):
+    def _iterate(self, state, mode, rng):
         """One full iteration: row E-step, M-step, column E-step, M-step."""
-        res = self._row_half(T, st, params, pi, mode, rng)
-        S = res.S
-        st = self._stats(S, T, res.SXT, res.SX2T)
-        params, pi, _ = self._m_step(st)
-        res = self._col_half(S, st, params, rho, mode, rng)
-        T = res.S
-        st = self._stats(S, T, res.SXT.T, None if res.SX2T is None else res.SX2T.T)
-        params, _, rho = self._m_step(st)
-        return S, T, st, params, pi, rho
+        state = self._e_half(state, 0, mode, rng)
+        params, pi, _ = self._m_step(state.stats)
+        state = self._e_half(replace(state, params=params, pi=pi), 1, mode, rng)
+        params, _, rho = self._m_step(state.stats)
+        return replace(state, params=params, rho=rho)
 
     def start(self, row0, col0, rng):
-        """State after the M-step on a hard partition and the CEM warm-up."""
+        """A run from the M-step on a hard partition, after the CEM warm-up."""
         xp = self.xp
         S = xp.asarray(one_hot(row0, self.g))
         T = xp.asarray(one_hot(col0, self.m))
         SXT, SX2T = self.be.block_stats(self.Xp, S, T, self.family.needs_squares)
         st = self._stats(S, T, SXT, SX2T)
-        params, pi, rho = self._m_step(st)
-        state = (S, T, st, params, pi, rho)
+        state = State(S, T, st, *self._m_step(st))
         if self.algorithm != "cem":
             for _ in range(CEM_WARMUP_ITER):
-                state = self._iterate(*state, kernels.HARD, rng)
-        return {"state": state, "history": [self._criterion(*state)], "n_iter": 0,
-                "converged": False, "averaged": []}
+                state = self._iterate(state, kernels.HARD, rng)
+        return Run(state, [self._criterion(state)])
 
     def advance(self, run, n_iter, tol, rng, burn_in=0):
         """Run up to ``n_iter`` more iterations of the chosen algorithm on ``run``."""
         mode = {"vem": kernels.SOFT, "cem": kernels.HARD, "sem": kernels.SAMPLE}[self.algorithm]
-        history = run["history"]
+        history = run.history
         for _ in range(n_iter):
-            run["state"] = self._iterate(*run["state"], mode, rng)
-            run["n_iter"] += 1
-            history.append(self._criterion(*run["state"]))
+            run.state = self._iterate(run.state, mode, rng)
+            run.n_iter += 1
+            history.append(self._criterion(run.state))
             if self.algorithm == "sem":
-                if run["n_iter"] > burn_in:
-                    run["averaged"].append(run["state"][3:])
+                if run.n_iter > burn_in:
+                    run.kept.append((run.state.params, run.state.pi, run.state.rho))
                 continue
             if abs(history[-1] - history[-2]) <= tol * abs(history[-2]):
-                run["converged"] = True
+                run.converged = True
                 break
         return run
 
     def finish(self, run, rng):
-        """SEM: average the kept parameters; every algorithm: package the result."""
+        """SEM: average the kept parameters, then one soft E-step on each side."""
         if self.algorithm == "sem":
-            run["state"] = self._sem_finish(*run["state"][:3], run["averaged"], rng)
-            run["history"].append(self._criterion(*run["state"]))
-            run["converged"] = True
-        S, T, _, params, pi, rho = run["state"]
-        history = run["history"][1:]  # drop the starting value: one entry per iteration
-        return {
-            "S": S, "T": T, "params": params, "pi": pi, "rho": rho,
-            "elbo": run["history"][-1], "history": history, "n_iter": run["n_iter"],
-            "converged": run["converged"],
-        }
-
-    def _sem_finish(self, S, T, st, averaged, rng):
-        """Average the post-burn-in parameters, then one soft E-step on each side."""
-        params = {k: np.mean([a[0][k] for a in averaged], axis=0) for k in averaged[0][0]}
-        pi = np.mean([a[1] for a in averaged], axis=0)
-        rho = np.mean([a[2] for a in averaged], axis=0)
-        res = self._row_half(T, st, params, pi, kernels.SOFT, rng)
-        S = res.S
-        st = self._stats(S, T, res.SXT, res.SX2T)
-        res = self._col_half(S, st, params, rho, kernels.SOFT, rng)
-        T = res.S
-        st = self._stats(S, T, res.SXT.T, None if res.SX2T is None else res.SX2T.T)
-        return S, T, st, params, pi, rho
+            params = {k: np.mean([p[k] for p, _, _ in run.kept], axis=0) for k in run.kept[0][0]}
+            pi = np.mean([pi for _, pi, _ in run.kept], axis=0)
+            rho = np.mean([rho for _, _, rho in run.kept], axis=0)
+            state = replace(run.state, params=params, pi=pi, rho=rho)
+            run.state = self._e_half(self._e_half(state, 0, kernels.SOFT, rng), 1, kernels.SOFT, rng)
+            run.history.append(self._criterion(run.state))
+            run.converged = True
+        return run
 
     def icl(self, row_labels, col_labels):
         """ICL of the MAP partition with parameters re-estimated on it (BIC-like)."""

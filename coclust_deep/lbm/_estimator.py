@@ -5,31 +5,34 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .. import kernels
+from .._seeding import INITS, check_init, document_init, starting_partitions
 from .._validation import (
-    check_choice,
-    check_labels,
+    BOOLEAN,
+    LABEL_PAIR,
+    RANDOM_STATE,
+    Interval,
+    Options,
     check_matrix,
     check_n_clusters,
-    check_nonneg_float,
-    check_positive_int,
+    validate_params,
 )
 from ._em import Context, host, host_matrix, margin_info
 from ._families import FAMILIES, make_family
-from ._init import is_nonneg, kmeans_labels, random_labels, spectral_embedding
 
 __all__ = ["LatentBlockModel"]
 
 ALGORITHMS = ("vem", "cem", "sem")
-INITS = ("auto", "spectral", "random")
 # Screening of starts (VEM/CEM): all get SCREEN_ITER iterations, the best
 # SCREEN_KEEP run to convergence (the strategy of blockcluster and sparsebm).
 SCREEN_ITER = 10
 SCREEN_KEEP = 3
 
 
+@document_init
 class LatentBlockModel(BaseEstimator):
     """Latent block model co-clustering (Govaert & Nadif) of a data matrix.
 
@@ -56,14 +59,9 @@ class LatentBlockModel(BaseEstimator):
         Variational (block) EM, classification EM (hard assignments), or
         stochastic EM (sampled assignments; parameters averaged over the
         second half of ``max_iter`` iterations).
-    init : {"auto", "spectral", "random"} or (row_labels, col_labels), default="auto"
-        Starting partitions, always hard, followed by a few CEM iterations.
-        ``"spectral"``: k-means++ on the leading singular vectors of the
-        scaled matrix (``D_r^-1/2 X D_c^-1/2`` for non-negative data, the
-        column-centred matrix otherwise), one k-means seed per start.
-        ``"random"``: balanced random labels. ``"auto"``: the first half of
-        the ``n_init`` starts spectral, the rest random. A pair of label
-        arrays starts every run from that partition.
+    init : (the shared vocabulary of coclust_deep._seeding)
+        Every start is followed by a few CEM iterations; ``"k-means++"``
+        needs X in memory (not a dask array).
     n_init : int, default=10
         Number of starts. With more than 3 starts (VEM, CEM), every start runs
         10 iterations and the 3 best by criterion continue to convergence;
@@ -105,6 +103,10 @@ class LatentBlockModel(BaseEstimator):
         Iterations of the chosen algorithm in the kept start (after the 5 CEM
         warm-up iterations every VEM/SEM start begins with).
     converged_ : bool
+        Whether the kept start stopped on ``tol`` (always True for SEM, which
+        runs ``max_iter`` iterations by design).
+    n_features_in_ : int
+        Number of columns of the X seen by ``fit``.
     backend_ : str
         The backend that ran.
 
@@ -146,31 +148,36 @@ class LatentBlockModel(BaseEstimator):
         self.random_state = random_state
         self.backend = backend
 
-    # ------------------------------------------------------------------ checks
-    def _check_params(self, n, d):
+    _constraints = {
+        "n_row_clusters": [Interval("int", 1)],
+        "n_col_clusters": [Interval("int", 1)],
+        "family": [Options(FAMILIES)],
+        "poisson_effects": [BOOLEAN],
+        "algorithm": [Options(ALGORITHMS)],
+        "init": [Options(INITS), LABEL_PAIR],
+        "n_init": [Interval("int", 1)],
+        "max_iter": [Interval("int", 1)],
+        "tol": [Interval("real", 0)],
+        "random_state": RANDOM_STATE,
+        "backend": [Options(("auto",) + kernels.ALL_BACKENDS)],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = self.family in ("poisson", "bernoulli")
+        return tags
+
+    def _check_data_params(self, X):
+        """The checks that need the data: cluster numbers and a given partition against the shape."""
+        n, d = X.shape
         g = check_n_clusters(self.n_row_clusters, "n_row_clusters", n, "rows")
         m = check_n_clusters(self.n_col_clusters, "n_col_clusters", d, "columns")
-        check_choice(self.family, "family", FAMILIES)
-        check_choice(self.algorithm, "algorithm", ALGORITHMS)
-        if not isinstance(self.poisson_effects, (bool, np.bool_)):
-            raise TypeError(f"poisson_effects must be a bool, got {self.poisson_effects!r}.")
-        check_positive_int(self.n_init, "n_init")
-        check_positive_int(self.max_iter, "max_iter")
-        check_nonneg_float(self.tol, "tol")
-        kernels.resolve_backend(self.backend)  # raises on unknown names
-        if isinstance(self.init, str):
-            check_choice(self.init, "init", INITS)
-            init = self.init
-        elif isinstance(self.init, (tuple, list)) and len(self.init) == 2:
-            init = (
-                check_labels(self.init[0], n, "init[0] (row labels)"),
-                check_labels(self.init[1], d, "init[1] (column labels)"),
-            )
-            if init[0].min() < 0 or init[0].max() >= g or init[1].min() < 0 or init[1].max() >= m:
-                raise ValueError("init labels must lie in [0, n_row_clusters) and [0, n_col_clusters).")
-        else:
+        init = check_init(self.init, n, d, g, m)
+        if init == "k-means++" and kernels.is_dask_array(X):
             raise ValueError(
-                f"init must be one of {INITS} or a pair (row_labels, col_labels), got {self.init!r}."
+                "init='k-means++' seeds on the rows of X in memory; for a dask array use "
+                "init='auto', 'spectral' or 'random' (the spectral embedding is computed by blocks)."
             )
         return g, m, init
 
@@ -186,10 +193,18 @@ class LatentBlockModel(BaseEstimator):
         Returns
         -------
         self
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the kept start (VEM, CEM) stopped at ``max_iter`` iterations
+            with its criterion still changing by more than ``tol``.
         """
+        validate_params(self)
         X = check_matrix(X)
         n, d = X.shape
-        g, m, init = self._check_params(n, d)
+        self.n_features_in_ = d
+        g, m, init = self._check_data_params(X)
         family = make_family(self.family, self.poisson_effects and self.family == "poisson")
         info = margin_info(X, family)  # also checks the values against the family
         rng = check_random_state(self.random_state)
@@ -201,19 +216,27 @@ class LatentBlockModel(BaseEstimator):
         Xt = be.transpose(Xp)
         ctx = Context(be, xp, Xp, Xt, family, info, n, d, g, m, self.algorithm)
 
-        starts = self._starting_partitions(X, init, g, m, rng)
+        starts = starting_partitions(host_matrix(X), init, g, m, self.n_init, rng)
         runs = [ctx.start(row0, col0, rng) for row0, col0 in starts]
         budget = self.max_iter
         if self.algorithm != "sem" and len(runs) > SCREEN_KEEP:
             # Screening: every start gets a few iterations, the best few get the rest.
             screen = min(SCREEN_ITER, budget)
             runs = [ctx.advance(r, screen, self.tol, rng) for r in runs]
-            runs = sorted(runs, key=lambda r: r["history"][-1], reverse=True)[:SCREEN_KEEP]
+            runs = sorted(runs, key=lambda r: r.criterion, reverse=True)[:SCREEN_KEEP]
             budget -= screen
         runs = [ctx.advance(r, budget, self.tol, rng, burn_in=self.max_iter // 2)
-                if not r["converged"] else r for r in runs]
-        best = max((ctx.finish(r, rng) for r in runs), key=lambda r: r["elbo"])
+                if not r.converged else r for r in runs]
+        best = max((ctx.finish(r, rng) for r in runs), key=lambda r: r.criterion)
         self._store(ctx, best)
+        if not self.converged_:
+            warnings.warn(
+                f"LatentBlockModel did not converge: after max_iter={self.max_iter} iterations the "
+                f"criterion of the kept start still changed by more than tol={self.tol} (relative); "
+                "increase max_iter, or tol.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def fit_predict(self, X, y=None):
@@ -223,39 +246,23 @@ class LatentBlockModel(BaseEstimator):
         """
         return self.fit(X).row_labels_
 
-    def _starting_partitions(self, X, init, g, m, rng):
-        if isinstance(init, tuple):
-            return [init] * self.n_init
-        n, d = X.shape
-        n_spectral = {"auto": (self.n_init + 1) // 2, "spectral": self.n_init, "random": 0}[init]
-        starts = []
-        if n_spectral:
-            Xh = host_matrix(X)
-            emb_rows, emb_cols = spectral_embedding(Xh, max(g, m), rng, nonneg=is_nonneg(Xh))
-            for _ in range(n_spectral):
-                seed = int(rng.randint(np.iinfo(np.int32).max))
-                starts.append((kmeans_labels(emb_rows, g, seed), kmeans_labels(emb_cols, m, seed + 1)))
-        for _ in range(self.n_init - n_spectral):
-            starts.append((random_labels(n, g, rng), random_labels(d, m, rng)))
-        return starts
-
     def _store(self, ctx, run):
-        be = ctx.be
-        S = host(be.to_numpy(run["S"]))
-        T = host(be.to_numpy(run["T"]))
+        state = run.state
+        S = host(ctx.be.to_numpy(state.S))
+        T = host(ctx.be.to_numpy(state.T))
         self.row_posterior_ = S
         self.column_posterior_ = T
         self.row_labels_ = np.argmax(S, axis=1).astype(np.int64)
         self.column_labels_ = np.argmax(T, axis=1).astype(np.int64)
         self.labels_ = self.row_labels_
-        self.row_proportions_ = run["pi"]
-        self.column_proportions_ = run["rho"]
-        self.params_ = run["params"]
-        self.block_means_ = ctx.family.block_means(run["params"], ctx.info)
-        self.elbo_ = run["elbo"]
-        self.elbo_history_ = run["history"]
-        self.n_iter_ = run["n_iter"]
-        self.converged_ = run["converged"]
+        self.row_proportions_ = state.pi
+        self.column_proportions_ = state.rho
+        self.params_ = state.params
+        self.block_means_ = ctx.family.block_means(state.params, ctx.info)
+        self.elbo_ = run.criterion
+        self.elbo_history_ = run.history[1:]  # drop the starting value: one entry per iteration
+        self.n_iter_ = run.n_iter
+        self.converged_ = run.converged
         self.icl_ = ctx.icl(self.row_labels_, self.column_labels_)
         for axis, labels, k in (("row", self.row_labels_, ctx.g), ("column", self.column_labels_, ctx.m)):
             empty = k - np.unique(labels).size

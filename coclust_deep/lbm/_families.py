@@ -7,7 +7,9 @@ Every family writes the expected complete log-likelihood as::
 with ``SXT = S^T X T``, ``SX2T = S^T (X*X) T``, ``s``/``t`` the cluster sizes,
 ``Sr = S^T r`` and ``Tc = T^T c`` (row/column sums ``r``, ``c``, used by the
 Poisson model with row and column effects).  The coefficients A, B, C, E are
-what the row and column E-steps feed into the kernel contract.
+what the row and column E-steps feed into the kernel contract. M-steps divide
+block statistics with :func:`coclust_deep._blocks.block_average`, so an empty
+block gets the pooled value (the mean of X) instead of a division by zero.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.special import gammaln, xlogy
+
+from .._blocks import block_average
 
 # Element-wise passes over the stored values go in chunks of this many, so a
 # check or a constant never allocates a temporary the size of X.
@@ -46,8 +50,7 @@ class MarginInfo(NamedTuple):
     row_sums: np.ndarray | None
     col_sums: np.ndarray | None
     total: float
-    global_mean: float
-    global_var: float
+    global_var: float  # floors the Gaussian block variances
     const: float
 
 
@@ -56,13 +59,6 @@ def chunked_sum(values, fn):
     flat = values.reshape(-1)
     return float(sum(np.sum(fn(flat[i:i + VALUE_CHUNK]), dtype=np.float64)
                      for i in range(0, flat.size, VALUE_CHUNK)))
-
-
-def _safe_ratio(num, den, fallback):
-    out = np.full(num.shape, float(fallback))
-    ok = den > 1e-12
-    out[ok] = num[ok] / den[ok]
-    return out
 
 
 class Family:
@@ -103,7 +99,7 @@ class Bernoulli(Family):
             )
 
     def m_step(self, st, info):
-        p = _safe_ratio(st.SXT, np.outer(st.s, st.t), info.global_mean)
+        p = block_average(st.SXT, np.outer(st.s, st.t))
         return {"p": np.clip(p, PROB_EPS, 1 - PROB_EPS)}
 
     def coefficients(self, params, info):
@@ -123,7 +119,7 @@ class Poisson(Family):
     def check_values(self, values):
         if values.size and values.min() < 0:
             raise ValueError(
-                "family='poisson' needs non-negative counts, but X has negative values; "
+                "Negative values in data: family='poisson' needs non-negative counts; "
                 "use raw counts, or family='gaussian' for centred/scaled data."
             )
 
@@ -139,9 +135,9 @@ class Poisson(Family):
     def m_step(self, st, info):
         if self.uses_effects:
             den = np.outer(st.Sr, st.Tc) / max(info.total, 1e-300)
-            lam = _safe_ratio(st.SXT, den, 1.0)
         else:
-            lam = _safe_ratio(st.SXT, np.outer(st.s, st.t), info.global_mean)
+            den = np.outer(st.s, st.t)
+        lam = block_average(st.SXT, den)
         return {"lambda": np.maximum(lam, RATE_EPS)}
 
     def coefficients(self, params, info):
@@ -167,8 +163,8 @@ class Gaussian(Family):
 
     def m_step(self, st, info):
         den = np.outer(st.s, st.t)
-        mean = _safe_ratio(st.SXT, den, info.global_mean)
-        second = _safe_ratio(st.SX2T, den, info.global_var + info.global_mean**2)
+        mean = block_average(st.SXT, den)
+        second = block_average(st.SX2T, den)
         floor = max(1e-6 * info.global_var, 1e-12)
         return {"mean": mean, "var": np.maximum(second - mean**2, floor)}
 

@@ -13,13 +13,16 @@ embeddings in ``obsm``/``varm["X_" + key]``, parameters and statistics in ``uns[
 * ``_utils.py``: reading the matrix (``layer``/``use_raw``/``mask_var``), the
   matrix a stored result was fitted on, h5ad-safe values.
 * ``_views.py``: extra views (image or text embeddings) in ``obsm``/``varm``.
-* ``_lbm.py``, ``_select_lbm.py``, ``_cocluster.py``, ``_deep_cocluster.py``, ``_deep_cluster.py``: the tools.
+* ``_lbm.py``, ``_select_lbm.py``, ``_cocluster.py``, ``_deep_cocluster.py``, ``_deep_cluster.py``,
+  ``_multisub.py``: the tools.
 """
 from ._cocluster import cocluster
 from ._deep_cluster import deep_cluster
 from ._deep_cocluster import deep_cocluster
 from ._lbm import lbm
+from ._multisub import multisub
 from ._select_lbm import select_lbm
 from ._views import add_view, get_view, views
 
-__all__ = ["add_view", "cocluster", "deep_cluster", "deep_cocluster", "get_view", "lbm", "select_lbm", "views"]
+__all__ = ["add_view", "cocluster", "deep_cluster", "deep_cocluster", "get_view", "lbm", "multisub", "select_lbm",
+           "views"]

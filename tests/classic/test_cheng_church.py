@@ -91,3 +91,9 @@ def test_sparse_input_rejected_with_hint():
 def test_bad_parameters_rejected(kw):
     with pytest.raises(ValueError):
         ChengChurch(**{"n_biclusters": 2, **kw}).fit(np.ones((10, 8)))
+
+
+@pytest.mark.parametrize("kw", [{"delta": "1"}, {"alpha": None}, {"n_biclusters": 2.0}])
+def test_wrong_parameter_types_raise_type_error(kw):
+    with pytest.raises(TypeError, match=f"'{next(iter(kw))}' parameter of ChengChurch"):
+        ChengChurch(**{"n_biclusters": 2, **kw}).fit(np.ones((10, 8)))

@@ -46,6 +46,22 @@ def test_recovers_make_biclusters(name):
     assert_recovers(model, rows.argmax(axis=0), cols.argmax(axis=0))
 
 
+@pytest.mark.parametrize("init", ["spectral", "auto"])
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_spectral_starts_recover_make_biclusters(name, init):
+    X, rows, cols = planted_biclusters()
+    model = make_estimator(name, 4, init=init).fit(X)
+    assert_recovers(model, rows.argmax(axis=0), cols.argmax(axis=0))
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_a_given_partition_is_where_every_start_begins(name):
+    X, rows, cols = planted_biclusters()
+    truth = rows.argmax(axis=0), cols.argmax(axis=0)
+    model = make_estimator(name, 4, init=truth, n_init=2, max_iter=1).fit(X)
+    assert ari(truth[0], model.row_labels_) == 1.0 and ari(truth[1], model.column_labels_) == 1.0
+
+
 def test_modularity_consensus_on_make_biclusters():
     X, rows, cols = planted_biclusters()
     model = make_estimator("mod", 4).fit(X)
@@ -257,3 +273,31 @@ def test_nan_rejected():
 def test_bad_parameters_rejected(param, value):
     with pytest.raises(ValueError, match=param):
         make_estimator("info", 2, **{param: value}).fit(np.ones((10, 8)))
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+@pytest.mark.parametrize("param, value", [("n_init", "2"), ("tol", None), ("init", 3), ("random_state", 1.5)])
+def test_wrong_parameter_types_raise_type_error(name, param, value):
+    with pytest.raises(TypeError, match=f"'{param}' parameter"):
+        make_estimator(name, 2, **{param: value}).fit(np.ones((10, 8)))
+
+
+def test_dask_backend_name_is_explained():
+    with pytest.raises(ValueError, match="in-memory"):
+        make_estimator("dkm", 2, backend="dask").fit(np.ones((10, 8)))
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_unconverged_kept_start_warns(name):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, _, _ = planted_biclusters(noise=20)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        model = make_estimator(name, 4, n_init=1, max_iter=1, tol=0.0, init="random").fit(X)
+    assert not model.converged_
+
+
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_n_features_in_is_the_number_of_columns(name):
+    X, _, _ = planted_biclusters()
+    assert make_estimator(name, 4).fit(X).n_features_in_ == X.shape[1]

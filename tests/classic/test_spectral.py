@@ -156,3 +156,16 @@ def test_bad_n_clusters_rejected():
         SpectralBiclustering("3").fit(np.ones((10, 8)))
     with pytest.raises(ValueError, match="n_best"):
         SpectralBiclustering(2, n_best=7).fit(np.ones((10, 8)))
+
+
+@pytest.mark.parametrize("kw,error", [({"svd_method": 3}, TypeError), ({"n_svd_vecs": 0}, ValueError),
+                                      ({"n_svd_vecs": "10"}, TypeError), ({"random_state": "0"}, TypeError)])
+def test_parameter_mistakes_have_one_error_type_each(kw, error):
+    with pytest.raises(error, match=f"'{next(iter(kw))}' parameter of SpectralCoclustering"):
+        SpectralCoclustering(2, **kw).fit(np.ones((10, 8)))
+
+
+@pytest.mark.parametrize("n_clusters,error", [((2, 0), ValueError), ((2, "3"), TypeError), ((2, 3, 4), TypeError)])
+def test_biclustering_pairs_are_checked(n_clusters, error):
+    with pytest.raises(error, match="'n_clusters' parameter"):
+        SpectralBiclustering(n_clusters).fit(np.ones((10, 8)))

@@ -6,19 +6,11 @@ pytest.importorskip("torch")
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from coclust_deep.deep import DEC, IDEC, DeepCluster, DeepCoclustering  # noqa: E402
+from tests.sklearn_checks import INPUT_RULES  # noqa: E402
 
 TINY = dict(latent_dim=2, hidden=(8,), batch_size=16, n_init=1, device="cpu", verbose=False, random_state=0)
 
-# Checks that cannot apply, with the reason. Every other check must pass.
-_INPUT_RULES = {
-    "check_complex_data": "complex X is rejected with a TypeError naming the dtype (the project's rule: "
-                          "a wrong dtype is a TypeError); sklearn expects a ValueError",
-    "check_dtype_object": "object-dtype X is rejected with a TypeError naming the dtype and the fix "
-                          "(np.asarray(X, dtype=float)); sklearn expects numeric object arrays to be converted",
-    "check_estimators_empty_data_messages": "an empty X is rejected with a ValueError in the project's own words "
-                                            "('X is empty (shape (12, 0)); it needs at least one row and one "
-                                            "column'), not sklearn's",
-}
+# Checks that cannot apply, with the reason: the package's input rules, plus the ones below.
 _PREDICT_PROBA = {
     "check_estimator_sparse_array": "the check reads classifier tags whenever predict_proba exists, and a "
                                     "clusterer has none; sparse fit/predict is tested in test_models.py",
@@ -26,18 +18,12 @@ _PREDICT_PROBA = {
     "check_fit2d_predict1d": "a 1-D X gets the project's message ('reshape a single row with "
                              "X.reshape(1, -1)'), not sklearn's 'Reshape your data'",
 }
-_COCLUSTERING = {
-    "check_fit2d_1sample": "co-clustering needs at least n_row_clusters rows; the error says so in those terms",
-    "check_fit2d_1feature": "co-clustering needs at least n_col_clusters columns; the error says so in those terms",
-}
 
 
 def _expected_failures(estimator):
-    failures = dict(_INPUT_RULES)
+    failures = dict(INPUT_RULES)
     if isinstance(estimator, (DEC, IDEC)):
         failures.update(_PREDICT_PROBA)
-    if isinstance(estimator, DeepCoclustering):
-        failures.update(_COCLUSTERING)
     return failures
 
 

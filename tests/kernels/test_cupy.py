@@ -6,11 +6,11 @@ on the device but in a different order (warp shuffles, atomics), so
 """
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from coclust_deep import kernels
 from coclust_deep.kernels import HARD, SAMPLE, SOFT
 from coclust_deep.kernels import numpy_backend as ref
+from tests.kernels.problems import RTOL, assert_same_result, every_half_step_case, half_step_problem
 
 cp = pytest.importorskip("cupy")
 from coclust_deep.kernels import cupy_backend as cb  # noqa: E402
@@ -20,41 +20,15 @@ pytestmark = [
     pytest.mark.skipif(not cb.is_available(), reason="needs a CUDA device"),
 ]
 
-RTOL = {np.float64: 1e-10, np.float32: 1e-6}
-
-
-def _problem(n=70, d=41, g=3, m=5, dtype=np.float64, sparse=False, seed=0):
-    """Random nonnegative X with two all-zero rows and one all-zero column."""
-    rng = np.random.default_rng(seed)
-    X = rng.gamma(1.0, 2.0, size=(n, d)) * (rng.random((n, d)) < 0.3)
-    X[[1, n // 2]] = 0.0
-    X[:, 3] = 0.0
-    X = X.astype(dtype)
-    if sparse:
-        X = sp.csr_matrix(X)
-    T = rng.dirichlet(np.ones(m), size=d)
-    A = rng.normal(size=(g, m))
-    B = -np.abs(rng.normal(size=(g, m))) * 0.05
-    w, z = rng.normal(size=g), rng.normal(size=g)
-    r = rng.gamma(2.0, 1.0, size=n)
-    return X, T, A, B, w, z, r, rng.random(n)
+def _problem(**kw):
+    return half_step_problem(**{"n": 70, "d": 41, **kw})
 
 
 def _assert_same(got, want, rtol):
-    np.testing.assert_allclose(cb.to_numpy(got.S), want.S, rtol=rtol, atol=1e-12)
-    np.testing.assert_allclose(cb.to_numpy(got.SXT), want.SXT, rtol=rtol, atol=1e-12)
-    if want.SX2T is None:
-        assert got.SX2T is None
-    else:
-        np.testing.assert_allclose(cb.to_numpy(got.SX2T), want.SX2T, rtol=rtol, atol=1e-12)
-    assert got.log_norm == pytest.approx(want.log_norm, rel=rtol, abs=1e-12)
+    assert_same_result(got, want, rtol, to_numpy=cb.to_numpy)
 
 
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
-@pytest.mark.parametrize("with_B", [False, True], ids=["noB", "B"])
-@pytest.mark.parametrize("with_z", [False, True], ids=["noz", "z"])
+@every_half_step_case
 def test_row_estep_matches_reference(sparse, dtype, mode, with_B, with_z):
     X, T, A, B, w, z, r, uniforms = _problem(dtype=dtype, sparse=sparse)
     args = (T, A, B if with_B else None, w, z if with_z else None, r if with_z else None,

@@ -5,56 +5,22 @@ values are exact in float64), so results differ only by summation order:
 ``rtol=1e-10`` for float64 X and ``rtol=1e-6`` for float32 X, with
 ``atol=1e-12`` for posteriors that are close to zero.
 """
+import contextlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from coclust_deep import kernels
 from coclust_deep.kernels import HARD, SAMPLE, SOFT
+from coclust_deep.kernels import numba_backend as nb
 from coclust_deep.kernels import numpy_backend as ref
-
-nb = pytest.importorskip("coclust_deep.kernels.numba_backend")
-
-RTOL = {np.float64: 1e-10, np.float32: 1e-6}
-
-
-def _problem(n=60, d=37, g=3, m=5, dtype=np.float64, sparse=False, seed=0,
-             index_dtype=np.int32, density=0.3):
-    """Random nonnegative X with two all-zero rows and one all-zero column."""
-    rng = np.random.default_rng(seed)
-    X = rng.gamma(1.0, 2.0, size=(n, d)) * (rng.random((n, d)) < density)
-    X[[min(1, n - 1), n // 2]] = 0.0  # empty rows
-    X[:, 3] = 0.0  # empty column
-    X = X.astype(dtype)
-    if sparse:
-        X = sp.csr_matrix(X)
-        X.indices = X.indices.astype(index_dtype)
-        X.indptr = X.indptr.astype(index_dtype)
-    T = rng.dirichlet(np.ones(m), size=d)
-    A = rng.normal(size=(g, m))
-    B = -np.abs(rng.normal(size=(g, m))) * 0.05
-    w = rng.normal(size=g)
-    z = rng.normal(size=g)
-    r = rng.gamma(2.0, 1.0, size=n)
-    uniforms = rng.random(n)
-    return X, T, A, B, w, z, r, uniforms
+from tests.kernels.problems import RTOL, every_half_step_case
+from tests.kernels.problems import assert_same_result as _assert_same
+from tests.kernels.problems import half_step_problem as _problem
 
 
-def _assert_same(got, want, rtol):
-    np.testing.assert_allclose(got.S, want.S, rtol=rtol, atol=1e-12)
-    np.testing.assert_allclose(got.SXT, want.SXT, rtol=rtol, atol=1e-12)
-    if want.SX2T is None:
-        assert got.SX2T is None
-    else:
-        np.testing.assert_allclose(got.SX2T, want.SX2T, rtol=rtol, atol=1e-12)
-    assert got.log_norm == pytest.approx(want.log_norm, rel=rtol, abs=1e-12)
-
-
-@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
-@pytest.mark.parametrize("with_B", [False, True], ids=["noB", "B"])
-@pytest.mark.parametrize("with_z", [False, True], ids=["noz", "z"])
+@every_half_step_case
 def test_row_estep_matches_reference(sparse, dtype, mode, with_B, with_z):
     X, T, A, B, w, z, r, uniforms = _problem(dtype=dtype, sparse=sparse)
     args = (T, A, B if with_B else None, w, z if with_z else None, r if with_z else None,
@@ -118,17 +84,18 @@ def test_all_zero_matrix_gives_finite_prior_posteriors(sparse):
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("n", [1, 2, 7, 257])
-def test_parallel_chunks_match_reference(monkeypatch, sparse, n):
-    # force the multi-threaded path (small inputs normally run on one thread)
-    monkeypatch.setattr(nb, "PARALLEL_MIN_VALUES", 0)
+def test_parallel_chunks_match_reference(sparse, n):
     X, T, A, B, w, z, r, uniforms = _problem(n=n, sparse=sparse, seed=n)
-    for mode in (SOFT, HARD, SAMPLE):
-        _assert_same(nb.row_estep(X, T, A, B, w, z, r, mode, uniforms),
-                     ref.row_estep(X, T, A, B, w, z, r, mode, uniforms), 1e-10)
+    # force the multi-threaded path (small inputs normally run on one thread)
+    with kernels.config_context(parallel_min_values=0):
+        for mode in (SOFT, HARD, SAMPLE):
+            _assert_same(nb.row_estep(X, T, A, B, w, z, r, mode, uniforms),
+                         ref.row_estep(X, T, A, B, w, z, r, mode, uniforms), 1e-10)
 
 
 def test_thread_count_is_restored():
-    numba = pytest.importorskip("numba")
+    import numba
+
     before = numba.get_num_threads()
     X, T, A, B, w = _problem()[:5]
     nb.row_estep(X, T, A, B, w)
@@ -185,10 +152,8 @@ def test_cupy_without_gpu_is_a_clear_value_error():
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_csr_transpose_view_matches_reference_in_every_mode(monkeypatch, parallel, dtype):
+def test_csr_transpose_view_matches_reference_in_every_mode(parallel, dtype):
     # the CSR column half-step scatters over the rows of X instead of copying X.T
-    if parallel:
-        monkeypatch.setattr(nb, "PARALLEL_MIN_VALUES", 0)
     X, _, _, _, _, _, _, _ = _problem(n=80, d=33, dtype=dtype, sparse=True, seed=5)
     rng = np.random.default_rng(6)
     S = rng.dirichlet(np.ones(3), size=80)
@@ -196,9 +161,10 @@ def test_csr_transpose_view_matches_reference_in_every_mode(monkeypatch, paralle
     w, z, r, uniforms = rng.normal(size=5), rng.normal(size=5), rng.random(33), rng.random(33)
     Xt_ref = ref.transpose(ref.prepare(X))
     Xt = nb.transpose(nb.prepare(X))
-    for mode in (SOFT, HARD, SAMPLE):
-        _assert_same(nb.row_estep(Xt, S, A, B, w, z, r, mode, uniforms),
-                     ref.row_estep(Xt_ref, S, A, B, w, z, r, mode, uniforms), RTOL[dtype])
     R = rng.dirichlet(np.ones(5), size=33)
-    for got, want in zip(nb.block_stats(Xt, R, S, True), ref.block_stats(Xt_ref, R, S, True)):
-        np.testing.assert_allclose(got, want, rtol=RTOL[dtype])
+    with kernels.config_context(parallel_min_values=0) if parallel else contextlib.nullcontext():
+        for mode in (SOFT, HARD, SAMPLE):
+            _assert_same(nb.row_estep(Xt, S, A, B, w, z, r, mode, uniforms),
+                         ref.row_estep(Xt_ref, S, A, B, w, z, r, mode, uniforms), RTOL[dtype])
+        for got, want in zip(nb.block_stats(Xt, R, S, True), ref.block_stats(Xt_ref, R, S, True)):
+            np.testing.assert_allclose(got, want, rtol=RTOL[dtype])

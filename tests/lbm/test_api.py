@@ -94,13 +94,22 @@ def test_too_many_clusters_warn_and_stay_finite():
     assert np.all(np.isfinite(m.row_posterior_))
 
 
+def test_blocks_of_an_empty_cluster_take_the_mean_of_x():
+    X, _, _ = make_lbm(60, 30, 2, 2, family="poisson", signal=1.0, random_state=0)
+    with pytest.warns(RuntimeWarning, match="clusters are empty"):
+        m = LatentBlockModel(12, 2, algorithm="cem", init="random", n_init=1, random_state=0).fit(X)
+    empty = np.setdiff1d(np.arange(12), m.row_labels_)
+    assert empty.size
+    np.testing.assert_allclose(m.params_["lambda"][empty], X.mean(), rtol=1e-12)
+
+
 def test_init_with_given_partition_starts_there():
     X, z, w = make_lbm(200, 80, 3, 2, family="poisson", signal=1.0, random_state=0)
     m = LatentBlockModel(3, 2, init=(z, w), n_init=1, algorithm="cem", random_state=0).fit(X)
     assert np.array_equal(m.row_labels_, z) and np.array_equal(m.column_labels_, w)
 
 
-@pytest.mark.parametrize("init", ["spectral", "random"])
+@pytest.mark.parametrize("init", ["spectral", "random", "k-means++"])
 def test_each_init_recovers_clear_structure(init):
     from coclust_deep.metrics import ari
 
@@ -124,6 +133,12 @@ def test_dask_array_fit_matches_in_memory_fit(poisson_data):
     assert np.array_equal(ref.row_labels_, m.row_labels_)
     assert np.array_equal(ref.column_labels_, m.column_labels_)
     np.testing.assert_allclose(ref.elbo_, m.elbo_, rtol=1e-10)
+
+
+def test_dask_array_with_kmeans_init_rejected():
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match="k-means\\+\\+.*dask"):
+        LatentBlockModel(2, 2, init="k-means++").fit(da.from_array(np.ones((20, 10)), chunks=(5, 10)))
 
 
 def test_dask_array_with_nan_rejected():

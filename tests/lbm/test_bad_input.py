@@ -75,3 +75,46 @@ def test_non_integer_cluster_count_rejected():
 def test_select_lbm_rejects_grid_beyond_shape():
     with pytest.raises(ValueError, match="n_col_clusters"):
         select_lbm(GOOD, [2], [2, 50])
+
+
+@pytest.mark.parametrize(
+    "param,value",
+    [("n_init", "3"), ("n_init", 2.0), ("max_iter", None), ("tol", "small"), ("family", 1),
+     ("poisson_effects", 1), ("init", 42), ("backend", None), ("random_state", np.random.default_rng(0))],
+)
+def test_wrong_parameter_types_raise_type_error(param, value):
+    with pytest.raises(TypeError, match=f"'{param}' parameter of LatentBlockModel"):
+        LatentBlockModel(2, 2, **{param: value}).fit(GOOD)
+
+
+@pytest.mark.parametrize(
+    "param,value",
+    [("n_init", 0), ("max_iter", -1), ("tol", float("inf")), ("family", "normal"), ("random_state", -1)],
+)
+def test_wrong_parameter_values_raise_value_error(param, value):
+    with pytest.raises(ValueError, match=f"'{param}' parameter of LatentBlockModel"):
+        LatentBlockModel(2, 2, **{param: value}).fit(GOOD)
+
+
+def test_parameters_are_checked_before_the_data():
+    with pytest.raises(ValueError, match="'n_init' parameter"):
+        LatentBlockModel(2, 2, n_init=0).fit(np.full((3, 3), np.nan))
+
+
+def test_unconverged_kept_start_warns():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = np.random.default_rng(1).poisson(3.0, size=(80, 40)).astype(float)
+    with pytest.warns(ConvergenceWarning, match="max_iter=1"):
+        m = LatentBlockModel(3, 3, n_init=1, max_iter=1, tol=0.0, random_state=0).fit(X)
+    assert not m.converged_
+
+
+def test_converged_fit_does_not_warn():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        assert LatentBlockModel(2, 2, n_init=1, random_state=0).fit(GOOD).converged_

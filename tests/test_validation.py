@@ -1,0 +1,51 @@
+"""coclust_deep._validation: parameters declared as data, one error type per kind of mistake."""
+import numpy as np
+import pytest
+
+from coclust_deep._validation import BOOLEAN, NONE, Interval, Options, Pair, check_param
+
+
+@pytest.mark.parametrize("constraint,text", [
+    (Interval("int", 1), "an int >= 1"),
+    (Interval("real", 0, 1, closed="left"), "a finite number in [0, 1)"),
+    (Interval("real", None, 5, closed="neither"), "a finite number < 5"),
+    (Options(("b", "a")), "one of 'a', 'b'"),
+])
+def test_constraints_describe_themselves(constraint, text):
+    assert str(constraint) == text
+
+
+@pytest.mark.parametrize("value", [3, np.int64(3), None])
+def test_a_value_meeting_any_constraint_passes(value):
+    assert check_param("Est", "k", value, [NONE, Interval("int", 1)]) is value
+
+
+@pytest.mark.parametrize("value,error", [
+    (0, ValueError), (np.inf, TypeError), ("3", TypeError), (True, TypeError), (2.5, TypeError),
+])
+def test_type_mistakes_are_type_errors_and_value_mistakes_value_errors(value, error):
+    with pytest.raises(error, match="The 'k' parameter of Est must be an int >= 1"):
+        check_param("Est", "k", value, [Interval("int", 1)])
+
+
+def test_reals_must_be_finite():
+    with pytest.raises(ValueError, match="finite"):
+        check_param("Est", "tol", np.nan, [Interval("real", 0)])
+
+
+def test_option_hints_are_appended():
+    with pytest.raises(ValueError, match="in-memory only"):
+        check_param("Est", "backend", "dask", [Options(("numba",), hints={"dask": "in-memory only."})])
+
+
+def test_pairs_check_their_items():
+    pair = [Pair(Interval("int", 1), "a pair of ints >= 1")]
+    assert check_param("Est", "n", (2, 3), pair) == (2, 3)
+    with pytest.raises(ValueError):
+        check_param("Est", "n", (2, 0), pair)
+    with pytest.raises(TypeError):
+        check_param("Est", "n", (2, "x"), pair)
+
+
+def test_numpy_bools_are_bools():
+    assert check_param("Est", "flag", np.bool_(True), [BOOLEAN])

@@ -7,6 +7,10 @@
   of the rows (``adata.obsm``) or columns (``adata.varm``) aligned CLIP-style.
 * :class:`MultiSub`: one clustering per user-given concept (gene sets,
   feature vectors or keywords as proxies; Yao, Qian & Hu, 2024).
+* :class:`MMDC`: fixed targets on the unit sphere, per-batch Hungarian
+  reassignment and an auxiliary self-supervised task (Shiran & Weinshall, 2020),
+  for images and for cells.
+* :class:`DCEC`: a convolutional autoencoder with a DEC head for images (Guo et al., 2017).
 
 Layout (nn -> module -> training plan -> estimator): ``_nn.py`` reusable torch
 blocks; ``_module.py`` the ``nn.Module``s, which return a ``Losses`` object

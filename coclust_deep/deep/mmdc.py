@@ -170,6 +170,7 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         ``epochs``; ``None`` never refines. 0.4 and the learning-rate drop
         at 0.8 are the authors' MNIST schedule (epochs 20 and 40 of 50).
     batch_size : int, default=128
+        At least 4, so that every mini-batch has 2 or more rows for batch norm.
     optimizer : {"auto", "sgd", "adam"}, default="auto"
         ``"auto"``: SGD for images, Adam for rows (see above).
     lr : float or None, default=None
@@ -267,7 +268,7 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         check_choice(self.aux_task, "aux_task", AUX_CHOICES)
         check_choice(self.input_type, "input_type", INPUT_TYPES)
         check_positive_int(self.epochs, "epochs", minimum=0)
-        check_positive_int(self.batch_size, "batch_size", minimum=2)
+        check_positive_int(self.batch_size, "batch_size", minimum=4)  # batch norm needs 2+ rows in every batch
         check_positive_int(self.n_init, "n_init")
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         if self.lr is not None and (isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real)
@@ -329,7 +330,7 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
     def _resolve_input_type(self, X):
         if self.input_type != "auto":
             return self.input_type
-        if not sp.issparse(X) and not hasattr(X, "to_numpy") and np.ndim(X) in (3, 4):
+        if _rank(X) in (3, 4):
             return "image"
         Xc = check_matrix(X, allow_gpu=False)
         values = Xc.data if sp.issparse(Xc) else Xc
@@ -340,9 +341,9 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
     def _make_data(self, X, input_type, stats=None):
         if input_type == "image":
             return ImageData(X, stats=stats)
-        if not sp.issparse(X) and not hasattr(X, "to_numpy") and np.ndim(X) != 2:
+        if _rank(X) in (3, 4):
             raise ValueError(f"input_type={input_type!r} needs a 2-D matrix (rows x features), got an array "
-                             f"with {np.ndim(X)} dimension(s); pass images with input_type='image'.")
+                             f"with {_rank(X)} dimensions; pass images with input_type='image' or 'auto'.")
         return MatrixData(X, "nb" if input_type == "counts" else "gaussian", stats=stats)
 
     def _resolve_aux(self, input_type, image_shape):
@@ -390,6 +391,9 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         augmentation = self._augmentation(input_type)
         data = self._make_data(X, input_type)
         n = data.n_rows
+        if n < 2:
+            raise ValueError(f"MMDC needs at least 2 samples (its batch norm compares samples), got {n} sample; "
+                             "n_samples=1 cannot be clustered.")
         k = check_n_clusters(self.n_clusters, "n_clusters", n, "samples")
         views = check_views(row_views, row_view_masks, n, axis="rows", kind="row")
         if input_type == "image":
@@ -582,6 +586,13 @@ def _pair(value, name):
         return float(low), float(high)
     except (TypeError, ValueError):
         raise ValueError(f"augmentation[{name!r}] must be a pair (low, high), got {value!r}.") from None
+
+
+def _rank(X):
+    """Dimensions of array-like input; 2 for sparse matrices and data frames."""
+    if sp.issparse(X) or hasattr(X, "to_numpy"):
+        return 2
+    return np.asarray(X).ndim
 
 
 def _dense_rows(X, idx):

@@ -4,9 +4,12 @@ Run from the repository root::
 
     python -m benchmarks.mmdc --data-dir ../shared/data            # both parts, 5 seeds
     python -m benchmarks.mmdc --parts digits --seeds 0 1 --quick    # a smoke run, not a measurement
+    python -m benchmarks.mmdc --combine a.json b.json                # merge runs made in parallel processes
 
 Writes ``benchmarks/results/mmdc.json`` (or ``--out``; a run of one part keeps the other part already in
-the file) and prints a markdown table.
+the file) and prints a markdown table. ``--combine`` pools the per-seed runs of several result files (one
+process per seed or per part, run side by side), recomputes the summaries and keeps each file's machine
+state under ``machine["processes"]``.
 
 * **digits** (``sklearn.datasets.load_digits``: 1797 images 8x8, 10 balanced
   classes): ``MMDC(10)`` with its defaults (rotation task), the ablation
@@ -141,6 +144,26 @@ def run_part(part, data_dir, seeds, quick):
     return entry
 
 
+def combine(paths):
+    """Pool the runs of several result files, part by part and method by method, and recompute the summaries."""
+    parts = {}
+    for path in paths:
+        for part, entry in json.loads(Path(path).read_text())["parts"].items():
+            pooled = parts.setdefault(part, {**{k: v for k, v in entry.items() if k not in ("methods", "machine")},
+                                             "methods": {}, "machine": {"processes": []}})
+            pooled["machine"]["processes"].append(entry["machine"])
+            for name, result in entry["methods"].items():
+                pooled["methods"].setdefault(name, {"runs": []})["runs"].extend(result["runs"])
+    for entry in parts.values():
+        for result in entry["methods"].values():
+            result["runs"].sort(key=lambda run: run["seed"])
+            seeds = [run["seed"] for run in result["runs"]]
+            if len(set(seeds)) != len(seeds):
+                raise ValueError(f"the files to combine repeat seeds {seeds}; give each seed to one file only.")
+            result["summary"] = summarise(result["runs"])
+    return parts
+
+
 def markdown(parts):
     lines = ["| data | method | ACC mean ± std (median) | NMI mean ± std (median) | ARI mean ± std (median) | "
              "CPU s per fit |", "|---|---|---|---|---|---|"]
@@ -160,7 +183,12 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="2 epochs per model: a smoke run, not a measurement")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--combine", nargs="+", metavar="FILE", help="pool these result files instead of running")
     args = parser.parse_args(argv)
+    if args.combine:
+        parts = combine(args.combine)
+        _write(Path(args.out), parts)
+        return
     if "pbmc10x" in args.parts:  # fail before any training when the file is missing
         _require(Path(args.data_dir) / FILES["pbmc10x"])
     import torch
@@ -174,7 +202,10 @@ def main(argv=None):
         machine_part = {**machine, "loadavg_before": os.getloadavg()}
         parts[part] = run_part(part, args.data_dir, args.seeds, args.quick)
         parts[part]["machine"] = {**machine_part, "loadavg_after": os.getloadavg()}
-    out = Path(args.out)
+    _write(Path(args.out), parts)
+
+
+def _write(out, parts):
     out.parent.mkdir(parents=True, exist_ok=True)
     # a run of some parts keeps the other parts of an earlier run (each part records its own machine state)
     results = json.loads(out.read_text()) if out.exists() else {"parts": {}}

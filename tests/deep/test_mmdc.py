@@ -374,3 +374,25 @@ def test_fit_leaves_the_input_untouched(mixture):
     copy = X.copy()
     MMDC(3, **{**ROWS, "epochs": 1}).fit(X)
     np.testing.assert_array_equal(X, copy)
+
+
+@pytest.mark.parametrize("kind, expected", [("rows", "adam"), ("images", "sgd")])
+def test_auto_optimizer_is_sgd_for_images_and_adam_for_rows(kind, expected):
+    X = np.random.default_rng(0).normal(size=(12, 8, 8) if kind == "images" else (12, 5))
+    model = MMDC(2, epochs=0, channels=(4,), hidden=(4,), verbose=False, random_state=0).fit(X)
+    assert model.optimizer_ == expected
+    assert MMDC(2, epochs=0, optimizer="adam", channels=(4,), hidden=(4,), verbose=False).fit(X).optimizer_ == "adam"
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(optimizer="rmsprop"), "optimizer must be one of"),
+    (dict(batch_size=3), "batch_size must be an int >= 4"),
+])
+def test_bad_training_parameters_raise(params, message):
+    with pytest.raises(ValueError, match=message):
+        MMDC(2, **{**ROWS, **params}).fit(np.random.default_rng(0).normal(size=(20, 5)))
+
+
+def test_one_sample_raises():
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        MMDC(1, **ROWS).fit(np.ones((1, 5)))

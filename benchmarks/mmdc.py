@@ -4,6 +4,7 @@ Run from the repository root::
 
     python -m benchmarks.mmdc --data-dir ../shared/data            # both parts, 5 seeds
     python -m benchmarks.mmdc --parts digits --seeds 0 1 --quick    # a smoke run, not a measurement
+    python -m benchmarks.mmdc --parts digits --methods DCEC k-means  # only the methods named so
     python -m benchmarks.mmdc --combine a.json b.json                # merge runs made in parallel processes
 
 Writes ``benchmarks/results/mmdc.json`` (or ``--out``; a run of one part keeps the other part already in
@@ -121,7 +122,7 @@ def summarise(runs):
     return out
 
 
-def run_part(part, data_dir, seeds, quick):
+def run_part(part, data_dir, seeds, quick, only=None):
     if part == "digits":
         from sklearn.datasets import load_digits
 
@@ -134,6 +135,8 @@ def run_part(part, data_dir, seeds, quick):
     entry = {"shape": list(X.shape), "n_classes": int(len(np.unique(labels))),
              "class_sizes": np.unique(labels, return_counts=True)[1].tolist(), "methods": {}}
     for name, fit in methods.items():
+        if only and not any(word.lower() in name.lower() for word in only):
+            continue
         runs = []
         for seed in seeds:
             pred, extra, wall, cpu = _timed(lambda X_, s_: fit(X_, s_, quick=quick), X, seed)
@@ -182,6 +185,8 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="2 epochs per model: a smoke run, not a measurement")
+    parser.add_argument("--methods", nargs="+", metavar="WORD",
+                        help="run only the methods whose name contains one of these words (e.g. DCEC k-means)")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--combine", nargs="+", metavar="FILE", help="pool these result files instead of running")
     args = parser.parse_args(argv)
@@ -200,7 +205,7 @@ def main(argv=None):
     parts = {}
     for part in args.parts:
         machine_part = {**machine, "loadavg_before": os.getloadavg()}
-        parts[part] = run_part(part, args.data_dir, args.seeds, args.quick)
+        parts[part] = run_part(part, args.data_dir, args.seeds, args.quick, args.methods)
         parts[part]["machine"] = {**machine_part, "loadavg_after": os.getloadavg()}
     _write(Path(args.out), parts)
 

@@ -10,7 +10,8 @@ Run from the repository root::
 Writes ``benchmarks/results/mmdc.json`` (or ``--out``; a run of one part keeps the other part already in
 the file) and prints a markdown table. ``--combine`` pools the per-seed runs of several result files (one
 process per seed or per part, run side by side), recomputes the summaries and keeps each file's machine
-state under ``machine["processes"]``.
+state under ``machine["processes"]``; a ``.log`` file given to it (the printed output of a run stopped
+before it wrote its JSON) contributes the runs it printed, without wall times.
 
 * **digits** (``sklearn.datasets.load_digits``: 1797 images 8x8, 10 balanced
   classes): ``MMDC(10)`` with its defaults (rotation task), the ablation
@@ -36,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import time
 import warnings
 from pathlib import Path
@@ -116,6 +118,8 @@ def _pca(X, seed=0):
 def summarise(runs):
     out = {}
     for metric in (*METRICS, "cpu_s", "time_s"):
+        if not all(metric in r for r in runs):  # runs recovered from printed lines have no wall time
+            continue
         values = np.array([r[metric] for r in runs], dtype=float)
         out[metric] = {"mean": round(float(values.mean()), 4), "median": round(float(np.median(values)), 4),
                        "std": round(float(values.std(ddof=1)) if len(values) > 1 else 0.0, 4)}
@@ -147,13 +151,35 @@ def run_part(part, data_dir, seeds, quick, only=None):
     return entry
 
 
+_LOG_LINE = re.compile(r"^(\w+) \| (.+?) \| seed (\d+) \| ACC ([\d.]+) NMI ([\d.]+) ARI ([\d.]+) \| CPU (\d+)s "
+                       r"\| load ([\d.]+)")
+
+
+def _parts_from_log(path):
+    """The runs printed by a run stopped before it wrote its JSON (no wall time, CPU seconds rounded)."""
+    parts = {}
+    for line in Path(path).read_text().splitlines():
+        match = _LOG_LINE.match(line)
+        if match:
+            part, name, seed, acc, nmi, ari, cpu, load = match.groups()
+            entry = parts.setdefault(part, {"methods": {}, "machine": {"recovered_from_log": str(path)}})
+            entry["methods"].setdefault(name, {"runs": []})["runs"].append(
+                {"seed": int(seed), "acc": float(acc), "nmi": float(nmi), "ari": float(ari), "cpu_s": float(cpu),
+                 "loadavg_at_end": float(load)})
+    return parts
+
+
 def combine(paths):
-    """Pool the runs of several result files, part by part and method by method, and recompute the summaries."""
+    """Pool the runs of several result files, part by part and method by method, and recompute the summaries.
+
+    A ``.log`` file (the printed lines of a run stopped before it wrote its JSON) gives the runs it printed.
+    """
     parts = {}
     for path in paths:
-        for part, entry in json.loads(Path(path).read_text())["parts"].items():
-            pooled = parts.setdefault(part, {**{k: v for k, v in entry.items() if k not in ("methods", "machine")},
-                                             "methods": {}, "machine": {"processes": []}})
+        found = _parts_from_log(path) if str(path).endswith(".log") else json.loads(Path(path).read_text())["parts"]
+        for part, entry in found.items():
+            pooled = parts.setdefault(part, {"methods": {}, "machine": {"processes": []}})
+            pooled.update({k: v for k, v in entry.items() if k not in ("methods", "machine")})
             pooled["machine"]["processes"].append(entry["machine"])
             for name, result in entry["methods"].items():
                 pooled["methods"].setdefault(name, {"runs": []})["runs"].extend(result["runs"])

@@ -41,3 +41,15 @@ def test_combine_refuses_a_seed_given_twice(tmp_path):
 
     with pytest.raises(ValueError, match="repeat seeds"):
         combine([_result_file(tmp_path / "a.json", [0]), _result_file(tmp_path / "b.json", [0])])
+
+
+def test_combine_reads_the_printed_runs_of_a_stopped_run(tmp_path):
+    from benchmarks.mmdc import combine
+
+    log = tmp_path / "stopped.log"
+    log.write_text("digits | m | seed 3 | ACC 0.900 NMI 0.800 ARI 0.700 | CPU 12s | load 2.5\nTraceback ...\n")
+    parts = combine([_result_file(tmp_path / "a.json", [0]), str(log)])
+    method = parts["digits"]["methods"]["m"]
+    assert [run["seed"] for run in method["runs"]] == [0, 3] and method["runs"][1]["nmi"] == 0.8
+    assert "time_s" not in method["summary"] and method["summary"]["cpu_s"]["mean"] == pytest.approx(6.5)
+    assert parts["digits"]["shape"] == [4, 2]

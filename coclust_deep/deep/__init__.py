@@ -9,6 +9,10 @@
   modalities, with no pairing (Jiang et al., 2019).
 * :class:`MultiSub`: one clustering per user-given concept (gene sets,
   feature vectors or keywords as proxies; Yao, Qian & Hu, 2024).
+* :class:`MMDC`: fixed targets on the unit sphere, per-batch Hungarian
+  reassignment and an auxiliary self-supervised task (Shiran & Weinshall, 2020),
+  for images and for cells.
+* :class:`DCEC`: a convolutional autoencoder with a DEC head for images (Guo et al., 2017).
 
 Layout (nn -> module -> training plan -> estimator): ``_nn.py`` reusable torch
 blocks; ``_module.py`` the ``nn.Module``s, which return a ``Losses`` object
@@ -30,9 +34,11 @@ except ImportError as err:  # pragma: no cover - exercised only without torch
     ) from err
 
 from .coclustering import DeepCoclustering
+from .dcec import DCEC
 from .dec import DEC, IDEC
 from .deepcluster import DeepCluster
 from .dm2c import DM2C
+from .mmdc import MMDC
 from .multisub import MultiSub
 
-__all__ = ["DEC", "DM2C", "DeepCluster", "DeepCoclustering", "IDEC", "MultiSub"]
+__all__ = ["DCEC", "DEC", "DM2C", "DeepCluster", "DeepCoclustering", "IDEC", "MMDC", "MultiSub"]

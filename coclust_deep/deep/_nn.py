@@ -185,3 +185,92 @@ def distance_distortion(z, mapped):
     d_in = torch.cdist(z, z)
     d_out = torch.cdist(mapped, mapped)
     return (d_in / d_in.mean().clamp_min(_EPS) - d_out / d_out.mean().clamp_min(_EPS)).abs().mean()
+
+
+# --- MMDC / DCEC: convolutional blocks ---
+
+def _conv_out(size, kernel, stride, padding):
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class ConvBackbone(nn.Module):
+    """Small VGG-style image features, as the MMDC authors' ``small_vgg``.
+
+    For each width in ``channels``: 3x3 convolution, batch norm, ReLU, then
+    2x2 max-pooling while the feature map is at least 4 pixels on its
+    shorter side. The last map is average-pooled to 2x2 and flattened, so
+    ``out_features = 4 * channels[-1]`` for any image size (a 32x32 input
+    pools 32 -> 16 -> 8 -> 4 -> 2, exactly the authors' network).
+    """
+
+    def __init__(self, in_channels, height, width, channels):
+        super().__init__()
+        layers, c_in = [], int(in_channels)
+        for c_out in channels:
+            layers += [nn.Conv2d(c_in, int(c_out), 3, padding=1, bias=False), nn.BatchNorm2d(int(c_out)), nn.ReLU()]
+            if min(height, width) >= 4:
+                layers.append(nn.MaxPool2d(2))
+                height, width = height // 2, width // 2
+            c_in = int(c_out)
+        layers += [nn.AdaptiveAvgPool2d(2), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        self.out_features = 4 * c_in
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class ConvEncoder(nn.Module):
+    """DCEC's convolutional encoder (Guo et al. 2017): strided convolutions, then a linear embedding.
+
+    Layer ``i`` has ``filters[i]`` channels, stride 2, kernel 5 (3 for the
+    last) and "same" padding, so each halves the map (rounding up);
+    ``map_sizes`` records the sizes for the decoder.
+    """
+
+    def __init__(self, image_shape, filters, latent_dim):
+        super().__init__()
+        channels, height, width = (int(s) for s in image_shape)
+        layers, c_in = [], channels
+        self.map_sizes = [(height, width)]
+        for i, c_out in enumerate(filters):
+            kernel = 3 if i == len(filters) - 1 else 5
+            layers += [nn.Conv2d(c_in, int(c_out), kernel, stride=2, padding=kernel // 2), nn.ReLU()]
+            height, width = _conv_out(height, kernel, 2, kernel // 2), _conv_out(width, kernel, 2, kernel // 2)
+            self.map_sizes.append((height, width))
+            c_in = int(c_out)
+        self.conv = nn.Sequential(*layers, nn.Flatten())
+        self.embedding = nn.Linear(c_in * height * width, int(latent_dim))
+
+    def forward(self, x):
+        return self.embedding(self.conv(x))
+
+
+class ConvDecoder(nn.Module):
+    """Mirror of :class:`ConvEncoder`: linear, then transposed convolutions back to the exact image size."""
+
+    def __init__(self, image_shape, filters, latent_dim, map_sizes):
+        super().__init__()
+        channels = int(image_shape[0])
+        self.top_shape = (int(filters[-1]), *map_sizes[-1])
+        self.dense = nn.Sequential(nn.Linear(int(latent_dim), int(torch.tensor(self.top_shape).prod())), nn.ReLU())
+        layers = []
+        outs = [*[int(f) for f in filters[:-1]][::-1], channels]
+        c_in = int(filters[-1])
+        for j, c_out in enumerate(outs):
+            i = len(filters) - 1 - j  # the encoder layer this one undoes
+            kernel = 3 if i == len(filters) - 1 else 5
+            (h_in, w_in), (h_out, w_out) = map_sizes[i + 1], map_sizes[i]
+            padding = kernel // 2
+            extra = (h_out - ((h_in - 1) * 2 - 2 * padding + kernel), w_out - ((w_in - 1) * 2 - 2 * padding + kernel))
+            layers.append(nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=padding, output_padding=extra))
+            if j < len(outs) - 1:
+                layers.append(nn.ReLU())
+            c_in = c_out
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.deconv(self.dense(z).reshape(-1, *self.top_shape))

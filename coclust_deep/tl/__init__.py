@@ -15,12 +15,14 @@ embeddings in ``obsm``/``varm["X_" + key]``, parameters and statistics in ``uns[
   matrix a stored result was fitted on, h5ad-safe values.
 * ``_views.py``: extra views (image or text embeddings) in ``obsm``/``varm``.
 * ``_mudata.py``: ``mod=`` for every tool (a MuData's modality is read and written).
-* ``_lbm.py``, ``_select_lbm.py``, ``_cocluster.py``, ``_deep_cocluster.py``, ``_multisub.py``,
+* ``_lbm.py``, ``_select_lbm.py``, ``_cocluster.py``, ``_deep_cocluster.py``, ``_deep_cluster.py``,
+  ``_multisub.py``,
   ``_dm2c.py``: the tools.
 * ``_gene_modules.py``: ``gene_modules`` (gene clusters ranked per cell cluster, top
   genes for ``sc.pl.dotplot``) and ``score_modules`` (``sc.tl.score_genes`` per module).
 """
 from ._cocluster import cocluster
+from ._deep_cluster import deep_cluster
 from ._deep_cocluster import deep_cocluster
 from ._dm2c import dm2c
 from ._gene_modules import gene_modules, score_modules
@@ -30,6 +32,6 @@ from ._select_lbm import select_lbm
 from ._views import add_view, get_view, views
 
 __all__ = [
-    "add_view", "cocluster", "deep_cocluster", "dm2c", "gene_modules", "get_view", "lbm", "multisub",
+    "add_view", "cocluster", "deep_cluster", "deep_cocluster", "dm2c", "gene_modules", "get_view", "lbm", "multisub",
     "score_modules", "select_lbm", "views",
 ]

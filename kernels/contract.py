@@ -39,9 +39,17 @@ GIVEN = 3
 
 MODES = {"soft": SOFT, "hard": HARD, "sample": SAMPLE}
 
+# Fields of EStepResult with one row per row of X; the others are sums over rows.
+ROW_FIELDS = ("S",)
+
 
 class EStepResult(NamedTuple):
-    """Output of :func:`row_estep` (see module docstring)."""
+    """Output of :func:`row_estep` (see module docstring).
+
+    ``S`` has one row per row of ``X`` (:data:`ROW_FIELDS`); every other field
+    is a sum over the rows, so results over blocks of rows add up field by
+    field (the dask backend relies on this).
+    """
 
     S: np.ndarray
     SXT: np.ndarray

@@ -157,6 +157,26 @@ def _threads_for(n_values):
         numba.set_num_threads(before)
 
 
+def _column_sums(Xp, S, with_sq, threads):
+    """``X^T S`` (and ``(X*X)^T S``) from the rows of ``Xp``: (d, g') arrays, g' >= g (CSR pads ``S``)."""
+    if isinstance(Xp, CSR):
+        from ._numba_csr import csr_column_sums
+
+        U, V = csr_column_sums(Xp.indptr, Xp.indices, Xp.data, _pad_columns(S, 4), with_sq, Xp.shape[1],
+                               threads)
+        return U.sum(axis=0), V.sum(axis=0)
+    from ._numba_dense import dense_column_sums
+
+    U, V = dense_column_sums(Xp, np.ascontiguousarray(S, dtype=np.float64), with_sq, threads)
+    return np.ascontiguousarray(U.sum(axis=0).T), np.ascontiguousarray(V.sum(axis=0).T)
+
+
+def _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, threads):
+    from ._numba_csr import finish_rows
+
+    return finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, _n_chunks(U.shape[0], threads))
+
+
 def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
     n, d = Xp.shape
     T = np.asarray(T)
@@ -181,16 +201,9 @@ def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
         uniforms = np.zeros(1)
     n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
     if isinstance(Xp, CSRT):
-        from ._numba_csr import csr_column_sums, finish_rows
-
-        base = Xp.base
-        T = _pad_columns(T, 4)
         with _threads_for(n_values) as threads:
-            U, V = csr_column_sums(base.indptr, base.indices, base.data, T, has_B, n, threads)
-            U = U.sum(axis=0)
-            V = V.sum(axis=0)
-            parts = finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S,
-                                _n_chunks(n, threads))
+            U, V = _column_sums(Xp.base, T, has_B, threads)
+            parts = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, threads)
     elif isinstance(Xp, CSR):
         from ._numba_csr import csr_half_step
 
@@ -230,6 +243,63 @@ def block_stats(X, S, T, squared=False):
     B = np.zeros((g, m)) if squared else None
     SXT, SX2T, _ = _run(Xp, T, np.zeros((g, m)), B, np.zeros(g), None, None, GIVEN, None, S)
     return SXT, SX2T
+
+
+def column_sums(X, S, squared=False):
+    """``X^T S`` and, if ``squared``, ``(X*X)^T S`` (else None), float64 (d, g), read from the rows of ``X``.
+
+    The projections of the column half-step without a transposed copy of
+    ``X``: rows are scattered into a (d x g) accumulator per thread, as the
+    CSR column half-step does (:class:`CSRT`). Sums over blocks of rows add
+    up, so the dask backend maps this over row blocks and finishes the
+    column posteriors once with :func:`finish_estep`.
+    """
+    Xp = prepare(X)
+    if isinstance(Xp, CSRT):
+        raise ValueError("column_sums reads the rows of X; pass X, not its transpose.")
+    S = _f64(S, "S", (Xp.shape[0], np.shape(S)[-1]))
+    g = S.shape[1]
+    n_values = Xp.nnz if isinstance(Xp, CSR) else Xp.shape[0] * Xp.shape[1]
+    with _threads_for(n_values) as threads:
+        U, V = _column_sums(Xp, S, squared, threads)
+    return np.ascontiguousarray(U[:, :g]), (np.ascontiguousarray(V[:, :g]) if squared else None)
+
+
+def finish_estep(U, V, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
+    """The half-step once ``U = X T`` (and ``V = (X*X) T`` when ``B`` is given) are known.
+
+    Same result as :func:`row_estep` on the ``X`` that ``U`` came from;
+    ``U`` is (n, m) with n the rows being assigned.
+    """
+    mode = mode_code(mode)
+    A = np.asarray(A)
+    if A.ndim != 2:
+        raise ValueError(f"A must be a 2-D (g, m) array, got shape {A.shape}.")
+    g, m = A.shape
+    U = np.asarray(U, dtype=np.float64)
+    n = U.shape[0]
+    U = _f64(U, "U", (n, m))
+    has_B = B is not None
+    if has_B != (V is not None):
+        raise ValueError("V = (X*X) T goes with B: pass both or neither.")
+    V = _f64(V, "V", (n, m)) if has_B else np.zeros((n, 1))
+    B = _f64(B, "B", (g, m)) if has_B else np.zeros((g, m))
+    w = _f64(w, "w", (g,))
+    has_z = z is not None
+    if has_z != (row_weight is not None):
+        raise ValueError("z and row_weight must be given together (or both left as None).")
+    z = _f64(z, "z", (g,)) if has_z else np.zeros(g)
+    r = _f64(row_weight, "row_weight", (n,)) if has_z else np.zeros(n)
+    if mode == SAMPLE:
+        if uniforms is None:
+            raise ValueError("mode='sample' needs one uniform draw per row")
+        uniforms = _f64(uniforms, "uniforms", (n,))
+    else:
+        uniforms = np.zeros(1)
+    S = np.empty((n, g))
+    with _threads_for(n * g * m) as threads:
+        SXT, SX2T, log_norm = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, threads)
+    return EStepResult(S, SXT.sum(axis=0), SX2T.sum(axis=0) if has_B else None, float(log_norm.sum()))
 
 
 def to_numpy(a):

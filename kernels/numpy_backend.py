@@ -51,22 +51,37 @@ def _normalise(L, mode, uniforms):
 
 def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=SOFT, uniforms=None):
     """One half-step of block EM over the rows of ``X`` (see :mod:`.contract`)."""
+    U = np.asarray(X @ T, dtype=np.float64)
+    V = np.asarray(_square(X) @ T, dtype=np.float64) if B is not None else None
+    return finish_estep(U, V, A, B, w, z, row_weight, mode, uniforms)
+
+
+def column_sums(X, S, squared=False):
+    """``X^T S`` and, if ``squared``, ``(X*X)^T S`` (else None), read from the rows of ``X``.
+
+    The projections of the column half-step without a transposed copy of
+    ``X``; sums over blocks of rows add up (the dask backend maps this).
+    """
+    U = np.asarray(X.T @ S, dtype=np.float64)
+    V = np.asarray(_square(X).T @ S, dtype=np.float64) if squared else None
+    return U, V
+
+
+def finish_estep(U, V, A, B, w, z=None, row_weight=None, mode=SOFT, uniforms=None):
+    """The half-step once ``U = X T`` (and ``V = (X*X) T`` when ``B`` is given) are known."""
     mode = mode_code(mode)
     if mode == SAMPLE and uniforms is None:
         raise ValueError("mode='sample' needs one uniform draw per row")
     if (z is None) != (row_weight is None):
         raise ValueError("z and row_weight go together: pass both or neither")
-    U = np.asarray(X @ T, dtype=np.float64)
     L = U @ A.T + w[None, :]
-    V = None
     if B is not None:
-        V = np.asarray(_square(X) @ T, dtype=np.float64)
         L += V @ B.T
     if z is not None:
         L += np.outer(row_weight, z)
     S, log_norm = _normalise(L, mode, uniforms)
     SXT = S.T @ U
-    SX2T = S.T @ V if V is not None else None
+    SX2T = S.T @ V if B is not None else None
     return EStepResult(S, SXT, SX2T, log_norm)
 
 

@@ -16,6 +16,7 @@ from scipy.special import xlogy
 
 from .. import kernels
 from .._blocks import one_hot
+from .._lazy import lazy_margins
 from .._validation import stored_values
 from ._families import BlockStats, MarginInfo, chunked_sum, expected_loglik
 
@@ -35,31 +36,39 @@ def host_matrix(X):
     return X
 
 
-def _value_blocks(X):
-    """The stored values of X as host arrays, one block at a time (dask: per chunk)."""
-    if kernels.is_dask_array(X):
-        for block in X.to_delayed().ravel():
-            yield host(stored_values(block.compute()))
-    else:
-        yield host(stored_values(X))
+def _family_terms(values, family):
+    """Per block of a lazy X: check the values against the family, return its constant's share."""
+    family.check_values(values)
+    return float(family.value_constant(values))
 
 
 def margin_info(X, family):
-    """One pass over the values: support check, moments and the constant of the likelihood."""
+    """One pass over the values: support check, moments and the constant of the likelihood.
+
+    A dask array is read once, block by block on its scheduler
+    (:func:`coclust_deep._lazy.lazy_margins`); the row and column sums of that
+    pass serve the spectral starts too.
+    """
     n, d = X.shape
-    total = sq = const = 0.0
-    for values in _value_blocks(X):
+    if kernels.is_dask_array(X):
+        margins = lazy_margins(X, _family_terms, family)
+        total, sq, const = margins.total, float(margins.row_sq_sums.sum()), margins.extra
+    else:
+        values = host(stored_values(X))
         family.check_values(values)
-        total += float(values.sum(dtype=np.float64))
-        sq += chunked_sum(values, lambda v: np.square(v, dtype=np.float64))
-        const += family.value_constant(values)
+        total = float(values.sum(dtype=np.float64))
+        sq = chunked_sum(values, lambda v: np.square(v, dtype=np.float64))
+        const = family.value_constant(values)
     mean = total / (n * d)
     var = max(sq / (n * d) - mean**2, 0.0)
     row_sums = col_sums = None
     if family.uses_effects:
-        Xh = host_matrix(X)
-        row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
-        col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
+        if kernels.is_dask_array(X):
+            row_sums, col_sums = margins.row_sums, margins.col_sums
+        else:
+            Xh = host_matrix(X)
+            row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
+            col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
     const += family.margin_constant(row_sums, col_sums, total)
     return MarginInfo(row_sums, col_sums, total, var, const)
 

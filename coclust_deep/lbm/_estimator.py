@@ -223,11 +223,17 @@ class LatentBlockModel(BaseEstimator):
             # Screening: every start gets a few iterations, the best few get the rest.
             screen = min(SCREEN_ITER, budget)
             runs = [ctx.advance(r, screen, self.tol, rng) for r in runs]
-            runs = sorted(runs, key=lambda r: r.criterion, reverse=True)[:SCREEN_KEEP]
+            kept = sorted(range(len(runs)), key=lambda i: runs[i].criterion, reverse=True)[:SCREEN_KEEP]
+            runs = [runs[i] for i in sorted(kept)]  # in start order, for the tie rule below
             budget -= screen
         runs = [ctx.advance(r, budget, self.tol, rng, burn_in=self.max_iter // 2)
                 if not r.converged else r for r in runs]
-        best = max((ctx.finish(r, rng) for r in runs), key=lambda r: r.criterion)
+        best = None
+        for run in (ctx.finish(r, rng) for r in runs):
+            # a later start must win by a relative margin, so that rounding (another
+            # backend's order of summation) cannot swap two starts that found one partition
+            if best is None or run.criterion > best.criterion + 1e-10 * abs(best.criterion):
+                best = run
         self._store(ctx, best)
         if not self.converged_:
             warnings.warn(

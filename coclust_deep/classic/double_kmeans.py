@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._blocks import block_average, block_means
+from .._blocks import block_average
 from .._seeding import document_init
 from .._validation import Interval, check_n_clusters
 from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, row_sq_sums
@@ -117,7 +117,8 @@ class DoubleKMeans(HardBlockCoclustering):
         return -(ctx["sq_norm"] - explained)
 
     def _store(self, X, history, ctx):
-        self.block_means_ = block_means(X, self.row_labels_, self.column_labels_,
-                                        self.n_row_clusters, self.n_col_clusters)
+        sizes = np.outer(np.bincount(self.row_labels_, minlength=self.n_row_clusters),
+                         np.bincount(self.column_labels_, minlength=self.n_col_clusters))
+        self.block_means_ = block_average(ctx["block_sums"](self.row_labels_, self.column_labels_), sizes)
         self.criterion_history_ = np.maximum(-history, 0.0)
         self.criterion_ = float(self.criterion_history_[-1])

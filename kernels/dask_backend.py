@@ -151,8 +151,8 @@ def _row_offsets(X):
 
 
 def _add(a, b):
-    """Field-by-field sum of two tuples of partial sums (arrays, floats or None)."""
-    return tuple(None if x is None else x + y for x, y in zip(a, b))
+    """Field-by-field sum of two tuples of partial sums (arrays, numbers, None or nested tuples)."""
+    return tuple(None if x is None else _add(x, y) if isinstance(x, tuple) else x + y for x, y in zip(a, b))
 
 
 def _tree(parts, combine):
@@ -389,8 +389,7 @@ def _combine_margins(a, b):
     """Add the counts and sums of two blocks; the minimum is a minimum (None: no stored value)."""
     out = _add(a[:6], b[:6])
     low = min((x for x in (a[6], b[6]) if x is not None), default=None)
-    extra = None if a[7] is None else (_add(a[7], b[7]) if isinstance(a[7], tuple) else a[7] + b[7])
-    return out + (low, extra)
+    return out + (low,) + _add(a[7:], b[7:])
 
 
 def margins(X, extra=None, *extra_args):

@@ -87,7 +87,7 @@ def lbm(
     ['backend', 'block_means', 'block_params']
     """
     # 1. validate options
-    LBM.check(adata, key_added, overwrite=overwrite)
+    LBM.check(adata, key_added, overwrite=overwrite, allow_backed=True)
     check_choice(family, "family", FAMILIES)
     # 2. the estimator
     from ..lbm import LatentBlockModel
@@ -96,7 +96,8 @@ def lbm(
     adata = adata.copy() if copy else adata
     # 4. read inputs
     data = get_matrix(
-        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable
+        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable,
+        lazy=True,
     )
     # 5. compute
     model = LatentBlockModel(

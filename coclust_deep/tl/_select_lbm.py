@@ -72,14 +72,15 @@ def select_lbm(
     >>> len(adata.uns["lbm"]["icl_table"]["icl"])
     4
     """
-    SELECT_LBM.check(adata, key_added, overwrite=overwrite)
+    SELECT_LBM.check(adata, key_added, overwrite=overwrite, allow_backed=True)
     check_choice(family, "family", FAMILIES)
     row_grid, col_grid = list(n_row_clusters), list(n_col_clusters)  # iterables are read once
     from ..lbm import select_lbm as select_lbm_estimator
 
     adata = adata.copy() if copy else adata
     data = get_matrix(
-        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable
+        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable,
+        lazy=True,
     )
     best, table = select_lbm_estimator(
         data.X,

@@ -19,6 +19,9 @@ and it returns::
 
 ``X`` is dense (C-contiguous) or CSR.  ``U`` is never materialised by the fused
 backends; the numpy backend is the readable reference that defines the answer.
+The column half-step may also be read from the rows of ``X`` without a
+transposed copy: ``U = X^T S`` is a sum over rows (``column_sums``), then the
+same per-row work finishes it (``finish_estep``, given ``U``).
 
 Every family of the latent block model, and the hard-assignment co-clustering
 algorithms (double k-means, information-theoretic, modularity), map onto this

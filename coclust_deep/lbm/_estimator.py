@@ -72,9 +72,10 @@ class LatentBlockModel(BaseEstimator):
         Stop when the criterion changes by less than ``tol * |criterion|``.
     random_state : int, RandomState instance or None, default=None
         Seeds the starts and, for SEM, the sampling.
-    backend : {"auto", "numba", "numpy", "cupy"}, default="auto"
-        Kernel backend. ``"auto"`` picks cupy for cupy input (or a large
-        matrix when a GPU is present), else numba, else numpy.
+    backend : {"auto", "numba", "numpy", "cupy", "dask"}, default="auto"
+        Kernel backend. ``"auto"`` picks dask for a dask array (passes over
+        its row blocks on the current dask scheduler, X never loaded), cupy
+        for cupy input (or a large matrix when a GPU is present), else numba.
 
     Attributes
     ----------

@@ -28,7 +28,8 @@ def stored(tmp_path_factory):
     adata = ad.AnnData(sp.csr_matrix(X), layers={"dense": X})
     folder = tmp_path_factory.mktemp("lazy")
     adata.write_h5ad(folder / "a.h5ad")
-    adata.write_zarr(folder / "a.zarr")
+    with ad.settings.override(zarr_write_format=3):
+        adata.write_zarr(folder / "a.zarr")
     ad.AnnData(X).write_h5ad(folder / "dense.h5ad")
     return adata, folder
 

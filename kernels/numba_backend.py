@@ -72,7 +72,10 @@ def _csr_from_scipy(X):
     if not X.has_canonical_format:  # duplicates would break (x*x) T
         X = X.copy()
         X.sum_duplicates()
-    index_dtype = np.int64 if X.indptr.dtype == np.int64 or X.indices.dtype == np.int64 else np.int32
+    # int32 unless the indices are int64 already or the offsets need it: an int64 indptr over int32
+    # indices (anndata's blocks) is cast down rather than copying every index to int64
+    wide = X.indices.dtype == np.int64 or (X.indptr.dtype == np.int64 and X.nnz >= np.iinfo(np.int32).max)
+    index_dtype = np.int64 if wide else np.int32
     return CSR(
         np.ascontiguousarray(X.indptr, dtype=index_dtype),
         np.ascontiguousarray(X.indices, dtype=index_dtype),

@@ -180,13 +180,8 @@ def _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, threads):
     return finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, _n_chunks(U.shape[0], threads))
 
 
-def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
-    n, d = Xp.shape
-    T = np.asarray(T)
-    if T.ndim != 2 or T.shape[0] != d:
-        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
-    m = T.shape[1]
-    g = S.shape[1]
+def _step_args(n, g, m, A, B, w, z, row_weight, mode, uniforms):
+    """The kernels' float64 arguments, with placeholders for absent terms, checked against (n, g, m)."""
     A = _f64(A, "A", (g, m))
     has_B = B is not None
     B = _f64(B, "B", (g, m)) if has_B else np.zeros((g, m))
@@ -202,6 +197,16 @@ def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
         uniforms = _f64(uniforms, "uniforms", (n,))
     else:
         uniforms = np.zeros(1)
+    return A, B, has_B, w, z, r, has_z, uniforms
+
+
+def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
+    n, d = Xp.shape
+    T = np.asarray(T)
+    if T.ndim != 2 or T.shape[0] != d:
+        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
+    A, B, has_B, w, z, r, has_z, uniforms = _step_args(n, S.shape[1], T.shape[1], A, B, w, z, row_weight, mode,
+                                                       uniforms)
     n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
     if isinstance(Xp, CSRT):
         with _threads_for(n_values) as threads:
@@ -282,23 +287,10 @@ def finish_estep(U, V, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
     U = np.asarray(U, dtype=np.float64)
     n = U.shape[0]
     U = _f64(U, "U", (n, m))
-    has_B = B is not None
-    if has_B != (V is not None):
+    if (B is not None) != (V is not None):
         raise ValueError("V = (X*X) T goes with B: pass both or neither.")
-    V = _f64(V, "V", (n, m)) if has_B else np.zeros((n, 1))
-    B = _f64(B, "B", (g, m)) if has_B else np.zeros((g, m))
-    w = _f64(w, "w", (g,))
-    has_z = z is not None
-    if has_z != (row_weight is not None):
-        raise ValueError("z and row_weight must be given together (or both left as None).")
-    z = _f64(z, "z", (g,)) if has_z else np.zeros(g)
-    r = _f64(row_weight, "row_weight", (n,)) if has_z else np.zeros(n)
-    if mode == SAMPLE:
-        if uniforms is None:
-            raise ValueError("mode='sample' needs one uniform draw per row")
-        uniforms = _f64(uniforms, "uniforms", (n,))
-    else:
-        uniforms = np.zeros(1)
+    V = _f64(V, "V", (n, m)) if B is not None else np.zeros((n, 1))
+    A, B, has_B, w, z, r, has_z, uniforms = _step_args(n, g, m, A, B, w, z, row_weight, mode, uniforms)
     S = np.empty((n, g))
     with _threads_for(n * g * m) as threads:
         SXT, SX2T, log_norm = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, threads)

@@ -16,6 +16,7 @@ pytest.importorskip("zarr")
 
 import dask  # noqa: E402
 
+from benchmarks.lbm_out_of_core import peak_rss  # noqa: E402
 from coclust_deep import LatentBlockModel  # noqa: E402
 from coclust_deep.metrics import ari  # noqa: E402
 
@@ -55,7 +56,7 @@ def test_zarr_matrix_three_times_a_worker_limit_fits_like_in_memory(zarr_matrix)
         pids = client.run(os.getpid)
         model = LatentBlockModel(G, M, **kw).fit(Xd)
         assert client.run(os.getpid) == pids  # no worker was killed and restarted on the way
-        peaks = client.run(_peak_rss)
+        peaks = client.run(peak_rss)
     assert max(peaks.values()) < WORKER_LIMIT
     assert model.backend_ == "dask"
     ref = LatentBlockModel(G, M, backend="numba", **kw).fit(Xd.compute())
@@ -64,16 +65,6 @@ def test_zarr_matrix_three_times_a_worker_limit_fits_like_in_memory(zarr_matrix)
     assert model.elbo_ == pytest.approx(ref.elbo_, rel=1e-9)
     assert ari(np.arange(N_ROWS) % G, model.row_labels_) == 1.0
     assert ari(np.arange(N_COLS) % M, model.column_labels_) == 1.0
-
-
-def _peak_rss():
-    """This process's peak resident memory (Linux ``VmHWM``; ``ru_maxrss`` would carry the parent's
-    peak over the ``exec`` that started a spawned worker)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("no VmHWM in /proc/self/status")
 
 
 def _die_in_a_worker(block):

@@ -125,3 +125,17 @@ def test_rows_per_block_follow_dask_chunk_size(stored):
     store = zarr.open(folder / "a.zarr", mode="r")
     with dask.config.set({"array.chunk-size": "36kB"}):  # 90 float32 values per row: 100 rows
         assert lazy_matrix(store["layers/dense"]).chunks[0][0] == 100
+
+
+def test_select_lbm_on_a_backed_adata_matches_in_memory(stored):
+    adata, folder = stored
+    backed = ad.read_h5ad(folder / "a.h5ad", backed="r")
+    try:
+        tl.select_lbm(backed, [2, 3], [2], n_init=1, init="spectral", family="poisson")
+        ref = adata.copy()
+        tl.select_lbm(ref, [2, 3], [2], n_init=1, init="spectral", family="poisson")
+        np.testing.assert_allclose(backed.uns["lbm"]["icl_table"]["icl"], ref.uns["lbm"]["icl_table"]["icl"],
+                                   rtol=1e-9)
+        assert np.array_equal(backed.obs["lbm"].to_numpy(), ref.obs["lbm"].to_numpy())
+    finally:
+        backed.file.close()

@@ -183,10 +183,10 @@ def _finite(values):
     return True
 
 
-def _block_error(index, n_blocks, lo, hi, what):
+def _block_error(index, n_blocks, lo, hi, note=""):
     return ValueError(
-        f"X has {what} in row block {index} of {n_blocks} (rows {lo} to {hi - 1}); remove or impute "
-        "them first (for example X = dask.array.nan_to_num(X) for dense data)."
+        f"X has NaN or infinite values in row block {index} of {n_blocks} (rows {lo} to {hi - 1}){note}; "
+        "remove or impute them first (for example X = dask.array.nan_to_num(X) for dense data)."
     )
 
 
@@ -199,10 +199,9 @@ def _run_block(func, index, n_blocks, lo, hi, block, rows, shared):
     try:
         out_rows, out_sums = func(block, *rows, *shared)
     except NonFiniteBlock:
-        raise _block_error(index, n_blocks, lo, hi, "NaN or infinite values") from None
+        raise _block_error(index, n_blocks, lo, hi) from None
     if not (_finite(out_rows) and _finite(out_sums)):
-        raise _block_error(index, n_blocks, lo, hi, "NaN or infinite values (the half-step gave non-finite "
-                                                    "results)")
+        raise _block_error(index, n_blocks, lo, hi, ": the results computed from it are not finite")
     return out_rows, out_sums
 
 
@@ -215,7 +214,9 @@ def map_reduce(X, func, *, per_row=(), shared=(), combine=_add):
     added field by field, ``None`` stays ``None``) in a tree on the cluster.
     ``per_row`` arrays (or None) are sliced along the block's rows;
     ``shared`` values reach every block as one graph key each.
-    Every block of ``X`` is read once.
+    Every block of ``X`` is read once. Results that are not finite, or a
+    :class:`NonFiniteBlock` raised by ``func``, raise a ValueError naming the
+    block and its rows.
     """
     import dask
 

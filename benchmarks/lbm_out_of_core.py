@@ -182,7 +182,7 @@ class MemorySampler:
         self._thread.join()
 
 
-def _peak_rss():
+def peak_rss():
     """This process's peak resident memory (Linux ``VmHWM``; ``ru_maxrss`` would carry the parent's
     peak over the ``exec`` that started a spawned worker)."""
     with open("/proc/self/status") as status:
@@ -270,7 +270,7 @@ def fit_on_cluster(open_x, path, family, z, w, n_workers, worker_memory, init_kw
             "col_ari": float(ari(w, model.column_labels_)),
             "driver_peak_rss_bytes": int(sampler.driver_peak),
             "worker_peak_memory_bytes_distributed": sorted(int(v) for v in sampler.worker_peaks.values()),
-            "worker_peak_rss_bytes_os": sorted(int(v) for v in client.run(_peak_rss).values()),
+            "worker_peak_rss_bytes_os": sorted(int(v) for v in client.run(peak_rss).values()),
             "worker_restarted": client.run(os.getpid) != pids,
         })
     return out, model

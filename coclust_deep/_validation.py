@@ -61,7 +61,13 @@ def check_matrix(X, *, name="X", allow_gpu=True):
         for dt in np.atleast_1d(X.dtypes):
             _check_dtype(np.dtype(dt) if not hasattr(dt, "kind") else dt, name)
         X = X.to_numpy()
-    arr = np.asarray(X)
+    try:
+        arr = np.asarray(X)
+    except ValueError:  # numpy: "setting an array element with a sequence ... inhomogeneous shape"
+        raise ValueError(
+            f"{name} could not be read as a 2-D numeric matrix: its rows have different lengths or hold "
+            "sequences; give every row the same number of numbers (or pass a numpy array or scipy.sparse matrix)."
+        ) from None
     _check_dtype(arr.dtype, name)
     if arr.ndim != 2:
         raise ValueError(
@@ -121,6 +127,18 @@ def _check_dask_matrix(X, name):
 def stored_values(X):
     """The stored values of ``X`` (``data`` for sparse, everything for dense)."""
     return X.data if hasattr(X, "format") else X
+
+
+def nonzero_entries(X):
+    """``(rows, cols, values)`` of the non-zero entries of dense or sparse ``X`` (values as float64)."""
+    if hasattr(X, "tocoo"):
+        coo = X.tocoo()
+        i, j, v = coo.row, coo.col, np.asarray(coo.data, dtype=np.float64)
+    else:
+        i, j = np.nonzero(X)
+        v = np.asarray(X[i, j], dtype=np.float64)
+    keep = v != 0
+    return i[keep], j[keep], v[keep]
 
 
 def check_n_clusters(value, name, upper, upper_name):
@@ -282,7 +300,25 @@ def check_param(owner, name, value, constraints):
              and value in c.hints]
     if any(c.type_ok(value) for c in constraints):
         raise ValueError(message + "." + "".join(" " + h for h in hints))
+    if isinstance(value, np.random.Generator):
+        raise TypeError(f"{message} (type Generator). {GENERATOR_HINT}")
     raise TypeError(f"{message} (type {type(value).__name__}).")
+
+
+GENERATOR_HINT = ("np.random.Generator is not accepted anywhere in coclust_deep (scikit-learn's convention): "
+                  "pass an int seed (e.g. random_state=0), None or a np.random.RandomState.")
+
+
+def check_seed(random_state, owner):
+    """``random_state`` (None, an int or a RandomState; TypeError otherwise) as a ``RandomState``.
+
+    The one check of a seed outside the estimators' declared parameters
+    (data generators, plots, deep models), with their message.
+    """
+    from sklearn.utils import check_random_state
+
+    check_param(owner, "random_state", random_state, RANDOM_STATE)
+    return check_random_state(random_state)
 
 
 def validate_params(estimator):

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import check_random_state
 
-from ._validation import check_choice, check_n_clusters, check_positive_int
+from ._validation import check_choice, check_n_clusters, check_positive_int, check_seed
 from .lbm import FAMILIES
 
 __all__ = ["make_lbm", "recover_counts", "separated_pattern"]
@@ -51,13 +50,22 @@ def _draw_labels(n, k, proportions, rng, name):
     return rng.permutation(labels)
 
 
-def _default_params(family, g, m, rng, density, signal):
+def _default_params(family, g, m, rng, density, signal, n_levels):
     M = separated_pattern(g, m, rng)
     if family == "bernoulli":
         lo, hi = density * (1 - signal), density * (1 + signal)
         return {"p": np.clip(lo + (hi - lo) * M, 1e-6, 1 - 1e-6)}
-    if family == "poisson":
-        return {"lambda": 0.5 + 4.5 * signal * M + (1 - signal) * 2.0}
+    if family in ("poisson", "nb"):
+        params = {"lambda": 0.5 + 4.5 * signal * M + (1 - signal) * 2.0}
+        if family == "nb":
+            params["theta"] = 1.0
+        return params
+    if family == "categorical":
+        # each block's levels peak at its own level, more sharply with more signal
+        centre = M * (n_levels - 1)
+        logits = -3.0 * signal * np.abs(np.arange(n_levels)[None, :, None] - centre[:, None, :])
+        alpha = np.exp(logits)
+        return {"alpha": alpha / alpha.sum(axis=1, keepdims=True)}
     return {"mean": 4.0 * signal * (M - 0.5), "var": 0.5 + 1.0 * rng.uniform(size=(g, m))}
 
 
@@ -75,6 +83,7 @@ def make_lbm(
     row_effects=False,
     density=0.5,
     signal=0.6,
+    n_levels=3,
     dtype=np.float64,
     random_state=None,
 ):
@@ -86,22 +95,30 @@ def make_lbm(
         Shape of the matrix.
     n_row_clusters, n_col_clusters : int
         Number of row clusters ``g`` and column clusters ``m``.
-    family : {"bernoulli", "poisson", "gaussian"}
-        Distribution of each cell given its block.
+    family : {"bernoulli", "poisson", "nb", "categorical", "gaussian"}
+        Distribution of each cell given its block. ``"nb"`` draws from the
+        model :class:`~coclust_deep.LatentBlockModel` fits with ``family="nb"``:
+        mean ``lambda_kl a_i b_j`` and size ``theta_j a_i`` (row and column
+        effects ``a``, ``b`` as for ``row_effects``, always on).
+        ``"categorical"``: levels ``0..n_levels-1`` drawn from ``alpha_kl``.
     sparse : bool
         Return a CSR matrix. Bernoulli data are then generated block by block
         without forming the dense matrix (positions drawn with replacement and
         de-duplicated, which is exact in the limit of small ``p``).
     params : dict, optional
         Block parameters: ``{"p": (g, m)}`` for Bernoulli, ``{"lambda": (g, m)}``
-        for Poisson, ``{"mean": (g, m), "var": (g, m)}`` for Gaussian. By default
-        a pattern with pairwise-distinct rows and columns is drawn.
+        for Poisson, ``{"lambda": (g, m), "theta": float or (n_cols,)}`` for the
+        negative binomial (default dispersion 1), ``{"alpha": (g, n_levels, m)}``
+        for categorical, ``{"mean": (g, m), "var": (g, m)}`` for Gaussian. By
+        default a pattern with pairwise-distinct rows and columns is drawn.
     row_proportions, col_proportions : array-like, optional
         Cluster proportions (default: equal).
     row_effects : bool
         Poisson only: multiply the rate of cell (i, j) by ``a_i * b_j`` with
         log-normal row and column effects of mean 1 (library size and gene
         abundance in UMI data).
+    n_levels : int
+        Categorical only: number of levels (default pattern).
     density : float
         Bernoulli only: mean probability of a 1 (default pattern).
     signal : float in (0, 1]
@@ -128,15 +145,16 @@ def make_lbm(
     g = check_n_clusters(n_row_clusters, "n_row_clusters", n_rows, "rows")
     m = check_n_clusters(n_col_clusters, "n_col_clusters", n_cols, "columns")
     check_choice(family, "family", FAMILIES)
+    n_levels = check_positive_int(n_levels, "n_levels", minimum=2)
     if not 0 < signal <= 1:
         raise ValueError(f"signal must be in (0, 1], got {signal!r}.")
     if family == "bernoulli" and not 0 < density < 1:
         raise ValueError(f"density must be in (0, 1), got {density!r}.")
-    rng = check_random_state(random_state)
+    rng = check_seed(random_state, "make_lbm")
     z = _draw_labels(n_rows, g, row_proportions, rng, "row_proportions")
     w = _draw_labels(n_cols, m, col_proportions, rng, "col_proportions")
     if params is None:
-        params = _default_params(family, g, m, rng, density, signal)
+        params = _default_params(family, g, m, rng, density, signal, n_levels)
     if family == "bernoulli":
         p = np.asarray(params["p"], dtype=float)
         _check_param_shape(p, g, m, "p")
@@ -151,6 +169,33 @@ def make_lbm(
         b = rng.lognormal(-0.125, 0.5, size=n_cols) if row_effects else np.ones(n_cols)
         X = _chunked(n_rows, sparse, dtype, lambda s: rng.poisson(
             lam[z[s]][:, w] * a[s, None] * b[None, :]))
+    elif family == "nb":
+        lam = np.asarray(params["lambda"], dtype=float)
+        _check_param_shape(lam, g, m, "lambda")
+        theta = np.broadcast_to(np.asarray(params.get("theta", 1.0), dtype=float), (n_cols,))
+        if np.any(theta <= 0) or not np.all(np.isfinite(theta)):
+            raise ValueError("params['theta'] must be positive: a number or one per column.")
+        a = rng.lognormal(-0.125, 0.5, size=n_rows)
+        b = rng.lognormal(-0.125, 0.5, size=n_cols)
+
+        def draw(s):
+            size = theta[None, :] * a[s, None]
+            mean = lam[z[s]][:, w] * a[s, None] * b[None, :]
+            return rng.negative_binomial(size, size / (size + mean))
+
+        X = _chunked(n_rows, sparse, dtype, draw)
+    elif family == "categorical":
+        alpha = np.asarray(params["alpha"], dtype=float)
+        if alpha.ndim != 3 or alpha.shape[0] != g or alpha.shape[2] != m or np.any(alpha < 0):
+            raise ValueError(f"params['alpha'] must be a non-negative ({g}, n_levels, {m}) array.")
+        cdf = np.cumsum(alpha / alpha.sum(axis=1, keepdims=True), axis=1)  # (g, H, m)
+
+        def draw(s):
+            c = np.moveaxis(cdf[z[s]][:, :, w], 1, -1)  # (rows, n_cols, H)
+            u = rng.uniform(size=c.shape[:2] + (1,))
+            return np.minimum((c < u).sum(axis=-1), alpha.shape[1] - 1)
+
+        X = _chunked(n_rows, sparse, dtype, draw)
     else:
         mu = np.asarray(params["mean"], dtype=float)
         var = np.asarray(params["var"], dtype=float)

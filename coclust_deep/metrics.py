@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-from sklearn.metrics import consensus_score as _sk_consensus
 from sklearn.metrics.cluster import contingency_matrix
 
 __all__ = ["accuracy", "ari", "cari", "consensus_score", "labels_to_biclusters", "nmi"]
@@ -27,7 +26,8 @@ def nmi(labels_true, labels_pred):
     1.0
     """
     a, b = _pair(labels_true, labels_pred)
-    return float(normalized_mutual_info_score(a, b))
+    # scikit-learn's value can exceed 1 by a rounding error (1.0000000000000002 for identical partitions)
+    return float(min(max(normalized_mutual_info_score(a, b), 0.0), 1.0))
 
 
 def ari(labels_true, labels_pred):
@@ -62,6 +62,8 @@ def _ari_from_contingency(C):
     sum_ij = comb(C).sum()
     sum_a = comb(C.sum(axis=1)).sum()
     sum_b = comb(C.sum(axis=0)).sum()
+    if comb(n) == 0:  # one cell (or none): the two partitions cannot disagree
+        return 1.0
     expected = sum_a * sum_b / comb(n)
     max_index = 0.5 * (sum_a + sum_b)
     if max_index == expected:  # both partitions trivial and identical
@@ -90,7 +92,13 @@ def consensus_score(biclusters_a, biclusters_b):
 
     Each argument is ``(rows, columns)``: boolean indicator arrays of shape
     (n_biclusters, n_rows) and (n_biclusters, n_columns), as in scikit-learn's
-    ``biclusters_``.  Similarity is the Jaccard index and matching is Hungarian.
+    ``biclusters_``.  Similarity is the Jaccard index of the biclusters' cells
+    and matching is Hungarian; the matched similarities are summed and divided
+    by the size of the larger set, as in scikit-learn. Unlike scikit-learn's
+    version, a bicluster without cells (no rows or no columns, which
+    co-clusterings with an empty cluster produce) is allowed: two empty
+    biclusters are identical (similarity 1), an empty and a non-empty one
+    share nothing (0).
 
     >>> rows = np.array([[True, False], [False, True]])
     >>> cols = np.array([[True, False], [False, True]])
@@ -103,7 +111,19 @@ def consensus_score(biclusters_a, biclusters_b):
         raise ValueError("biclusters must be (rows, columns) with 2-D boolean indicator arrays.")
     if a_rows.shape[1] != b_rows.shape[1] or a_cols.shape[1] != b_cols.shape[1]:
         raise ValueError("the two sets of biclusters index matrices of different shapes.")
-    return float(_sk_consensus((a_rows, a_cols), (b_rows, b_cols)))
+    if a_rows.shape[0] != a_cols.shape[0] or b_rows.shape[0] != b_cols.shape[0]:
+        raise ValueError("each set of biclusters needs as many row indicators as column indicators.")
+    if a_rows.shape[0] == 0 or b_rows.shape[0] == 0:
+        raise ValueError("a set of biclusters is empty; give at least one bicluster on each side.")
+    # cells shared by biclusters i and j, and their sizes: products of row and column counts
+    shared = (a_rows.astype(np.float64) @ b_rows.T) * (a_cols.astype(np.float64) @ b_cols.T)
+    size_a = a_rows.sum(axis=1).astype(np.float64) * a_cols.sum(axis=1)
+    size_b = b_rows.sum(axis=1).astype(np.float64) * b_cols.sum(axis=1)
+    union = size_a[:, None] + size_b[None, :] - shared
+    similarity = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+    similarity[(size_a[:, None] == 0) & (size_b[None, :] == 0)] = 1.0
+    rows, cols = linear_sum_assignment(-similarity)
+    return float(similarity[rows, cols].sum() / max(similarity.shape))
 
 
 def labels_to_biclusters(row_labels, col_labels, n_clusters=None):

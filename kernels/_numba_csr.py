@@ -55,6 +55,20 @@ def _project_row(indptr, indices, data, i, T, with_sq, u, v):
         u[l + 3] = a3
 
 
+@njit(fastmath=True, cache=True, inline="always")
+def _project_row_levels(indptr, indices, data, i, T, m, n_levels, u):
+    """``u[(h-1) m + l] = sum_j 1[x_ij = h] T[j, l]`` over the stored levels of row ``i``."""
+    for q in range((n_levels - 1) * m):
+        u[q] = 0.0
+    for p in range(indptr[i], indptr[i + 1]):
+        h = np.int64(data[p])
+        if h > 0:
+            j = indices[p]
+            base = (h - 1) * m
+            for l in range(m):
+                u[base + l] += T[j, l]
+
+
 @njit(cache=True, inline="always")
 def _chunk_rows(indptr, c, n_chunks):
     """Rows ``[lo, hi)`` of chunk ``c``: chunks hold equal shares of the stored values.
@@ -78,31 +92,59 @@ def _chunk_rows(indptr, c, n_chunks):
 
 @njit(parallel=True, fastmath=True, cache=True)
 def csr_half_step(indptr, indices, data, T, A, B, has_B, w, z, r, has_z, mode, uniforms,
-                  S, n_chunks):
+                  fixed, has_fixed, n_levels, n_clusters, S, n_chunks):
     """Fused half-step; returns per-chunk partial ``SXT``, ``SX2T``, ``log_norm``.
 
     Same contract as ``dense_half_step``.  Chunks split the rows so that each
     holds about the same number of stored values (CSR rows vary in length).
+    With ``n_levels > 0`` ``u`` holds the one-hot projections of the
+    ``n_clusters`` (unpadded) columns of ``T``.
     """
-    m = A.shape[1]  # T may carry zero padding columns beyond m
+    m = A.shape[1]  # T may carry zero padding columns beyond m; with levels m = (H-1) * n_clusters
     g = S.shape[1]
     SXT = np.zeros((n_chunks, g, m))
     SX2T = np.zeros((n_chunks, g, m))
     log_norm = np.zeros(n_chunks)
+    width = max(T.shape[1], m)
     for c in prange(n_chunks):
         lo, hi = _chunk_rows(indptr, c, n_chunks)
-        u = np.empty(T.shape[1])
-        v = np.zeros(T.shape[1])
+        u = np.empty(width)
+        v = np.zeros(width)
         L = np.empty(g)
         sxt = SXT[c]
         sx2t = SX2T[c]
         acc = 0.0
-        for i in range(lo, hi):
-            _project_row(indptr, indices, data, i, T, has_B, u, v)
-            acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms,
-                              S, L, sxt, sx2t)
+        if n_levels > 0:  # two loops: the plain one stays as tight as before levels existed
+            for i in range(lo, hi):
+                _project_row_levels(indptr, indices, data, i, T, n_clusters, n_levels, u)
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
+        else:
+            for i in range(lo, hi):
+                _project_row(indptr, indices, data, i, T, has_B, u, v)
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
         log_norm[c] = acc
     return SXT, SX2T, log_norm
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def csr_project(indptr, indices, data, T, n_levels, n_clusters, width, n_chunks):
+    """``U = X T`` row by row (or the one-hot level projections), written out: (n, width)."""
+    n = indptr.shape[0] - 1
+    U = np.empty((n, width))
+    for c in prange(n_chunks):
+        lo, hi = _chunk_rows(indptr, c, n_chunks)
+        u = np.empty(max(T.shape[1], width))
+        v = np.zeros(1)
+        for i in range(lo, hi):
+            if n_levels > 0:
+                _project_row_levels(indptr, indices, data, i, T, n_clusters, n_levels, u)
+            else:
+                _project_row(indptr, indices, data, i, T, False, u, v)
+            for q in range(width):
+                U[i, q] = u[q]
+    return U
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -147,7 +189,25 @@ def csr_column_sums(indptr, indices, data, S, with_sq, n_cols, n_parts):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, n_chunks):
+def csr_column_level_sums(indptr, indices, data, S, g, n_levels, n_cols, n_parts):
+    """Per-part one-hot ``X^T S``: ``U[j, (h-1) g + k] = sum_i 1[x_ij = h] S[i, k]``, by scattering rows."""
+    U = np.zeros((n_parts, n_cols, (n_levels - 1) * g))
+    for c in prange(n_parts):
+        lo, hi = _chunk_rows(indptr, c, n_parts)
+        Uc = U[c]
+        for i in range(lo, hi):
+            for p in range(indptr[i], indptr[i + 1]):
+                h = np.int64(data[p])
+                if h > 0:
+                    j = indices[p]
+                    base = (h - 1) * g
+                    for k in range(g):
+                        Uc[j, base + k] += S[i, k]
+    return U
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S, n_chunks):
     """The rest of a half-step once ``U`` (and ``V``) are known for every row.
 
     Used after :func:`csr_column_sums`, where ``U`` is only (d x g).
@@ -165,6 +225,6 @@ def finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, n_chunks):
         acc = 0.0
         for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
             acc += finish_row(i, U[i], V[i] if has_B else U[i], has_B, A, B, w, z, r, has_z, mode,
-                              uniforms, S, L, sxt, sx2t)
+                              uniforms, fixed, has_fixed, S, L, sxt, sx2t)
         log_norm[c] = acc
     return SXT, SX2T, log_norm

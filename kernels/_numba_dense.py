@@ -3,7 +3,9 @@
 Each row is read once: ``u = x_i T`` (and ``v = (x_i*x_i) T``) is formed in
 registers four column clusters at a time (``T`` zero-padded to a multiple of 4), then :func:`finish_row` turns it into
 the posterior and the partial sums.  ``T`` arrives transposed (``Tt``, m x d)
-so the inner loop over the row is contiguous and vectorises.
+so the inner loop over the row is contiguous and vectorises. With categorical
+levels (``n_levels > 0``) ``u`` holds the one-hot projections instead
+(:func:`_project_row_levels`).
 """
 from __future__ import annotations
 
@@ -52,31 +54,57 @@ def _project_row(x, Tt, with_sq, u, v):
         u[l + 3] = a3
 
 
+@njit(fastmath=True, cache=True, inline="always")
+def _project_row_levels(x, T, n_levels, u):
+    """``u[(h-1) m + l] = sum_j 1[x_j = h] T[j, l]`` for levels ``h = 1..n_levels-1``.
+
+    ``T`` is (d, m) here (not transposed): one stored level adds one row of T.
+    """
+    m = T.shape[1]
+    for q in range((n_levels - 1) * m):
+        u[q] = 0.0
+    for j in range(x.shape[0]):
+        h = np.int64(x[j])
+        if h > 0:
+            base = (h - 1) * m
+            for l in range(m):
+                u[base + l] += T[j, l]
+
+
 @njit(parallel=True, fastmath=True, cache=True)
-def dense_half_step(X, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, S, n_chunks):
+def dense_half_step(X, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, n_levels, S,
+                    n_chunks):
     """Fused half-step; returns per-chunk partial ``SXT``, ``SX2T``, ``log_norm``.
 
     ``S`` (n, g) is written (or, for ``mode == GIVEN``, read).  Chunk ``c``
     owns rows ``[c*n/n_chunks, (c+1)*n/n_chunks)`` and its own accumulators,
-    so threads never write to shared memory.
+    so threads never write to shared memory. With ``n_levels > 0`` the second
+    argument is ``T`` itself (d x m) and ``u`` the one-hot level projections.
     """
     n = X.shape[0]
-    m = A.shape[1]  # Tt may carry zero padding rows beyond m
+    m = A.shape[1]  # Tt may carry zero padding rows beyond m; with levels m = (H-1) * clusters
     g = S.shape[1]
     SXT = np.zeros((n_chunks, g, m))
     SX2T = np.zeros((n_chunks, g, m))
     log_norm = np.zeros(n_chunks)
+    width = max(Tt.shape[0], m)
     for c in prange(n_chunks):
-        u = np.empty(Tt.shape[0])
-        v = np.zeros(Tt.shape[0])
+        u = np.empty(width)
+        v = np.zeros(width)
         L = np.empty(g)
         sxt = SXT[c]
         sx2t = SX2T[c]
         acc = 0.0
-        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
-            _project_row(X[i], Tt, has_B, u, v)
-            acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms,
-                              S, L, sxt, sx2t)
+        if n_levels > 0:  # two loops: the plain one stays as tight as before levels existed
+            for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+                _project_row_levels(X[i], Tt, n_levels, u)
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
+        else:
+            for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+                _project_row(X[i], Tt, has_B, u, v)
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
         log_norm[c] = acc
     return SXT, SX2T, log_norm
 
@@ -129,3 +157,43 @@ def dense_column_sums(X, S, with_sq, n_parts):
                         a3 = np.float64(x3[j])
                         v[j] += s0 * a0 * a0 + s1 * a1 * a1 + s2 * a2 * a2 + s3 * a3 * a3
     return U, V
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def dense_column_level_sums(X, S, n_levels, n_parts):
+    """Per-part one-hot ``X^T S``: ``U[j, (h-1) g + k] = sum_i 1[x_ij = h] S[i, k]``, from the rows of dense ``X``.
+
+    The dense twin of ``csr_column_level_sums``: level 0 is skipped, as the
+    implicit zeros of a sparse ``X`` are.
+    """
+    n, d = X.shape
+    g = S.shape[1]
+    U = np.zeros((n_parts, d, (n_levels - 1) * g))
+    for c in prange(n_parts):
+        Uc = U[c]
+        for i in range(c * n // n_parts, (c + 1) * n // n_parts):
+            for j in range(d):
+                h = np.int64(X[i, j])
+                if h > 0:
+                    base = (h - 1) * g
+                    for k in range(g):
+                        Uc[j, base + k] += S[i, k]
+    return U
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def dense_project(X, Tt, n_levels, width, n_chunks):
+    """``U = X T`` row by row (or the one-hot level projections), written out: (n, width)."""
+    n = X.shape[0]
+    U = np.empty((n, width))
+    for c in prange(n_chunks):
+        u = np.empty(max(Tt.shape[0], width))
+        v = np.zeros(1)
+        for i in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            if n_levels > 0:
+                _project_row_levels(X[i], Tt, n_levels, u)
+            else:
+                _project_row(X[i], Tt, False, u, v)
+            for q in range(width):
+                U[i, q] = u[q]
+    return U

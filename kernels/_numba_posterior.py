@@ -32,16 +32,25 @@ def log_probs(i, u, v, A, B, has_B, w, z, r, has_z, L):
 
 
 @njit(fastmath=True, cache=True, inline="always")
-def finish_row(i, u, v, has_v, A, B, w, z, r, has_z, mode, uniforms, S, L, SXT, SX2T):
+def finish_row(i, u, v, has_v, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S, L, SXT, SX2T):
     """Posterior of row ``i`` into ``S[i]``; add ``s_i^T u`` to the partial sums.
 
     ``L`` is scratch of length ``g``. Returns the row's ``log_norm`` term
-    (0 when ``mode == GIVEN``, where ``S[i]`` is read, not written).
+    (0 when ``mode == GIVEN``, where ``S[i]`` is read, not written). With
+    ``has_fixed`` and ``fixed[i] >= 0`` the row is clamped to that cluster
+    (semi-supervised fits) whatever the mode.
     """
     g, m = SXT.shape
     term = 0.0
     pick = 0
-    if mode != GIVEN:
+    if mode != GIVEN and has_fixed and fixed[i] >= 0:
+        log_probs(i, u, v, A, B, has_v, w, z, r, has_z, L)
+        pick = fixed[i]
+        term = L[pick]
+        for k in range(g):
+            S[i, k] = 0.0
+        S[i, pick] = 1.0
+    elif mode != GIVEN:
         log_probs(i, u, v, A, B, has_v, w, z, r, has_z, L)
         best = 0
         for k in range(1, g):

@@ -14,13 +14,19 @@ Inputs may be numpy/scipy (copied to the device once by :func:`prepare`) or
 cupy/cupyx; results stay on the device (``S``, ``SXT``, ``SX2T`` are cupy
 arrays, ``log_norm`` a float) until :func:`to_numpy`.  Importing this module
 never fails: :func:`is_available` says whether cupy and a GPU are usable.
+
+The contract additions of issue 10 (``fixed`` rows, categorical ``levels``,
+:func:`project`, :func:`nb_size_terms`) were written by analogy with the numpy
+reference and have NOT been run on a GPU: no GPU was lent to the session that
+wrote them. ``fixed`` goes through the fused kernel; ``levels`` always takes
+the unfused cuSPARSE path (one SpMM per level).
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
-from .contract import GIVEN, HARD, SAMPLE, SOFT, EStepResult, mode_code
+from .contract import GIVEN, HARD, SAMPLE, SOFT, EStepResult, check_fixed, check_levels, mode_code
 
 try:  # cupy may be missing, or present without a driver: never raise here
     import cupy as cp
@@ -50,6 +56,7 @@ __device__ void finish_row(
     long long i, const double* u, const double* v, int has_v, int g, int m,
     const double* A, const double* B, const double* w, const double* z,
     const double* r, int has_z, int mode, const double* uniforms,
+    const long long* fixed, int has_fixed,
     double* S, double* sh_sxt, double* sh_sx2t, double* sh_ln, double* wbuf)
 {
     const int lane = threadIdx.x & 31;
@@ -99,9 +106,11 @@ __device__ void finish_row(
             }
             term = wL[pick];
         }
+        const long long known = has_fixed ? fixed[i] : -1;   // semi-supervised: clamped row
+        if (known >= 0) { pick = (int)known; term = wL[pick]; }
         __syncwarp();
         if (lane < g) {
-            const double s = (mode == MODE_SOFT) ? exp(wL[lane] - Lmax) / total
+            const double s = (mode == MODE_SOFT && known < 0) ? exp(wL[lane] - Lmax) / total
                                          : (lane == pick ? 1.0 : 0.0);
             S[i * g + lane] = s;
         }
@@ -155,6 +164,7 @@ __global__ void fused_csr(
     const double* T, int g, int m,
     const double* A, const double* B, int has_v, const double* w, const double* z,
     const double* r, int has_z, int mode, const double* uniforms,
+    const long long* fixed, int has_fixed,
     double* S, double* out)  // out: SXT (g*m), SX2T (g*m), log_norm (1)
 {
     KERNEL_PROLOGUE
@@ -177,7 +187,7 @@ __global__ void fused_csr(
         }
         warp_sum(u, m);
         if (has_v) warp_sum(v, m);
-        finish_row(i, u, v, has_v, g, m, A, B, w, z, r, has_z, mode, uniforms,
+        finish_row(i, u, v, has_v, g, m, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
                    S, sh_sxt, sh_sx2t, sh_ln, wbuf);
     }
     block_flush(sh, 2 * g * m + 1, out);
@@ -189,6 +199,7 @@ __global__ void fused_dense(
     const double* T, int g, int m,
     const double* A, const double* B, int has_v, const double* w, const double* z,
     const double* r, int has_z, int mode, const double* uniforms,
+    const long long* fixed, int has_fixed,
     double* S, double* out)
 {
     KERNEL_PROLOGUE
@@ -211,7 +222,7 @@ __global__ void fused_dense(
         }
         warp_sum(u, m);
         if (has_v) warp_sum(v, m);
-        finish_row(i, u, v, has_v, g, m, A, B, w, z, r, has_z, mode, uniforms,
+        finish_row(i, u, v, has_v, g, m, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
                    S, sh_sxt, sh_sx2t, sh_ln, wbuf);
     }
     block_flush(sh, 2 * g * m + 1, out);
@@ -292,17 +303,19 @@ def _dev(a, label, shape):
     return a
 
 
-def _launch(Xp, T, A, B, w, z, r, mode, uniforms, S):
+def _launch(Xp, T, A, B, w, z, r, mode, uniforms, S, fixed=None):
     n, d = Xp.shape
     g, m = A.shape
     has_v = B is not None
     has_z = z is not None
+    has_fixed = fixed is not None
     out = cp.zeros(2 * g * m + 1, dtype=cp.float64)
     dummy = cp.zeros(1, dtype=cp.float64)
     args_tail = (
         T, np.int32(g), np.int32(m), A, B if has_v else dummy, np.int32(has_v), w,
         z if has_z else dummy, r if has_z else dummy, np.int32(has_z), np.int32(mode),
-        uniforms if uniforms is not None else dummy, S, out,
+        uniforms if uniforms is not None else dummy,
+        fixed if has_fixed else cp.zeros(1, dtype=cp.int64), np.int32(has_fixed), S, out,
     )
     if _is_csr(Xp):
         key = ("csr", _float_dtype(Xp.dtype), np.int64 if Xp.indices.dtype == np.int64 else np.int32)
@@ -328,9 +341,25 @@ def _square(Xp):
     return Xp * Xp
 
 
-def _unfused(Xp, T, A, B, w, z, r, mode, uniforms, S=None):
-    """cuSPARSE SpMM + cuBLAS path for g > MAX_G or m > MAX_M (``U`` materialised)."""
-    U = cp.asarray(Xp @ T, dtype=cp.float64)
+def _level(Xp, h):
+    """The indicator matrix ``1[X == h]`` on the device (sparse stays sparse)."""
+    if _is_csr(Xp):
+        out = Xp.copy()
+        out.data = (out.data == h).astype(cp.float64)
+        out.eliminate_zeros()
+        return out
+    return (Xp == h).astype(cp.float64)
+
+
+def _project(Xp, T, levels=None):
+    if levels is None:
+        return cp.asarray(Xp @ T, dtype=cp.float64)
+    return cp.hstack([cp.asarray(_level(Xp, h) @ T, dtype=cp.float64) for h in range(1, levels)])
+
+
+def _unfused(Xp, T, A, B, w, z, r, mode, uniforms, S=None, fixed=None, levels=None):
+    """cuSPARSE SpMM + cuBLAS path for g > MAX_G, m > MAX_M or levels (``U`` materialised)."""
+    U = _project(Xp, T, levels)
     V = cp.asarray(_square(Xp) @ T, dtype=cp.float64) if B is not None else None
     if mode == GIVEN:
         return S, S.T @ U, (S.T @ V if V is not None else None), 0.0
@@ -355,15 +384,26 @@ def _unfused(Xp, T, A, B, w, z, r, mode, uniforms, S=None):
         S = cp.zeros((n, g))
         S[cp.arange(n), zz] = 1.0
         log_norm = float(L[cp.arange(n), zz].sum())
+    if fixed is not None:
+        known = cp.flatnonzero(fixed >= 0)
+        if known.size:
+            clamped_terms = L[known, fixed[known]]
+            if mode == SOFT:
+                free_terms = Lmax[known, 0] + cp.log(tot[known, 0])
+            else:
+                free_terms = L[known, cp.argmax(S[known], axis=1)]
+            log_norm += float((clamped_terms - free_terms).sum())
+            S[known] = 0.0
+            S[known, fixed[known]] = 1.0
     return S, S.T @ U, (S.T @ V if V is not None else None), log_norm
 
 
-def _check(Xp, T, A, B, w, z, row_weight, mode, uniforms):
+def _check(Xp, T, A, B, w, z, row_weight, mode, uniforms, levels=None):
     n, d = Xp.shape
     T = cp.ascontiguousarray(cp.asarray(T, dtype=cp.float64))
     if T.ndim != 2 or T.shape[0] != d:
         raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
-    m = T.shape[1]
+    m = T.shape[1] * (1 if levels is None else levels - 1)
     A = cp.asarray(A)
     if A.ndim != 2:
         raise ValueError(f"A must be a 2-D (g, m) array, got shape {A.shape}.")
@@ -386,22 +426,29 @@ def _check(Xp, T, A, B, w, z, row_weight, mode, uniforms):
     return T, A, B, w, z, r, uniforms
 
 
-def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=SOFT, uniforms=None):
+def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=SOFT, uniforms=None, fixed=None, levels=None):
     """One fused half-step of block EM over the rows of ``X`` (see :mod:`.contract`)."""
     Xp = prepare(X)
     mode = mode_code(mode)
-    T, A, B, w, z, r, uniforms = _check(Xp, T, A, B, w, z, row_weight, mode, uniforms)
-    g, m = A.shape
-    if g > MAX_G or m > MAX_M:
-        S, SXT, SX2T, log_norm = _unfused(Xp, T, A, B, w, z, r, mode, uniforms)
+    if levels is not None:
+        levels = check_levels(levels)
+        if B is not None:
+            raise ValueError("levels and B exclude each other: one-hot levels have no squared term")
+    T, A, B, w, z, r, uniforms = _check(Xp, T, A, B, w, z, row_weight, mode, uniforms, levels)
+    g = A.shape[0]
+    fixed = check_fixed(None if fixed is None else to_numpy(fixed), Xp.shape[0], g)
+    fixed = None if fixed is None else cp.asarray(fixed)
+    m = T.shape[1]
+    if levels is not None or g > MAX_G or m > MAX_M:
+        S, SXT, SX2T, log_norm = _unfused(Xp, T, A, B, w, z, r, mode, uniforms, fixed=fixed, levels=levels)
         return EStepResult(S, SXT, SX2T, log_norm)
     S = cp.empty((Xp.shape[0], g), dtype=cp.float64)
-    SXT, SX2T, log_norm = _launch(Xp, T, A, B, w, z, r, mode, uniforms, S)
+    SXT, SX2T, log_norm = _launch(Xp, T, A, B, w, z, r, mode, uniforms, S, fixed)
     return EStepResult(S, SXT, SX2T, log_norm)
 
 
-def block_stats(X, S, T, squared=False):
-    """``S^T X T`` and, if ``squared``, ``S^T (X*X) T`` for given posteriors."""
+def block_stats(X, S, T, squared=False, levels=None):
+    """``S^T X T`` (one-hot blocks with ``levels``) and, if ``squared``, ``S^T (X*X) T``."""
     Xp = prepare(X)
     n, d = Xp.shape
     S = cp.ascontiguousarray(cp.asarray(S, dtype=cp.float64))
@@ -412,6 +459,9 @@ def block_stats(X, S, T, squared=False):
     if T.ndim != 2 or T.shape[0] != d:
         raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
     m = T.shape[1]
+    if levels is not None:
+        levels = check_levels(levels)
+        return S.T @ _project(Xp, T, levels), (S.T @ cp.asarray(_square(Xp) @ T) if squared else None)
     A = cp.zeros((g, m))
     B = cp.zeros((g, m)) if squared else None
     if g > MAX_G or m > MAX_M:
@@ -419,6 +469,39 @@ def block_stats(X, S, T, squared=False):
         return SXT, SX2T
     SXT, SX2T, _ = _launch(Xp, T, A, B, cp.zeros(g), None, None, GIVEN, None, S)
     return SXT, SX2T
+
+
+def project(X, T, levels=None):
+    """``U = X T`` on the device (one-hot blocks with ``levels``), float64 (see :mod:`.contract`)."""
+    Xp = prepare(X)
+    T = cp.ascontiguousarray(cp.asarray(T, dtype=cp.float64))
+    if T.ndim != 2 or T.shape[0] != Xp.shape[1]:
+        raise ValueError(f"T must have shape ({Xp.shape[1]}, m) for X of shape {Xp.shape}, got {T.shape}.")
+    return _project(Xp, T, None if levels is None else check_levels(levels))
+
+
+def nb_size_terms(X, row_size, theta):
+    """Per-column negative-binomial size terms and derivatives, elementwise on the device."""
+    from cupyx import scatter_add
+    from cupyx.scipy.special import digamma, gammaln, polygamma
+
+    Xp = prepare(X)
+    if _is_csr(Xp):
+        C = Xp.tocoo()
+        rows, cols, x = C.row, C.col, C.data.astype(cp.float64)
+    else:
+        rows, cols = cp.nonzero(Xp)
+        x = Xp[rows, cols].astype(cp.float64)
+    keep = x != 0
+    rows, cols, x = rows[keep], cols[keep], x[keep]
+    s = cp.asarray(row_size, dtype=cp.float64)[rows]
+    zz = cp.asarray(theta, dtype=cp.float64)[cols] * s
+    d = Xp.shape[1]
+    out = cp.zeros((3, d))
+    scatter_add(out[0], cols, gammaln(x + zz) - gammaln(zz))
+    scatter_add(out[1], cols, s * (digamma(x + zz) - digamma(zz)))
+    scatter_add(out[2], cols, s * s * (polygamma(1, x + zz) - polygamma(1, zz)))
+    return out[0], out[1], out[2]
 
 
 def to_numpy(a):

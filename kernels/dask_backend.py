@@ -11,9 +11,13 @@ block once, on whichever worker the scheduler picks:
   the cluster, and the driver finishes the column posteriors with numba's
   ``finish_estep``: the numba CSR column path (``CSRT``) with row blocks in
   place of threads.
-* ``block_stats``, ``matmul`` (the spectral range finder's products) and
-  ``margins`` (row and column sums, moments and value counts, one pass) are
-  the same map-reduce.
+* ``block_stats``, ``matmul`` (the spectral range finder's products),
+  ``margins`` (row and column sums, moments, extremes and value counts, one
+  pass) and the families' additions to the contract are the same map-reduce:
+  ``nb_size_terms`` and the one-hot ``levels`` sums add over blocks like
+  ``column_sums``; ``project`` is per-row output (stacked) for ``X`` and a
+  sum over blocks for its transpose; ``fixed`` labels are sliced with the
+  row blocks like ``uniforms``, or applied on the driver for the columns.
 
 Results of a block are split into per-row parts (``ROW_FIELDS`` of the kernel
 result, gathered in row order) and sums, which are added pairwise on the
@@ -43,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import is_dask_array
-from .contract import ROW_FIELDS, SAMPLE, EStepResult, mode_code
+from .contract import ROW_FIELDS, SAMPLE, EStepResult, check_fixed, check_levels, mode_code
 
 name = "dask"
 xp = np
@@ -247,54 +251,111 @@ def _stack(parts):
 # ------------------------------------------------------------ half-steps
 
 
-def _estep_block(block, row_weight, uniforms, T, A, B, w, z, mode):
+def _estep_block(block, row_weight, uniforms, fixed, T, A, B, w, z, mode, levels):
     be = _inner()
-    res = be.row_estep(be.prepare(block), T, A, B, w, z, row_weight, mode, uniforms)
+    res = be.row_estep(be.prepare(block), T, A, B, w, z, row_weight, mode, uniforms, fixed, levels)
     return (tuple(getattr(res, f) for f in ROW_FIELDS),
             tuple(getattr(res, f) for f in res._fields if f not in ROW_FIELDS))
 
 
-def _column_sums_block(block, S, squared):
+def _column_sums_block(block, S, squared, levels=None):
     be = _inner()
-    return (), be.column_sums(be.prepare(block), S, squared)
+    return (), be.column_sums(be.prepare(block), S, squared, levels)
 
 
-def _stats_block(block, S, T, squared):
+def _stats_block(block, S, T, squared, levels):
     be = _inner()
-    return (), tuple(be.block_stats(be.prepare(block), S, T, squared))
+    return (), tuple(be.block_stats(be.prepare(block), S, T, squared, levels))
 
 
-def _stats_block_transposed(block, T, S, squared):
-    # block_stats of X^T given (S over X's columns, T over its rows) = transposed stats of X
+def _stats_block_transposed(block, T, S, squared, levels):
+    # block_stats of X^T given (S over X's columns, T over its rows) = transposed stats of X;
+    # one-hot stats are (m, (H-1) g) here, reordered to (g, (H-1) m)
     be = _inner()
-    return (), tuple(None if a is None else a.T for a in be.block_stats(be.prepare(block), T, S, squared))
+    SXT, SX2T = be.block_stats(be.prepare(block), T, S, squared, levels)
+    if levels is not None:
+        m, g = T.shape[1], S.shape[1]
+        return (), (SXT.reshape(m, levels - 1, g).transpose(2, 1, 0).reshape(g, -1), None)
+    return (), tuple(None if a is None else a.T for a in (SXT, SX2T))
 
 
-def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
-    """One half-step over the rows of ``X`` (a row-chunked dask array or its :class:`Transposed`)."""
+def _checked_levels(levels):
+    return None if levels is None else check_levels(levels)
+
+
+def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None, fixed=None, levels=None):
+    """One half-step over the rows of ``X`` (a row-chunked dask array or its :class:`Transposed`).
+
+    ``fixed`` (per row, like ``uniforms``) is sliced with the row blocks, or
+    applied when the column posteriors are finished on the driver; ``levels``
+    reaches every block.
+    """
     mode = mode_code(mode)
     if mode == SAMPLE and uniforms is None:
         raise ValueError("mode='sample' needs one uniform draw per row")
+    levels = _checked_levels(levels)
+    if levels is not None and B is not None:
+        raise ValueError("levels and B exclude each other: one-hot levels have no squared term")
     T = np.asarray(T, dtype=np.float64)
     if isinstance(X, Transposed):
         # column half-step: T holds the posteriors of X's rows; sum X_b^T T_b over row blocks
-        _, (U, V) = map_reduce(X.base, _column_sums_block, per_row=(T,), shared=(B is not None,))
-        return _inner().finish_estep(U, V, A, B, w, z, row_weight, mode, uniforms)
-    rows, sums = map_reduce(X, _estep_block, per_row=(row_weight, uniforms), shared=(T, A, B, w, z, mode))
+        fixed = check_fixed(fixed, X.shape[0], np.shape(A)[0])
+        _, (U, V) = map_reduce(X.base, _column_sums_block, per_row=(T,), shared=(B is not None, levels))
+        return _inner().finish_estep(U, V, A, B, w, z, row_weight, mode, uniforms, fixed)
+    fixed = check_fixed(fixed, X.shape[0], np.shape(A)[0])
+    rows, sums = map_reduce(X, _estep_block, per_row=(row_weight, uniforms, fixed),
+                            shared=(T, A, B, w, z, mode, levels))
     others = [f for f in EStepResult._fields if f not in ROW_FIELDS]
     fields = dict(zip(ROW_FIELDS, rows)) | dict(zip(others, sums))
     fields["log_norm"] = float(fields["log_norm"])
     return EStepResult(**fields)
 
 
-def block_stats(X, S, T, squared=False):
-    """``S^T X T`` and, if ``squared``, ``S^T (X*X) T``, summed over row blocks."""
+def block_stats(X, S, T, squared=False, levels=None):
+    """``S^T X T`` (one-hot blocks with ``levels``) and, if ``squared``, ``S^T (X*X) T``, summed over row blocks."""
     S = np.asarray(S, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
+    levels = _checked_levels(levels)
     if isinstance(X, Transposed):
-        _, sums = map_reduce(X.base, _stats_block_transposed, per_row=(T,), shared=(S, squared))
+        _, sums = map_reduce(X.base, _stats_block_transposed, per_row=(T,), shared=(S, squared, levels))
     else:
-        _, sums = map_reduce(X, _stats_block, per_row=(S,), shared=(T, squared))
+        _, sums = map_reduce(X, _stats_block, per_row=(S,), shared=(T, squared, levels))
+    return sums
+
+
+def _project_block(block, T, levels):
+    be = _inner()
+    return (be.project(be.prepare(block), T, levels),), ()
+
+
+def project(X, T, levels=None):
+    """``U = X T`` (one-hot blocks with ``levels``), float64 in memory (see the kernel contract).
+
+    Rows of ``X``: one row of ``U`` per row of the block, stacked in row
+    order. :class:`Transposed` ``X``: ``X.base^T T`` (d x m), a sum over row
+    blocks (``column_sums``), as the column half-step reads it.
+    """
+    T = np.asarray(T, dtype=np.float64)
+    levels = _checked_levels(levels)
+    if isinstance(X, Transposed):
+        return map_reduce(X.base, _column_sums_block, per_row=(T,), shared=(False, levels))[1][0]
+    return map_reduce(X, _project_block, shared=(T, levels))[0][0]
+
+
+def _size_terms_block(block, row_size, theta):
+    be = _inner()
+    return (), tuple(be.nb_size_terms(be.prepare(block), row_size, theta))
+
+
+def nb_size_terms(X, row_size, theta):
+    """The negative-binomial size terms (three length-d arrays): sums over rows, added over row blocks."""
+    if isinstance(X, Transposed):
+        raise ValueError("nb_size_terms reads X by rows (cells x genes), not its transpose.")
+    row_size = np.asarray(row_size, dtype=np.float64)
+    if row_size.shape != (X.shape[0],):
+        raise ValueError(f"row_size must have shape ({X.shape[0]},), got {row_size.shape}.")
+    _, sums = map_reduce(X, _size_terms_block, per_row=(row_size,),
+                         shared=(np.asarray(theta, dtype=np.float64),))
     return sums
 
 
@@ -302,9 +363,6 @@ def _matmul_block(block, M):
     return (np.asarray(block @ M, dtype=np.float64),), ()
 
 
-def _rmatmul_block(block, M):
-    be = _inner()
-    return (), (be.column_sums(be.prepare(block), M)[0],)
 
 
 def matmul(X, M):
@@ -315,7 +373,7 @@ def matmul(X, M):
     """
     M = np.asarray(M, dtype=np.float64)
     if isinstance(X, Transposed):
-        return map_reduce(X.base, _rmatmul_block, per_row=(M,))[1][0]
+        return project(X, M)
     return map_reduce(X, _matmul_block, shared=(M,))[0][0]
 
 
@@ -334,6 +392,7 @@ class Margins(NamedTuple):
     n_non_integer: int
     n_non_binary: int
     min: float  # over the stored values (inf when none are stored)
+    max: float  # over the stored values (-inf when none are stored)
     extra: object  # sum over blocks of ``extra(values, *args)``, or None
 
     @property
@@ -356,7 +415,7 @@ def _margins_block(block, extra, extra_args):
     n_b, d = block.shape
     flat = values.reshape(-1)
     neg = non_int = non_bin = 0
-    low = None
+    low = high = None
     for i in range(0, flat.size, _SLAB):
         v = flat[i:i + _SLAB]
         if not np.all(np.isfinite(v)):
@@ -365,6 +424,7 @@ def _margins_block(block, extra, extra_args):
         non_int += int(np.count_nonzero(v != np.round(v)))
         non_bin += int(np.count_nonzero((v != 0) & (v != 1)))
         low = float(v.min()) if low is None else min(low, float(v.min()))
+        high = float(v.max()) if high is None else max(high, float(v.max()))
     if sp.issparse(block):
         data = block.data.astype(np.float64)
         csr = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
@@ -383,18 +443,19 @@ def _margins_block(block, extra, extra_args):
             row_sq[i:i + step] = slab.sum(axis=1)
             col_sq += slab.sum(axis=0)
     ext = None if extra is None else extra(values, *extra_args)
-    return (row_sums, row_sq), (col_sums, col_sq, int(values.size), neg, non_int, non_bin, low, ext)
+    return (row_sums, row_sq), (col_sums, col_sq, int(values.size), neg, non_int, non_bin, low, high, ext)
 
 
 def _combine_margins(a, b):
-    """Add the counts and sums of two blocks; the minimum is a minimum (None: no stored value)."""
+    """Add the counts and sums of two blocks; the extremes are extremes (None: no stored value)."""
     out = _add(a[:6], b[:6])
     low = min((x for x in (a[6], b[6]) if x is not None), default=None)
-    return out + (low,) + _add(a[7:], b[7:])
+    high = max((x for x in (a[7], b[7]) if x is not None), default=None)
+    return out + (low, high) + _add(a[8:], b[8:])
 
 
 def margins(X, extra=None, *extra_args):
-    """One pass over ``X``: row/column sums and sums of squares, value counts, minimum.
+    """One pass over ``X``: row/column sums and sums of squares, value counts, minimum and maximum.
 
     ``extra(values, *extra_args)``, if given, runs on each block's stored
     values (dense: every value; sparse: ``data``) and its results (a number
@@ -404,6 +465,6 @@ def margins(X, extra=None, *extra_args):
     """
     (row_sums, row_sq), sums = map_reduce(X, _margins_block, shared=(extra, extra_args),
                                           combine=_combine_margins)
-    col_sums, col_sq, n_stored, neg, non_int, non_bin, low, ext = sums
+    col_sums, col_sq, n_stored, neg, non_int, non_bin, low, high, ext = sums
     return Margins(row_sums, col_sums, row_sq, col_sq, int(n_stored), int(neg), int(non_int), int(non_bin),
-                   np.inf if low is None else float(low), ext)
+                   np.inf if low is None else float(low), -np.inf if high is None else float(high), ext)

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._config import get_config
-from .contract import GIVEN, SAMPLE, EStepResult, mode_code
+from .contract import GIVEN, SAMPLE, EStepResult, check_fixed, check_levels, mode_code
 
 name = "numba"
 
@@ -160,31 +160,50 @@ def _threads_for(n_values):
         numba.set_num_threads(before)
 
 
-def _column_sums(Xp, S, with_sq, threads):
-    """``X^T S`` (and ``(X*X)^T S``) from the rows of ``Xp``: (d, g') arrays, g' >= g (CSR pads ``S``)."""
-    if isinstance(Xp, CSR):
-        from ._numba_csr import csr_column_sums
+def _column_sums(Xp, S, with_sq, threads, n_levels=0):
+    """``X^T S`` (and ``(X*X)^T S``) from the rows of ``Xp``: (d, g') arrays, g' >= g (CSR pads ``S``).
 
+    With ``n_levels`` the one-hot sums, (d, (H-1) g), and ``V`` is a placeholder.
+    """
+    if isinstance(Xp, CSR):
+        from ._numba_csr import csr_column_level_sums, csr_column_sums
+
+        if n_levels:
+            U = csr_column_level_sums(Xp.indptr, Xp.indices, Xp.data, np.ascontiguousarray(S, dtype=np.float64),
+                                      S.shape[1], n_levels, Xp.shape[1], threads)
+            return U.sum(axis=0), np.zeros((1, 1))
         U, V = csr_column_sums(Xp.indptr, Xp.indices, Xp.data, _pad_columns(S, 4), with_sq, Xp.shape[1],
                                threads)
         return U.sum(axis=0), V.sum(axis=0)
-    from ._numba_dense import dense_column_sums
+    from ._numba_dense import dense_column_level_sums, dense_column_sums
 
-    U, V = dense_column_sums(Xp, np.ascontiguousarray(S, dtype=np.float64), with_sq, threads)
+    S = np.ascontiguousarray(S, dtype=np.float64)
+    if n_levels:
+        return dense_column_level_sums(Xp, S, n_levels, threads).sum(axis=0), np.zeros((1, 1))
+    U, V = dense_column_sums(Xp, S, with_sq, threads)
     return np.ascontiguousarray(U.sum(axis=0).T), np.ascontiguousarray(V.sum(axis=0).T)
 
 
-def _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, threads):
+def _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S, threads):
     from ._numba_csr import finish_rows
 
-    return finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, _n_chunks(U.shape[0], threads))
+    return finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S,
+                       _n_chunks(U.shape[0], threads))
 
 
-def _step_args(n, g, m, A, B, w, z, row_weight, mode, uniforms):
-    """The kernels' float64 arguments, with placeholders for absent terms, checked against (n, g, m)."""
-    A = _f64(A, "A", (g, m))
+def _width(m, levels):
+    """Columns of ``U = X T`` for ``m`` column clusters: ``m``, or ``(H-1) m`` with ``levels=H``; and ``H`` (0: none)."""
+    n_levels = 0 if levels is None else check_levels(levels)
+    return (m if levels is None else (n_levels - 1) * m), n_levels
+
+
+def _step_args(n, g, width, A, B, w, z, row_weight, mode, uniforms, fixed, levels):
+    """The kernels' arguments, with placeholders for absent terms, checked against (n, g, width)."""
+    A = _f64(A, "A", (g, width))
     has_B = B is not None
-    B = _f64(B, "B", (g, m)) if has_B else np.zeros((g, m))
+    if has_B and levels is not None:
+        raise ValueError("levels and B exclude each other: one-hot levels have no squared term")
+    B = _f64(B, "B", (g, width)) if has_B else np.zeros((g, width))
     w = _f64(w, "w", (g,))
     has_z = z is not None
     if has_z != (row_weight is not None):
@@ -197,40 +216,46 @@ def _step_args(n, g, m, A, B, w, z, row_weight, mode, uniforms):
         uniforms = _f64(uniforms, "uniforms", (n,))
     else:
         uniforms = np.zeros(1)
-    return A, B, has_B, w, z, r, has_z, uniforms
+    fixed = check_fixed(fixed, n, g)
+    has_fixed = fixed is not None
+    fixed = fixed if has_fixed else np.zeros(1, dtype=np.int64)
+    return A, B, has_B, w, z, r, has_z, uniforms, fixed, has_fixed
 
 
-def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S):
+def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed=None, levels=None):
     n, d = Xp.shape
     T = np.asarray(T)
     if T.ndim != 2 or T.shape[0] != d:
         raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
-    A, B, has_B, w, z, r, has_z, uniforms = _step_args(n, S.shape[1], T.shape[1], A, B, w, z, row_weight, mode,
-                                                       uniforms)
+    m = T.shape[1]
+    width, n_levels = _width(m, levels)
+    A, B, has_B, w, z, r, has_z, uniforms, fixed, has_fixed = _step_args(n, S.shape[1], width, A, B, w, z,
+                                                                         row_weight, mode, uniforms, fixed, levels)
     n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
     if isinstance(Xp, CSRT):
         with _threads_for(n_values) as threads:
-            U, V = _column_sums(Xp.base, T, has_B, threads)
-            parts = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, threads)
+            U, V = _column_sums(Xp.base, T, has_B, threads, n_levels)
+            parts = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S, threads)
     elif isinstance(Xp, CSR):
         from ._numba_csr import csr_half_step
 
         T = _pad_columns(T, 4)
         with _threads_for(n_values) as threads:
-            parts = csr_half_step(Xp.indptr, Xp.indices, Xp.data, T, A, B, has_B, w, z, r,
-                                  has_z, mode, uniforms, S, _n_chunks(n, threads))
+            parts = csr_half_step(Xp.indptr, Xp.indices, Xp.data, T, A, B, has_B, w, z, r, has_z, mode,
+                                  uniforms, fixed, has_fixed, n_levels, m, S, _n_chunks(n, threads))
     else:
         from ._numba_dense import dense_half_step
 
-        Tt = np.ascontiguousarray(_pad_columns(T, 4).T)
+        # plain: T transposed and padded (contiguous rows of X); levels: T itself
+        Tt = np.ascontiguousarray(_pad_columns(T, 4).T) if levels is None else _f64(T, "T", (d, m))
         with _threads_for(n_values) as threads:
-            parts = dense_half_step(Xp, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, S,
-                                    _n_chunks(n, threads))
+            parts = dense_half_step(Xp, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                    n_levels, S, _n_chunks(n, threads))
     SXT, SX2T, log_norm = parts
     return SXT.sum(axis=0), (SX2T.sum(axis=0) if has_B else None), float(log_norm.sum())
 
 
-def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
+def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None, fixed=None, levels=None):
     """One fused half-step of block EM over the rows of ``X`` (see :mod:`.contract`)."""
     Xp = prepare(X)
     mode = mode_code(mode)
@@ -238,63 +263,112 @@ def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
     if A.ndim != 2:
         raise ValueError(f"A must be a 2-D (g, m) array, got shape {A.shape}.")
     S = np.empty((Xp.shape[0], A.shape[0]))
-    SXT, SX2T, log_norm = _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S)
+    SXT, SX2T, log_norm = _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed, levels)
     return EStepResult(S, SXT, SX2T, log_norm)
 
 
-def block_stats(X, S, T, squared=False):
-    """``S^T X T`` and, if ``squared``, ``S^T (X*X) T`` for given posteriors."""
+def block_stats(X, S, T, squared=False, levels=None):
+    """``S^T X T`` (one-hot blocks with ``levels``) and, if ``squared``, ``S^T (X*X) T``."""
     Xp = prepare(X)
     S = _f64(S, "S", (Xp.shape[0], np.shape(S)[-1]))
     g = S.shape[1]
-    m = np.shape(T)[1]
-    B = np.zeros((g, m)) if squared else None
-    SXT, SX2T, _ = _run(Xp, T, np.zeros((g, m)), B, np.zeros(g), None, None, GIVEN, None, S)
+    width = np.shape(T)[1] * (1 if levels is None else check_levels(levels) - 1)
+    B = np.zeros((g, width)) if squared else None
+    SXT, SX2T, _ = _run(Xp, T, np.zeros((g, width)), B, np.zeros(g), None, None, GIVEN, None, S,
+                        levels=levels)
     return SXT, SX2T
 
 
-def column_sums(X, S, squared=False):
-    """``X^T S`` and, if ``squared``, ``(X*X)^T S`` (else None), float64 (d, g), read from the rows of ``X``.
+def column_sums(X, S, squared=False, levels=None):
+    """``X^T S`` (one-hot blocks with ``levels``) and, if ``squared``, ``(X*X)^T S`` (else None), float64.
 
-    The projections of the column half-step without a transposed copy of
-    ``X``: rows are scattered into a (d x g) accumulator per thread, as the
-    CSR column half-step does (:class:`CSRT`). Sums over blocks of rows add
-    up, so the dask backend maps this over row blocks and finishes the
-    column posteriors once with :func:`finish_estep`.
+    The projections of the column half-step read from the rows of ``X``,
+    without a transposed copy: rows are scattered into a (d x g) accumulator
+    per thread, as the CSR column half-step does (:class:`CSRT`). Sums over
+    blocks of rows add up, so the dask backend maps this over row blocks and
+    finishes the column posteriors once with :func:`finish_estep`.
     """
     Xp = prepare(X)
     if isinstance(Xp, CSRT):
         raise ValueError("column_sums reads the rows of X; pass X, not its transpose.")
     S = _f64(S, "S", (Xp.shape[0], np.shape(S)[-1]))
-    g = S.shape[1]
+    if levels is not None and squared:
+        raise ValueError("levels and squared exclude each other: one-hot levels have no squared term")
+    width, n_levels = _width(S.shape[1], levels)
     n_values = Xp.nnz if isinstance(Xp, CSR) else Xp.shape[0] * Xp.shape[1]
     with _threads_for(n_values) as threads:
-        U, V = _column_sums(Xp, S, squared, threads)
-    return np.ascontiguousarray(U[:, :g]), (np.ascontiguousarray(V[:, :g]) if squared else None)
+        U, V = _column_sums(Xp, S, squared, threads, n_levels)
+    return np.ascontiguousarray(U[:, :width]), (np.ascontiguousarray(V[:, :width]) if squared else None)
 
 
-def finish_estep(U, V, A, B, w, z=None, row_weight=None, mode=0, uniforms=None):
+def finish_estep(U, V, A, B, w, z=None, row_weight=None, mode=0, uniforms=None, fixed=None):
     """The half-step once ``U = X T`` (and ``V = (X*X) T`` when ``B`` is given) are known.
 
     Same result as :func:`row_estep` on the ``X`` that ``U`` came from;
-    ``U`` is (n, m) with n the rows being assigned.
+    ``U`` is (n, width) with n the rows being assigned and width ``A``'s columns.
     """
     mode = mode_code(mode)
     A = np.asarray(A)
     if A.ndim != 2:
         raise ValueError(f"A must be a 2-D (g, m) array, got shape {A.shape}.")
-    g, m = A.shape
+    g, width = A.shape
     U = np.asarray(U, dtype=np.float64)
     n = U.shape[0]
-    U = _f64(U, "U", (n, m))
+    U = _f64(U, "U", (n, width))
     if (B is not None) != (V is not None):
         raise ValueError("V = (X*X) T goes with B: pass both or neither.")
-    V = _f64(V, "V", (n, m)) if B is not None else np.zeros((n, 1))
-    A, B, has_B, w, z, r, has_z, uniforms = _step_args(n, g, m, A, B, w, z, row_weight, mode, uniforms)
+    V = _f64(V, "V", (n, width)) if B is not None else np.zeros((n, 1))
+    A, B, has_B, w, z, r, has_z, uniforms, fixed, has_fixed = _step_args(n, g, width, A, B, w, z, row_weight,
+                                                                         mode, uniforms, fixed, None)
     S = np.empty((n, g))
-    with _threads_for(n * g * m) as threads:
-        SXT, SX2T, log_norm = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, S, threads)
+    with _threads_for(n * g * width) as threads:
+        SXT, SX2T, log_norm = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S,
+                                      threads)
     return EStepResult(S, SXT.sum(axis=0), SX2T.sum(axis=0) if has_B else None, float(log_norm.sum()))
+
+
+def project(X, T, levels=None):
+    """``U = X T`` (one-hot blocks with ``levels``) as a float64 (n, m) array (see :mod:`.contract`)."""
+    Xp = prepare(X)
+    n, d = Xp.shape
+    T = np.asarray(T)
+    if T.ndim != 2 or T.shape[0] != d:
+        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
+    m = T.shape[1]
+    width, n_levels = _width(m, levels)
+    n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
+    with _threads_for(n_values) as threads:
+        if isinstance(Xp, CSRT):
+            return np.ascontiguousarray(_column_sums(Xp.base, T, False, threads, n_levels)[0][:, :width])
+        if isinstance(Xp, CSR):
+            from ._numba_csr import csr_project
+
+            Tk = _pad_columns(T, 4) if levels is None else _f64(T, "T", (d, m))
+            return csr_project(Xp.indptr, Xp.indices, Xp.data, Tk, n_levels, m, width, _n_chunks(n, threads))
+        from ._numba_dense import dense_project
+
+        Tk = np.ascontiguousarray(_pad_columns(T, 4).T) if levels is None else _f64(T, "T", (d, m))
+        return dense_project(Xp, Tk, n_levels, width, _n_chunks(n, threads))
+
+
+def nb_size_terms(X, row_size, theta):
+    """Per-column negative-binomial size terms and their derivatives (see :mod:`.contract`)."""
+    from ._numba_nb import csr_size_terms, dense_size_terms
+
+    Xp = prepare(X)
+    if isinstance(Xp, CSRT):
+        raise ValueError("nb_size_terms reads X by rows (cells x genes), not its transpose.")
+    n, d = Xp.shape
+    s = _f64(row_size, "row_size", (n,))
+    theta = _f64(theta, "theta", (d,))
+    n_values = Xp.nnz if isinstance(Xp, CSR) else n * d
+    with _threads_for(n_values) as threads:
+        if isinstance(Xp, CSR):
+            out = csr_size_terms(Xp.indptr, Xp.indices, Xp.data, s, theta, threads)
+        else:
+            out = dense_size_terms(Xp, s, theta, threads)
+    value, first, second = out.sum(axis=0)
+    return value, first, second
 
 
 def to_numpy(a):

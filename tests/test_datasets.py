@@ -46,3 +46,28 @@ def test_same_seed_same_matrix():
 def test_wrong_parameter_shape_rejected():
     with pytest.raises(ValueError, match="lambda"):
         make_lbm(50, 20, 2, 2, family="poisson", params={"lambda": np.ones((3, 2))})
+
+
+def test_nb_counts_have_the_planted_dispersion():
+    # Var = mu + mu^2 / (theta a_i): over a block with unit effects on average the variance is far above the mean
+    lam = np.array([[2.0, 6.0]])
+    X, z, w = make_lbm(3000, 200, 1, 2, family="nb", params={"lambda": lam, "theta": 0.5}, random_state=5)
+    assert np.all(X == np.round(X)) and X.min() >= 0
+    block = X[:, w == 1]
+    assert block.mean() == pytest.approx(6.0, rel=0.1)
+    assert block.var() > 5 * block.mean()
+
+
+def test_categorical_levels_follow_alpha():
+    alpha = np.array([[[0.7, 0.1], [0.2, 0.1], [0.1, 0.8]]])  # (1, 3 levels, 2)
+    X, z, w = make_lbm(2000, 200, 1, 2, family="categorical", params={"alpha": alpha}, random_state=6)
+    assert set(np.unique(X)) == {0.0, 1.0, 2.0}
+    for h in range(3):
+        assert (X[:, w == 0] == h).mean() == pytest.approx(alpha[0, h, 0], abs=0.01)
+        assert (X[:, w == 1] == h).mean() == pytest.approx(alpha[0, h, 1], abs=0.01)
+
+
+def test_sparse_nb_and_categorical_are_csr():
+    for family in ("nb", "categorical"):
+        X, _, _ = make_lbm(100, 40, 2, 2, family=family, sparse=True, random_state=7)
+        assert sp.isspmatrix_csr(X)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from coclust_deep import metrics
+from coclust_deep.metrics import cari, consensus_score
 
 
 def test_accuracy_uses_best_matching():
@@ -46,3 +47,31 @@ def test_labels_to_biclusters_pairs_present_labels_or_a_fixed_number():
     assert cols.astype(int).tolist() == [[0, 1], [1, 0]]
     rows, cols = metrics.labels_to_biclusters([0, 0, 2], [2, 0], n_clusters=3)
     assert rows.shape == (3, 3) and not rows[1].any() and not cols[1].any()  # cluster 1 is empty
+
+
+def test_cari_of_a_single_cell_is_one():
+    assert cari([0], [0], [0], [0]) == 1.0
+    assert cari([0, 0], [0], [1, 1], [3]) == 1.0  # one block on both sides
+
+
+def test_consensus_score_matches_scikit_learn_without_empty_biclusters():
+    from sklearn.metrics import consensus_score as sklearn_consensus
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a = (rng.random((3, 12)) < 0.5, rng.random((3, 9)) < 0.5)
+        b = (rng.random((4, 12)) < 0.5, rng.random((4, 9)) < 0.5)
+        if min(x.sum(axis=1).min() for x in a + b) == 0:
+            continue
+        assert consensus_score(a, b) == pytest.approx(sklearn_consensus(a, b))
+
+
+def test_consensus_score_with_a_co_cluster_without_columns():
+    from coclust_deep import SpectralCoclustering
+
+    rows = np.array([[1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 0, 0]], dtype=bool)
+    cols = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0]], dtype=bool)
+    assert consensus_score((rows, cols), (rows, cols)) == 1.0
+    assert consensus_score((rows, cols), (rows[:2], cols[:2])) == pytest.approx(2 / 3)
+    model = SpectralCoclustering(4, random_state=0).fit(np.abs(np.random.default_rng(1).poisson(2, (30, 6))))
+    assert consensus_score(model.biclusters_, model.biclusters_) == 1.0

@@ -29,7 +29,7 @@ def _params():
 
 def test_notebooks_exist():
     names = {path.name for path in NOTEBOOKS}
-    assert {"01_lbm_pbmc68k.ipynb", "02_model_selection.ipynb"} <= names
+    assert {"01_lbm_pbmc68k.ipynb", "02_model_selection.ipynb", "05_plot_gallery.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", _params())

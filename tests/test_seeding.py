@@ -79,7 +79,7 @@ def test_given_partitions_are_checked_against_the_shape(init, match):
 
 
 @pytest.mark.parametrize("name,default", [("LatentBlockModel", "auto"), ("DoubleKMeans", "k-means++"),
-                                          ("InfoCoclustering", "k-means++"), ("ModularityCoclustering", "k-means++")])
+                                          ("InfoCoclustering", "k-means++"), ("ModularityCoclustering", "auto")])
 def test_partitioning_estimators_document_the_one_vocabulary(name, default):
     import coclust_deep
     from coclust_deep._seeding import INIT_DOC_PLACEHOLDER

@@ -49,3 +49,36 @@ def test_pairs_check_their_items():
 
 def test_numpy_bools_are_bools():
     assert check_param("Est", "flag", np.bool_(True), [BOOLEAN])
+
+
+def test_ragged_lists_get_a_clear_message():
+    from coclust_deep import DoubleKMeans, LatentBlockModel
+
+    for estimator in (DoubleKMeans(2, 2), LatentBlockModel(2, 2)):
+        with pytest.raises(ValueError, match="rows have different lengths"):
+            estimator.fit([[1.0, 2.0], [3.0]])
+
+
+def test_generators_are_refused_everywhere_with_one_message():
+    """np.random.Generator: accepted nowhere (scikit-learn's convention), the same TypeError at every entry."""
+    import anndata as ad
+
+    from coclust_deep import DoubleKMeans, LatentBlockModel, SpectralCoclustering, pl, select_lbm, tl
+    from coclust_deep.datasets import make_lbm
+
+    X = np.random.default_rng(0).poisson(3.0, size=(20, 10)).astype(float)
+    generator = np.random.default_rng(0)
+    calls = [
+        lambda: DoubleKMeans(2, 2, random_state=generator).fit(X),
+        lambda: SpectralCoclustering(2, random_state=generator).fit(X),
+        lambda: LatentBlockModel(2, 2, random_state=generator).fit(X),
+        lambda: select_lbm(X, [2], [2], random_state=generator, verbose=False),
+        lambda: tl.lbm(ad.AnnData(X), 2, 2, random_state=generator),
+        lambda: make_lbm(20, 10, 2, 2, random_state=generator),
+    ]
+    adata = ad.AnnData(X)
+    tl.lbm(adata, 2, 2, n_init=1)
+    calls.append(lambda: pl.blocks(adata, random_state=generator, show=False))
+    for call in calls:
+        with pytest.raises(TypeError, match="np.random.Generator is not accepted anywhere"):
+            call()

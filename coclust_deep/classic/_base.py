@@ -25,6 +25,7 @@ from .. import kernels
 from ..kernels import dask_backend
 from .._blocks import one_hot
 from .._lazy import lazy_margins
+from .._logging import compile_notice, user_stacklevel
 from .._seeding import INITS, check_init, starting_partitions
 from .._validation import LABEL_PAIR, RANDOM_STATE, Interval, Options, check_matrix, validate_params
 from ..metrics import labels_to_biclusters as diagonal_biclusters  # noqa: F401  (re-exported to the estimators)
@@ -58,6 +59,66 @@ def matrix_sum(X):
     return float(X.sum())
 
 
+# Data whose largest absolute value lies outside this range is fitted on X / 2**k
+# by the estimators whose partitions do not depend on the scale of X: sums,
+# products and squares of its values then stay far from float64's limits.
+SAFE_MAGNITUDE = (2.0**-64, 2.0**64)
+
+
+def largest_magnitude(X):
+    """``max |x_ij|`` over the stored values of dense or sparse ``X`` (0 when there are none)."""
+    values = X.data if sp.issparse(X) else X
+    return float(np.abs(values).max()) if values.size else 0.0
+
+
+def power_of_two_scale(X):
+    """1, or the power of two near ``max |X|`` when that lies outside :data:`SAFE_MAGNITUDE`.
+
+    Dividing by a power of two is exact, so a scale-free estimator finds the
+    same partition on ``X`` and on ``X / scale``.
+    """
+    top = largest_magnitude(X)
+    if top == 0.0 or SAFE_MAGNITUDE[0] <= top <= SAFE_MAGNITUDE[1]:
+        return 1.0
+    return float(2.0 ** np.floor(np.log2(top)))
+
+
+def rescaled(X, scale):
+    """``X / scale`` in float64 (a new array or CSR matrix); ``X`` itself when ``scale == 1``."""
+    if scale == 1.0:
+        return X
+    if sp.issparse(X):
+        out = X.astype(np.float64)  # a copy: the caller's data stay untouched
+        out.data *= 1.0 / scale
+        return out
+    return np.asarray(X, dtype=np.float64) * (1.0 / scale)
+
+
+def warn_degenerate(estimator, row_labels, col_labels, n_row_clusters, n_col_clusters):
+    """Warn, as the latent block model does, when a partition has empty or single-member clusters.
+
+    A single member counts only when the clusters could average at least
+    three members; with fewer rows than that, singletons are unavoidable.
+    """
+    notes = []
+    for axis, labels, k in (("row", row_labels, n_row_clusters), ("column", col_labels, n_col_clusters)):
+        if labels is None or k is None:
+            continue
+        sizes = np.bincount(np.asarray(labels), minlength=k)
+        empty = int(np.sum(sizes == 0))
+        single = int(np.sum(sizes == 1)) if sizes.sum() >= 3 * k else 0
+        if empty or single:
+            parts = [f"{empty} empty"] * bool(empty) + [f"{single} with a single member"] * bool(single)
+            notes.append(f"of its {k} {axis} clusters, {' and '.join(parts)}")
+    if notes:
+        warnings.warn(
+            f"{type(estimator).__name__}: {'; '.join(notes)}. The data support fewer clusters for this "
+            "criterion: compare smaller numbers of clusters.",
+            RuntimeWarning,
+            stacklevel=user_stacklevel(),
+        )
+
+
 class BaseBicluster(BiclusterMixin, BaseEstimator):
     """Base class: validates the parameters and ``X``, then calls the subclass's ``_fit``.
 
@@ -70,6 +131,10 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
 
     _constraints = {}
     _accept_sparse = True
+    _scale_free = True
+    """Whether the result does not depend on a positive scale of X: such estimators are fitted on
+    ``X / 2**k`` when ``max |X|`` is far from 1 (see :func:`power_of_two_scale`), and ``_unscale``
+    puts the fitted attributes that carry X's units back into them."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -100,8 +165,20 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
             )
         self.n_features_in_ = X.shape[1]
         self._check_parameters(X)
-        self._fit(X)
+        scale = power_of_two_scale(X) if self._scale_free else 1.0
+        self._fit(rescaled(X, scale))
+        if scale != 1.0:
+            self._unscale(scale)
+        if hasattr(self, "row_labels_") and hasattr(self, "column_labels_"):
+            g, m = self._cluster_numbers()
+            warn_degenerate(self, self.row_labels_, self.column_labels_, g, m)
         return self
+
+    def _unscale(self, scale):
+        """Fitted attributes in X's units after a fit on ``X / scale`` (none by default)."""
+
+    def _cluster_numbers(self):  # (g, m)
+        raise NotImplementedError
 
 
 class PartitionMixin:
@@ -134,9 +211,6 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         "backend": [Options(("auto",) + kernels.ALL_BACKENDS)],
     }
 
-    def _cluster_numbers(self):  # (g, m)
-        raise NotImplementedError
-
     def _check_common(self, X):
         """The data-dependent checks every hard block estimator shares."""
         if self.init == "k-means++" and kernels.is_dask_array(X):
@@ -155,6 +229,7 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
     def _badness(self, L_assigned, ctx, axis):
         return -L_assigned
 
+    @compile_notice()
     def _fit(self, X):
         g, m = self._cluster_numbers()
         backend = kernels.get_backend(self.backend, X)
@@ -191,7 +266,7 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
                 f"kept start's labels still changed and its criterion by more than tol={self.tol} "
                 "(relative); increase max_iter, or tol.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
 
     def _biclusters(self, row_labels, col_labels, g, m):

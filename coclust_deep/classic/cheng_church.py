@@ -5,7 +5,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._validation import RANDOM_STATE, Interval
-from ._base import BaseBicluster
+from ._base import BaseBicluster, largest_magnitude
 
 
 def _residues(X, rows, cols):
@@ -75,6 +75,7 @@ class ChengChurch(BaseBicluster):
     """
 
     _accept_sparse = False
+    _scale_free = False  # delta is in X's squared units
     _constraints = {
         "n_biclusters": [Interval("int", 1)],
         "delta": [Interval("real", 0)],
@@ -92,7 +93,13 @@ class ChengChurch(BaseBicluster):
         self.random_state = random_state
 
     def _check_parameters(self, X):
-        pass  # no parameter depends on the data
+        top = largest_magnitude(X)
+        if top > 3e153:  # a residue is at most 4 max|x|, its square must stay below 1.8e308
+            raise ValueError(
+                f"ChengChurch: X holds values up to {top:.3g} in absolute value, so its squared residues "
+                "exceed the float64 range (about 1.8e308). Divide X by a constant first (for example "
+                "X / abs(X).max()) and delta by its square."
+            )
 
     def _fit(self, X):
         rng = check_random_state(self.random_state)

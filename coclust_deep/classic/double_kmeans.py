@@ -6,7 +6,22 @@ import numpy as np
 from .._blocks import block_average
 from .._seeding import document_init
 from .._validation import Interval, check_n_clusters
-from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, row_sq_sums
+from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, largest_magnitude, row_sq_sums
+
+
+def check_sum_of_squares(X, owner):
+    """Raise unless the sum of squares of ``X``, which bounds double k-means' criterion, is a float64."""
+    top = largest_magnitude(X)
+    if top == 0.0:
+        return
+    values = X.data if hasattr(X, "format") else X
+    relative = float(np.sum(np.square(values / top)))  # <= n * d, never overflows
+    if not np.isfinite(relative * top * top):
+        raise ValueError(
+            f"{owner}: X holds values up to {top:.3g} in absolute value, so its within-block sum of squares "
+            "(criterion_) exceeds the float64 range (about 1.8e308). Divide X by a constant first (for example "
+            "X / abs(X).max()): the partition does not depend on the scale."
+        )
 
 
 @document_init
@@ -46,7 +61,10 @@ class DoubleKMeans(HardBlockCoclustering):
         Mean of each block ``mu_kl`` (an empty block, which the re-seeding of
         empty clusters prevents, would get the mean of X).
     criterion_ : float
-        Within-block sum of squares ``W`` of the kept start.
+        Within-block sum of squares ``W`` of the kept start (X with values
+        so large that ``W`` would exceed float64 is refused with a
+        ``ValueError``; X is fitted on a power-of-two rescaled copy when its
+        magnitude is far from 1, which does not change the partition).
     criterion_history_ : ndarray
         ``W`` after each iteration of the kept start (non-increasing).
     n_iter_ : int
@@ -96,6 +114,7 @@ class DoubleKMeans(HardBlockCoclustering):
         check_n_clusters(self.n_row_clusters, "n_row_clusters", X.shape[0], "rows")
         check_n_clusters(self.n_col_clusters, "n_col_clusters", X.shape[1], "columns")
         self._check_common(X)
+        check_sum_of_squares(X, type(self).__name__)
 
     def _prepare(self, X):
         row_sq, col_sq = row_sq_sums(X), col_sq_sums(X)
@@ -115,6 +134,11 @@ class DoubleKMeans(HardBlockCoclustering):
         size = np.outer(rows, cols)
         explained = np.divide(SXT * SXT, size, out=np.zeros_like(SXT), where=size > 0).sum()
         return -(ctx["sq_norm"] - explained)
+
+    def _unscale(self, scale):
+        self.block_means_ = self.block_means_ * scale
+        self.criterion_history_ = self.criterion_history_ * scale**2
+        self.criterion_ = float(self.criterion_ * scale**2)
 
     def _store(self, X, history, ctx):
         sizes = np.outer(np.bincount(self.row_labels_, minlength=self.n_row_clusters),

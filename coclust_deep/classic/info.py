@@ -6,7 +6,7 @@ import numpy as np
 from .. import kernels
 from ..kernels import dask_backend
 from .._seeding import document_init
-from .._validation import Interval, check_n_clusters
+from .._validation import Interval, check_n_clusters, nonzero_entries
 from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, row_sums
 
 _TINY = np.finfo(np.float64).tiny
@@ -14,11 +14,11 @@ _TINY = np.finfo(np.float64).tiny
 
 def mutual_information(P):
     """Mutual information (nats) of the joint distribution ``P`` (sums to 1)."""
-    pk = P.sum(axis=1, keepdims=True)
-    pl = P.sum(axis=0, keepdims=True)
-    denom = pk * pl
+    pk = np.broadcast_to(P.sum(axis=1, keepdims=True), P.shape)
+    pl = np.broadcast_to(P.sum(axis=0, keepdims=True), P.shape)
     mask = P > 0
-    return float(np.sum(P[mask] * np.log(P[mask] / denom[mask])))
+    # in logs: p_k * p_l may underflow when X spans hundreds of orders of magnitude
+    return float(np.sum(P[mask] * (np.log(P[mask]) - np.log(pk[mask]) - np.log(pl[mask]))))
 
 
 @document_init
@@ -161,13 +161,8 @@ def _full_mutual_information(X, ctx):
 
 def _information_block(X, r, c, total):
     """``sum p_ij log(p_ij / (p_i p_j))`` over the positive entries of the rows ``X`` (row masses ``r``)."""
-    if hasattr(X, "tocoo"):
-        coo = X.tocoo()
-        i, j, v = coo.row, coo.col, np.asarray(coo.data, dtype=np.float64)
-    else:
-        i, j = np.nonzero(X)
-        v = np.asarray(X[i, j], dtype=np.float64)
+    i, j, v = nonzero_entries(X)
     keep = v > 0
     i, j, v = i[keep], j[keep], v[keep]
     p = v / total
-    return (), (float(np.sum(p * np.log(v * total / (r[i] * c[j])))),)
+    return (), (float(np.sum(p * (np.log(v) + np.log(total) - np.log(r[i]) - np.log(c[j])))),)

@@ -44,7 +44,10 @@ class ModularityCoclustering(HardBlockCoclustering):
     init : (the shared vocabulary of coclust_deep._seeding)
         Seeded starts (k-means++, spectral) take their columns from one
         modularity column step given the rows, so that row and column
-        cluster k form co-cluster k.
+        cluster k form co-cluster k. The default ``"auto"`` (half spectral,
+        half random starts) reached the highest modularity, the criterion
+        itself, on the benchmark matrices (``"k-means++"`` lower on the
+        SciPy document-term matrix and on PBMC counts).
     max_iter : int, default=100
         Maximum (row step, column step) iterations per start.
     tol : float, default=1e-9
@@ -87,7 +90,7 @@ class ModularityCoclustering(HardBlockCoclustering):
 
     _constraints = {"n_clusters": [Interval("int", 1)], **HardBlockCoclustering._constraints}
 
-    def __init__(self, n_clusters=2, *, init="k-means++", n_init=10, max_iter=100, tol=1e-9,
+    def __init__(self, n_clusters=2, *, init="auto", n_init=10, max_iter=100, tol=1e-9,
                  random_state=None, backend="auto"):
         self.n_clusters = n_clusters
         self.init = init
@@ -138,7 +141,7 @@ class ModularityCoclustering(HardBlockCoclustering):
 
     def _criterion(self, SXT, ctx):
         N = ctx["total"]
-        expected = self._cluster_degrees(ctx, 0) @ self._cluster_degrees(ctx, 1) / N**2
+        expected = (self._cluster_degrees(ctx, 0) / N) @ (self._cluster_degrees(ctx, 1) / N)
         return float(np.trace(SXT) / N - expected)
 
     def _biclusters(self, row_labels, col_labels, g, m):

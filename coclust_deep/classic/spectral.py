@@ -8,9 +8,11 @@ scaling is a product with sparse diagonal matrices.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import svds
+from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, svds
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd, svd_flip
 
@@ -64,16 +66,34 @@ def log_normalize(X):
 
 
 def singular_vectors(M, n_components, svd_method, n_svd_vecs, rng):
-    """Leading ``n_components`` left and right singular vectors (descending order)."""
+    """Leading ``n_components`` left and right singular vectors (descending order).
+
+    ARPACK cannot start on a matrix whose range its random start vector
+    misses (``ArpackError``) and may not converge on a degenerate spectrum;
+    it then falls back to the randomized SVD, with a warning.
+    """
     k = min(n_components, min(M.shape))
     if svd_method == "arpack" and k < min(M.shape) - 1:
         v0 = rng.uniform(-1, 1, size=min(M.shape))
-        u, s, vt = svds(M, k=k, ncv=n_svd_vecs, v0=v0)
-        order = np.argsort(-s)
-        u, vt = svd_flip(u[:, order], vt[order])
-    else:
-        u, s, vt = randomized_svd(M, k, n_oversamples=n_svd_vecs or 10, random_state=rng)
+        try:
+            u, s, vt = svds(M, k=k, ncv=n_svd_vecs, v0=v0)
+        except (ArpackError, ArpackNoConvergence) as err:
+            warnings.warn(f"ARPACK failed ({err}); the randomized SVD was used instead.", RuntimeWarning,
+                          stacklevel=3)
+        else:
+            order = np.argsort(-s)
+            u, vt = svd_flip(u[:, order], vt[order])
+            return u, vt.T
+    u, s, vt = randomized_svd(M, k, n_oversamples=n_svd_vecs or 10, random_state=rng)
     return u, vt.T
+
+
+def check_some_nonzero(X, owner):
+    """Raise for an X without a single non-zero value: there is nothing to cluster."""
+    values = X.data if sp.issparse(X) else X
+    if not np.any(values != 0):
+        raise ValueError(f"{owner}: every value of X is 0, so it has no structure to cluster; check the input "
+                         "(e.g. the layer or the gene selection).")
 
 
 # Parameters both spectral estimators share.
@@ -143,9 +163,18 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
         self.n_init = n_init
         self.random_state = random_state
 
+    def _cluster_numbers(self):
+        return self.n_clusters, self.n_clusters
+
     def _check_parameters(self, X):
         check_n_clusters(self.n_clusters, "n_clusters", X.shape[0], "rows")
         check_n_clusters(self.n_clusters, "n_clusters", X.shape[1], "columns")
+        check_some_nonzero(X, type(self).__name__)
+
+    def _unscale(self, scale):
+        # the embeddings carry D^-1/2: fitted on X / scale, they are sqrt(scale) times X's
+        self.row_embedding_ = self.row_embedding_ / np.sqrt(scale)
+        self.column_embedding_ = self.column_embedding_ / np.sqrt(scale)
 
     def _fit(self, X):
         rng = check_random_state(self.random_state)
@@ -250,6 +279,7 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
         g, m = self._cluster_numbers()
         check_n_clusters(g, "n_row_clusters", X.shape[0], "rows")
         check_n_clusters(m, "n_col_clusters", X.shape[1], "columns")
+        check_some_nonzero(X, type(self).__name__)
         if self.n_best > self.n_components:
             raise ValueError(f"n_best={self.n_best} must be <= n_components={self.n_components}.")
         if self.method == "log" and sp.issparse(X):

@@ -5,6 +5,8 @@
 * :class:`DeepCoclustering`: row and column autoencoders with DEC heads, a
   latent-block-model term tying the two partitions, and optional extra views
   of the rows (``adata.obsm``) or columns (``adata.varm``) aligned CLIP-style.
+* :class:`MultiSub`: one clustering per user-given concept (gene sets,
+  feature vectors or keywords as proxies; Yao, Qian & Hu, 2024).
 
 Layout (nn -> module -> training plan -> estimator): ``_nn.py`` reusable torch
 blocks; ``_module.py`` the ``nn.Module``s, which return a ``Losses`` object
@@ -28,5 +30,6 @@ except ImportError as err:  # pragma: no cover - exercised only without torch
 from .coclustering import DeepCoclustering
 from .dec import DEC, IDEC
 from .deepcluster import DeepCluster
+from .multisub import MultiSub
 
-__all__ = ["DEC", "DeepCluster", "DeepCoclustering", "IDEC"]
+__all__ = ["DEC", "DeepCluster", "DeepCoclustering", "IDEC", "MultiSub"]

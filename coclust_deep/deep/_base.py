@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from .._validation import check_choice, check_nonneg_float, check_positive_int
+from .._validation import check_choice, check_nonneg_float, check_positive_int, check_seed
 from ._data import LIKELIHOODS
 from ._train import Checkpoint, TrainingPlan
 
@@ -164,7 +163,7 @@ class DeepEstimatorBase(BaseEstimator):
             raise TypeError(f"resume must be True or False, got {resume!r}.")
         if not resume:
             self._training_state = None
-            return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            return int(check_seed(self.random_state, type(self).__name__).randint(np.iinfo(np.int32).max))
         state = getattr(self, "_training_state", None)
         if state is None:
             raise ValueError(f"resume=True but this {type(self).__name__} holds no training to continue; "

@@ -18,7 +18,9 @@ from .. import kernels
 from .._blocks import one_hot
 from .._lazy import lazy_margins
 from .._validation import stored_values
-from ._families import BlockStats, MarginInfo, chunked_sum, expected_loglik
+from ..kernels import dask_backend, numpy_backend
+from ._families import (BlockStats, MarginInfo, _log_dirichlet_multinomial, auto_family, auto_family_from_counts,
+                        chunked_sum)
 
 # CEM iterations run before VEM/SEM from every hard starting partition.
 CEM_WARMUP_ITER = 5
@@ -42,35 +44,75 @@ def _family_terms(values, family):
     return float(family.value_constant(values))
 
 
-def margin_info(X, family):
-    """One pass over the values: support check, moments and the constant of the likelihood.
+def _value_blocks(X):
+    """The stored values of an in-memory X as a host array (one block: the kernels' layout is not a pass)."""
+    yield host(stored_values(X))
 
-    A dask array is read once, block by block on its scheduler
-    (:func:`coclust_deep._lazy.lazy_margins`); the row and column sums of that
-    pass serve the spectral starts too.
+
+def auto_family_of(X):
+    """The family ``family="auto"`` picks for X (see :func:`~._families.auto_family`).
+
+    A dask array is judged from its one remembered pass over the margins
+    (:func:`coclust_deep._lazy.lazy_margins`), never loaded.
+    """
+    if kernels.is_dask_array(X):
+        margins = lazy_margins(X)
+        return auto_family_from_counts(margins.n_non_binary == 0,
+                                       margins.min >= 0 and margins.n_non_integer == 0)
+    return auto_family(_value_blocks(X))
+
+
+def _deviations_block(block, mean):
+    values = stored_values(block)
+    return (), (chunked_sum(values, lambda v: np.square(v - mean, dtype=np.float64)),)
+
+
+def margin_info(X, family):
+    """Passes over the values: support and magnitude checks, moments, the constant of the likelihood.
+
+    The mean and variance are scale- and shift-safe: the variance is a second
+    pass over the deviations from the mean (the implicit zeros of a sparse X
+    included), not ``E[x^2] - E[x]^2``, which loses every digit when the
+    values sit on a large offset; only the families that need it
+    (``needs_squares``) take that pass. A dask array is read block by block on
+    its scheduler (:func:`coclust_deep._lazy.lazy_margins`); the row and
+    column sums of that pass serve the spectral starts too.
     """
     n, d = X.shape
-    if kernels.is_dask_array(X):
+    lazy = kernels.is_dask_array(X)
+    if lazy:
         margins = lazy_margins(X, _family_terms, family)
-        total, sq, const = margins.total, float(margins.row_sq_sums.sum()), margins.extra
+        total, const, stored = margins.total, margins.extra, margins.n_stored
+        low, high = margins.min, margins.max
     else:
-        values = host(stored_values(X))
+        values = next(_value_blocks(X))
         family.check_values(values)
+        low, high = (float(values.min()), float(values.max())) if values.size else (np.inf, -np.inf)
         total = float(values.sum(dtype=np.float64))
-        sq = chunked_sum(values, lambda v: np.square(v, dtype=np.float64))
         const = family.value_constant(values)
+        stored = values.size
+    if stored < n * d:  # the implicit zeros
+        low, high = min(low, 0.0), max(high, 0.0)
+    family.check_magnitude(max(abs(low), abs(high)), total, n, d)
     mean = total / (n * d)
-    var = max(sq / (n * d) - mean**2, 0.0)
+    var = 0.0
+    if family.needs_squares:
+        if lazy:
+            sq = dask_backend.map_reduce(X, _deviations_block, shared=(mean,))[1][0]
+        else:
+            sq = chunked_sum(values, lambda v: np.square(v - mean, dtype=np.float64))
+        var = (sq + (n * d - stored) * mean * mean) / (n * d)
     row_sums = col_sums = None
     if family.uses_effects:
-        if kernels.is_dask_array(X):
+        if lazy:
             row_sums, col_sums = margins.row_sums, margins.col_sums
         else:
             Xh = host_matrix(X)
             row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
             col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
-    const += family.margin_constant(row_sums, col_sums, total)
-    return MarginInfo(row_sums, col_sums, total, var, const)
+        const += family.margin_constant(row_sums, col_sums, total)
+    shift = mean if family.needs_squares else 0.0
+    return MarginInfo(n, d, row_sums, col_sums, total, var, shift, high, const)
 
 
 def _entropy(xp, P):
@@ -105,30 +147,42 @@ class Run:
 
 
 class Context:
-    """Everything one fit shares between starts: data, backend, family, sizes."""
+    """Everything one fit shares between starts: data, backend, family, sizes, known labels."""
 
-    def __init__(self, be, xp, Xp, Xt, family, info, n, d, g, m, algorithm):
+    def __init__(self, be, xp, Xp, Xt, family, info, n, d, g, m, algorithm, fixed_rows=None, fixed_cols=None):
         self.be, self.xp, self.Xp, self.Xt = be, xp, Xp, Xt
         self.family, self.info = family, info
         self.n, self.d, self.g, self.m = n, d, g, m
         self.algorithm = algorithm
-        self.r = None if info.row_sums is None else xp.asarray(info.row_sums)
-        self.c = None if info.col_sums is None else xp.asarray(info.col_sums)
+        self.fixed = (fixed_rows, fixed_cols)  # semi-supervised: -1 = free
+        row_w, col_w = family.effects(info)
+        self.r = None if row_w is None else xp.asarray(row_w)
+        self.c = None if col_w is None else xp.asarray(col_w)
 
     def _to_host(self, a):
         return None if a is None else host(self.be.to_numpy(a))
 
-    def _stats(self, S, T, SXT, SX2T):
+    def _stats(self, S, T, SXT, SX2T, XtS=None):
         xp = self.xp
         Sr = None if self.r is None else self._to_host(S.T @ self.r)
         Tc = None if self.c is None else self._to_host(T.T @ self.c)
         return BlockStats(
             self._to_host(SXT), self._to_host(SX2T),
             self._to_host(xp.sum(S, axis=0)), self._to_host(xp.sum(T, axis=0)), Sr, Tc,
+            XtS, self._to_host(T) if XtS is not None else None,
         )
 
-    def _m_step(self, st):
-        params = self.family.m_step(st, self.info)
+    def _full_stats(self, S, T):
+        """Block statistics of given posteriors (a starting or a MAP partition)."""
+        fam = self.family
+        if fam.host_columns:
+            V = self._to_host(self.be.project(self.Xt, S))
+            return self._stats(S, T, V.T @ self._to_host(T), None, XtS=V)
+        SXT, SX2T = self.be.block_stats(self.Xp, S, T, fam.needs_squares, fam.levels)
+        return self._stats(S, T, *fam.unpack(self._to_host(SXT), self._to_host(SX2T), 0))
+
+    def _m_step(self, st, old=None):
+        params = self.family.m_step(st, self.info, old)
         pi = np.maximum(st.s / self.n, PROPORTION_FLOOR)
         rho = np.maximum(st.t / self.d, PROPORTION_FLOOR)
         return params, pi / pi.sum(), rho / rho.sum()
@@ -136,36 +190,42 @@ class Context:
     def _criterion(self, state):
         st = state.stats
         val = float(st.s @ np.log(state.pi) + st.t @ np.log(state.rho))
-        val += expected_loglik(self.family, state.params, st, self.info)
+        val += self.family.expected_loglik(state.params, st, self.info)
         return val + _entropy(self.xp, state.S) + _entropy(self.xp, state.T)
 
     def _e_half(self, state, axis, mode, rng):
         """E-step of one side (axis 0: rows given columns, 1: columns given rows)
         with the state's parameters, and the block statistics of the new posteriors."""
-        co = self.family.coefficients(state.params, self.info)
-        st = state.stats
+        fam = self.family
+        size = self.n if axis == 0 else self.d
+        u = rng.random_sample(size) if mode == kernels.SAMPLE else None
+        fixed = self.fixed[axis]
+        if axis == 1 and fam.host_columns:
+            V = self._to_host(self.be.project(self.Xt, state.S))
+            L = np.log(state.rho) + fam.column_log_probs(V, state.params, self.info, state.stats)
+            T, _ = numpy_backend.normalise(L, mode, u, fixed)
+            Td = self.xp.asarray(T)
+            return replace(state, T=Td, stats=self._stats(state.S, Td, V.T @ T, None, XtS=V))
+        other = state.T if axis == 0 else state.S
+        inp = fam.kernel_inputs(state.params, self.info, state.stats, axis,
+                                self._to_host(other) if fam.host_columns else None)
+        P = other if inp.P is None else self.xp.asarray(inp.P)
+        prior = np.log(state.pi if axis == 0 else state.rho)
+        weight = self.r if axis == 0 else self.c
+        X = self.Xp if axis == 0 else self.Xt
+        res = self.be.row_estep(X, P, inp.A, inp.B, prior + inp.w, inp.z, None if inp.z is None else weight,
+                                mode, u, fixed, inp.levels)
+        SXT, SX2T = fam.unpack(self._to_host(res.SXT), self._to_host(res.SX2T), axis)
         if axis == 0:
-            w = np.log(state.pi) + co.C @ st.t
-            z = None if co.E is None else co.E @ st.Tc
-            u = rng.random_sample(self.n) if mode == kernels.SAMPLE else None
-            res = self.be.row_estep(self.Xp, state.T, co.A, co.B, w, z, self.r, mode, u)
-            S, T, SXT, SX2T = res.S, state.T, res.SXT, res.SX2T
-        else:
-            w = np.log(state.rho) + st.s @ co.C
-            z = None if co.E is None else st.Sr @ co.E
-            B = None if co.B is None else np.ascontiguousarray(co.B.T)
-            u = rng.random_sample(self.d) if mode == kernels.SAMPLE else None
-            res = self.be.row_estep(self.Xt, state.S, np.ascontiguousarray(co.A.T), B, w, z, self.c, mode, u)
-            S, T = state.S, res.S
-            SXT, SX2T = res.SXT.T, None if res.SX2T is None else res.SX2T.T
-        return replace(state, S=S, T=T, stats=self._stats(S, T, SXT, SX2T))
+            return replace(state, S=res.S, stats=self._stats(res.S, state.T, SXT, SX2T))
+        return replace(state, T=res.S, stats=self._stats(state.S, res.S, SXT, SX2T))
 
     def _iterate(self, state, mode, rng):
         """One full iteration: row E-step, M-step, column E-step, M-step."""
         state = self._e_half(state, 0, mode, rng)
-        params, pi, _ = self._m_step(state.stats)
+        params, pi, _ = self._m_step(state.stats, state.params)
         state = self._e_half(replace(state, params=params, pi=pi), 1, mode, rng)
-        params, _, rho = self._m_step(state.stats)
+        params, _, rho = self._m_step(state.stats, state.params)
         return replace(state, params=params, rho=rho)
 
     def start(self, row0, col0, rng):
@@ -173,8 +233,7 @@ class Context:
         xp = self.xp
         S = xp.asarray(one_hot(row0, self.g))
         T = xp.asarray(one_hot(col0, self.m))
-        SXT, SX2T = self.be.block_stats(self.Xp, S, T, self.family.needs_squares)
-        st = self._stats(S, T, SXT, SX2T)
+        st = self._full_stats(S, T)
         state = State(S, T, st, *self._m_step(st))
         if self.algorithm != "cem":
             for _ in range(CEM_WARMUP_ITER):
@@ -210,18 +269,29 @@ class Context:
             run.converged = True
         return run
 
-    def icl(self, row_labels, col_labels):
-        """ICL of the MAP partition with parameters re-estimated on it (BIC-like)."""
+    def _map_stats(self, row_labels, col_labels):
         xp = self.xp
-        Z = xp.asarray(one_hot(row_labels, self.g))
-        W = xp.asarray(one_hot(col_labels, self.m))
-        SXT, SX2T = self.be.block_stats(self.Xp, Z, W, self.family.needs_squares)
-        st = self._stats(Z, W, SXT, SX2T)
-        params = self.family.m_step(st, self.info)
-        loglik = expected_loglik(self.family, params, st, self.info)
+        return self._full_stats(xp.asarray(one_hot(row_labels, self.g)), xp.asarray(one_hot(col_labels, self.m)))
+
+    def icl(self, row_labels, col_labels, params=None):
+        """ICL of the MAP partition with parameters re-estimated on it (BIC-like)."""
+        st = self._map_stats(row_labels, col_labels)
+        params = self.family.m_step(st, self.info, params)
+        loglik = self.family.expected_loglik(params, st, self.info)
         loglik += float(xlogy(st.s, st.s / self.n).sum() + xlogy(st.t, st.t / self.d).sum())
         n, d, g, m = self.n, self.d, self.g, self.m
-        penalty = 0.5 * ((g - 1) * np.log(n) + (m - 1) * np.log(d)
-                         + self.family.n_block_params * g * m * np.log(n * d))
+        penalty = 0.5 * ((g - 1) * np.log(n) + (m - 1) * np.log(d)) + self.family.penalty(g, m, n, d)
         return float(loglik - penalty)
 
+    def icl_exact(self, row_labels, col_labels):
+        """Exact ICL, ``log p(X, z, w)`` with the parameters integrated out under conjugate priors.
+
+        None for families without a conjugate prior (Gaussian with unknown
+        per-block variances is left out, negative binomial has none).
+        """
+        st = self._map_stats(row_labels, col_labels)
+        data = self.family.log_marginal(st, self.info)
+        if data is None:
+            return None
+        sizes = (_log_dirichlet_multinomial(st.s, 0.5) + _log_dirichlet_multinomial(st.t, 0.5))
+        return float(data + sizes)

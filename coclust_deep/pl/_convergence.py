@@ -113,7 +113,7 @@ def convergence(model_or_adata, *, key="lbm", phase=None, logy=False, ax=None, s
     -------
     The matplotlib ``Axes``; a list of ``Axes``, one per phase, when a
     deep-model history is drawn in several panels; ``None`` when
-    ``show=True``.
+    the figure is shown (see ``show``).
 
     Examples
     --------
@@ -121,7 +121,7 @@ def convergence(model_or_adata, *, key="lbm", phase=None, logy=False, ax=None, s
     >>> from coclust_deep import LatentBlockModel, pl
     >>> from coclust_deep.datasets import make_lbm
     >>> X, _, _ = make_lbm(100, 50, 2, 2, family="poisson", random_state=0)
-    >>> ax = pl.convergence(LatentBlockModel(2, 2, n_init=1, random_state=0).fit(X))
+    >>> ax = pl.convergence(LatentBlockModel(2, 2, n_init=1, random_state=0).fit(X), show=False)
     >>> ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
     ('LatentBlockModel: ELBO per iteration', 'iteration', 'ELBO')
     """
@@ -135,6 +135,7 @@ def convergence(model_or_adata, *, key="lbm", phase=None, logy=False, ax=None, s
     curves = {name: curve for name, curve in curves.items() if curve.size}
     if not curves:
         raise ValueError(f"the training history in {where} is empty.")
+    made_figure = ax is None
     ax = new_axes(ax, (5, 3.5))
     for name, curve in curves.items():
         ax.plot(np.arange(1, curve.size + 1), curve, marker="." if curve.size < 50 else None, label=name)
@@ -145,7 +146,7 @@ def convergence(model_or_adata, *, key="lbm", phase=None, logy=False, ax=None, s
     ax.set_xlabel("iteration")
     ax.set_ylabel(label)
     ax.set_title(f"{where}: {label} per iteration")
-    return finish(ax, "convergence", show, save)
+    return finish(ax, "convergence", show, save, made_figure=made_figure)
 
 
 def _convergence_phased(phases, where, phase, logy, ax, show, save):
@@ -170,7 +171,7 @@ def _convergence_phased(phases, where, phase, logy, ax, show, save):
                          f"per phase (e.g. plt.subplots(1, {len(phases)})[1]) or choose one with phase=.")
     for a, (name, (epochs, curves)) in zip(axes, phases.items()):
         _plot_phase(a, epochs, curves, title=f"{where}: {name}", logy=logy)
-    shown = finish(axes[0], "convergence", show, save)
+    shown = finish(axes[0], "convergence", show, save, made_figure=ax is None)
     if shown is None:
         return None
     return axes if len(axes) > 1 else axes[0]

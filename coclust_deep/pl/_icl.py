@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._utils import doc_plot, finish, new_axes
+from ._utils import colorbar, doc_plot, finish, new_axes
 
 
 def _as_table(table, key):
@@ -65,7 +65,9 @@ def icl(table, *, key="lbm", cmap="viridis", annotate=True, ax=None, show=None, 
     >>> from coclust_deep.datasets import make_lbm
     >>> X, _, _ = make_lbm(120, 60, 3, 2, family="poisson", random_state=0)
     >>> best, table = select_lbm(X, [2, 3, 4], [1, 2, 3], n_init=2, random_state=0)
-    >>> ax = pl.icl(table)
+    >>> ax = pl.icl(table, show=False)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('gene clusters m', 'cell clusters g')
     """
     from matplotlib.patches import Rectangle
 
@@ -73,18 +75,21 @@ def icl(table, *, key="lbm", cmap="viridis", annotate=True, ax=None, show=None, 
     grid = table.pivot_table(index="n_row_clusters", columns="n_col_clusters", values="icl", aggfunc="max")
     values = grid.to_numpy(dtype=np.float64)
     best = np.unravel_index(np.nanargmax(values), values.shape)
+    made_figure = ax is None
     ax = new_axes(ax, (1.5 + 0.7 * values.shape[1], 1.2 + 0.5 * values.shape[0]))
     image = ax.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto", cmap=cmap)
     if annotate and values.size <= 400:
         top = values[best]
+        middle = (np.nanmax(values) + np.nanmin(values)) / 2  # dark text on the bright half of the map
         for (i, j), value in np.ndenumerate(values):
             if np.isfinite(value):
-                ax.text(j, i, f"{value - top:.0f}", ha="center", va="center", fontsize=7, color="white")
+                ax.text(j, i, f"{value - top:.0f}", ha="center", va="center", fontsize=7,
+                        color="black" if value > middle else "white")
     ax.add_patch(Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
     ax.set_xticks(np.arange(values.shape[1]), labels=[str(c) for c in grid.columns])
     ax.set_yticks(np.arange(values.shape[0]), labels=[str(r) for r in grid.index])
     ax.set_xlabel("gene clusters m")
     ax.set_ylabel("cell clusters g")
     ax.set_title(f"ICL (best: g={grid.index[best[0]]}, m={grid.columns[best[1]]})")
-    ax.figure.colorbar(image, ax=ax, fraction=0.05, label="ICL")
-    return finish(ax, "icl", show, save)
+    colorbar(ax, image, "ICL")
+    return finish(ax, "icl", show, save, made_figure=made_figure)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 
 from ._lbm import lbm_result, resolve_family
-from ._skeleton import PARTS, Result, Tool
+from ._skeleton import PARTS, Result, Tool, log_info
 from ._utils import get_matrix
 
-COCLUSTER = Tool("cocluster", writes=("row_labels", "column_labels"), may_write=PARTS)
+COCLUSTER = Tool("cocluster", writes=(), may_write=PARTS)
 
 # method name -> class name in coclust_deep (classic estimators are looked up
 # lazily so that a method whose estimator is missing fails only when asked for).
@@ -20,20 +21,25 @@ METHODS = {
     "spectral_bicluster": "SpectralBiclustering",
     "double_kmeans": "DoubleKMeans",
 }
+# Methods whose biclusters overlap (no partition): written as boolean memberships.
+BICLUSTER_METHODS = {
+    "cheng_church": "ChengChurch",
+}
 
 
 def _estimator_class(method):
     import coclust_deep
 
-    if method not in METHODS:
+    names = {**METHODS, **BICLUSTER_METHODS}
+    if method not in names:
         raise ValueError(
-            f"method must be one of {sorted(METHODS)} or an unfitted coclust_deep/scikit-learn "
+            f"method must be one of {sorted(names)} or an unfitted coclust_deep/scikit-learn "
             f"co-clustering estimator, got {method!r}."
         )
-    cls = getattr(coclust_deep, METHODS[method], None)
+    cls = getattr(coclust_deep, names[method], None)
     if cls is None:
         raise ImportError(
-            f"method={method!r} needs coclust_deep.{METHODS[method]}, which this installation lacks; "
+            f"method={method!r} needs coclust_deep.{names[method]}, which this installation lacks; "
             "upgrade coclust_deep or choose another method."
         )
     return cls
@@ -70,6 +76,9 @@ def _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters):
                     f"pass n_row_clusters == n_col_clusters (got {g} and {m})."
                 )
     elif n_row_clusters is not None or n_col_clusters is not None:
+        if "n_biclusters" in names:
+            raise ValueError(f"{type(estimator).__name__} finds overlapping biclusters, not row and column "
+                             "clusters; leave n_row_clusters/n_col_clusters as None and pass n_biclusters=.")
         raise ValueError(f"{type(estimator).__name__} takes no number of clusters; leave them as None.")
     return estimator.set_params(**update)
 
@@ -100,9 +109,12 @@ def cocluster(
     method
         ``"spectral_cocluster"`` (Dhillon 2001), ``"spectral_bicluster"``
         (Kluger 2003 checkerboard), ``"info"`` (information-theoretic,
-        Dhillon 2003), ``"modularity"`` (Ailem 2015), ``"double_kmeans"`` or
-        ``"lbm"``; or an unfitted estimator instance (cloned, never modified)
-        exposing ``row_labels_`` and ``column_labels_`` after ``fit``.
+        Dhillon 2003), ``"modularity"`` (Ailem 2015), ``"double_kmeans"``,
+        ``"lbm"`` or ``"cheng_church"`` (Cheng & Church 2000: overlapping
+        biclusters, written as boolean memberships; pass ``n_biclusters=``,
+        ``delta=``); or an unfitted estimator instance (cloned, never
+        modified) exposing ``row_labels_`` and ``column_labels_`` after
+        ``fit``, or only ``rows_`` and ``columns_`` (overlapping biclusters).
     n_row_clusters, n_col_clusters
         Numbers of cell and gene clusters, passed as the estimator's
         ``n_row_clusters``/``n_col_clusters`` or ``n_clusters``. ``None``
@@ -131,6 +143,15 @@ def cocluster(
         methods write their singular-vector embeddings. ``method="lbm"``
         writes everything :func:`coclust_deep.tl.lbm` writes
         (``family="auto"`` by default, picked from the data as there).
+        Partitions are written as labels (and, for diagonal co-clusterings
+        such as ``"modularity"`` and ``"spectral_cocluster"``, cell cluster
+        ``k`` pairs with gene cluster ``k``, both numbered by the cells'
+        cluster sizes). Overlapping biclusters (``"cheng_church"``) are
+        written as ``obsm``/``varm[key_added + "_biclusters"]`` only, with
+        ``uns[key_added]["residues"]`` (mean squared residue of each) and
+        ``uns[key_added]["bicluster_sizes"]`` (``n_cells``, ``n_genes``).
+        Estimators that take no sparse input (``"cheng_church"``) get a dense
+        copy of a sparse matrix.
 
     Examples
     --------
@@ -170,7 +191,11 @@ def cocluster(
     )
     if family is not None:  # an LBM: "auto" picks the family from the data, as in tl.lbm
         estimator.set_params(family=resolve_family(family, data, "tl.cocluster"))
-    estimator.fit(data.X)
+    X = data.X
+    if sp.issparse(X) and not _takes_sparse(estimator):
+        log_info(f"tl.cocluster: {type(estimator).__name__} takes dense input; densifying {data.source}")
+        X = X.toarray()
+    estimator.fit(X)
 
     is_lbm = hasattr(estimator, "elbo_history_") and hasattr(estimator, "params_")
     result = lbm_result(estimator, data) if is_lbm else _result(estimator)
@@ -183,12 +208,15 @@ def _result(estimator):
     """The :class:`~coclust_deep.tl._skeleton.Result` of any fitted co-clustering estimator."""
     rows = getattr(estimator, "row_labels_", None)
     cols = getattr(estimator, "column_labels_", None)
+    if rows is None and cols is None and getattr(estimator, "rows_", None) is not None:
+        return _bicluster_result(estimator)
     if rows is None or cols is None:
         raise TypeError(
             f"{type(estimator).__name__} exposes no row_labels_/column_labels_ after fit, "
             "so its result cannot be written as a partition of cells and genes."
         )
-    result = Result(row_labels=np.asarray(rows), column_labels=np.asarray(cols))
+    result = Result(row_labels=np.asarray(rows), column_labels=np.asarray(cols),
+                    by_cluster={"block_means": ("row", "column")}, paired=_is_diagonal(estimator))
     for side in ("posterior", "embedding"):  # written in pairs only, so both sides stay comparable
         row_value = getattr(estimator, f"row_{side}_", None)
         column_value = getattr(estimator, f"column_{side}_", None)
@@ -210,3 +238,37 @@ def _result(estimator):
     if n_iter is not None and np.isscalar(n_iter):
         result.uns["n_iter"] = int(n_iter)
     return result
+
+
+def _is_diagonal(estimator):
+    """Whether bicluster ``k`` is row cluster ``k`` x column cluster ``k`` (diagonal co-clustering).
+
+    Then the two partitions are renumbered together, so the pairs survive.
+    """
+    rows, cols = getattr(estimator, "rows_", None), getattr(estimator, "columns_", None)
+    if rows is None or cols is None:
+        return False
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    labels_r, labels_c = np.asarray(estimator.row_labels_), np.asarray(estimator.column_labels_)
+    k = rows.shape[0]
+    if cols.shape[0] != k or rows.shape[1] != labels_r.size or cols.shape[1] != labels_c.size:
+        return False
+    return all(np.array_equal(rows[i], labels_r == i) and np.array_equal(cols[i], labels_c == i) for i in range(k))
+
+
+def _takes_sparse(estimator):
+    try:
+        return bool(estimator.__sklearn_tags__().input_tags.sparse)
+    except AttributeError:  # an estimator without scikit-learn >= 1.6 tags: let it decide
+        return True
+
+
+def _bicluster_result(estimator):
+    """Overlapping biclusters (``rows_``, ``columns_``) as boolean cells x biclusters memberships."""
+    rows = np.asarray(estimator.rows_, dtype=bool)
+    cols = np.asarray(estimator.columns_, dtype=bool)
+    uns = {"bicluster_sizes": {"n_cells": rows.sum(axis=1), "n_genes": cols.sum(axis=1)}}
+    residues = getattr(estimator, "residues_", None)
+    if residues is not None:
+        uns["residues"] = np.asarray(residues, dtype=np.float64)
+    return Result(row_biclusters=rows.T, column_biclusters=cols.T, uns=uns)

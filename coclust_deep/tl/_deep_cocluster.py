@@ -103,6 +103,7 @@ def deep_cocluster(
             "n_epochs": model.n_epochs_,
             "interrupted": model.interrupted_,
         },
+        by_cluster={"block_means": ("row", "column")},
     )
     params = {**model.get_params(deep=False), "obs_views": row_keys, "var_views": col_keys}
     DEEP_COCLUSTER.write(adata, key_added, result, data=data, params=params)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_choice
+from ..lbm._em import auto_family_of
 from ..lbm._families import FAMILIES as _LBM_FAMILIES
 from ._skeleton import Result, Tool, log_info
-from ._utils import get_matrix, pick_family
+from ._utils import get_matrix
 
 FAMILIES = ("auto", *_LBM_FAMILIES)
 
@@ -48,7 +49,11 @@ def lbm(
     n_col_clusters
         Number of gene clusters ``m``.
     family
-        ``"poisson"`` (counts), ``"bernoulli"`` (0/1), ``"gaussian"``
+        ``"poisson"`` (counts; with cell and gene effects unless
+        ``poisson_effects=False``), ``"nb"`` (over-dispersed counts such as
+        UMIs: negative binomial with cell and gene effects and a dispersion per
+        gene), ``"bernoulli"`` (0/1), ``"categorical"`` (a few integer levels,
+        e.g. genotype calls 0/1/2 or binned expression), ``"gaussian"``
         (continuous, e.g. log-normalised) or ``"auto"``: Bernoulli when every
         value is 0 or 1, Poisson when every value is a non-negative integer,
         Gaussian otherwise. The choice is logged (scanpy ``info`` level) and
@@ -69,8 +74,11 @@ def lbm(
     {doc_writes}
     ``adata.uns[key_added]``
         Also ``family`` (the one fitted; ``params["family_requested"]`` is
-        what was asked), ``block_params`` (dict of ``(g, m)`` arrays: ``p``,
-        ``lambda`` or ``mean``/``var``), ``block_means`` ``(g, m)``,
+        what was asked), ``block_params`` (dict of arrays: ``p``, ``lambda``,
+        ``mean``/``var`` of shape ``(g, m)``; ``theta``, one dispersion per
+        fitted gene, for ``"nb"``; ``alpha`` ``(g, n_levels, m)`` for
+        ``"categorical"``), ``block_means`` ``(g, m)``, ``icl_exact`` (exact
+        ICL where the family has conjugate priors, else absent),
         ``row_proportions``, ``column_proportions``, ``icl``, ``elbo``,
         ``elbo_history``, ``n_iter``, ``converged``, ``backend``,
         ``n_vars_fitted``.
@@ -113,10 +121,10 @@ def lbm(
 
 
 def resolve_family(family, data, tool):
-    """The LBM family to fit: ``family``, or for ``"auto"`` the one :func:`pick_family` reads off ``data``."""
+    """The LBM family to fit: ``family``, or for ``"auto"`` the one the estimator's ``"auto"`` reads off ``data``."""
     if family != "auto":
         return family
-    picked = pick_family(data.X)
+    picked = auto_family_of(data.X)
     log_info(f"{tool}: family='auto' picked {picked!r} for {data.source}")
     return picked
 
@@ -132,7 +140,8 @@ def lbm_result(model, data):
         row_posterior=model.row_posterior_,
         column_posterior=model.column_posterior_,
         uns={
-            "family": model.family,
+            "family": model.family_,
+            **({} if model.icl_exact_ is None else {"icl_exact": float(model.icl_exact_)}),
             "block_params": {name: np.asarray(v) for name, v in model.params_.items()},
             "block_means": np.asarray(model.block_means_),
             "row_proportions": np.asarray(model.row_proportions_),
@@ -145,4 +154,14 @@ def lbm_result(model, data):
             "backend": str(getattr(model, "backend_", "")),
             "n_vars_fitted": int(len(data.var_names)),
         },
+        by_cluster=LBM_BY_CLUSTER,
     )
+
+
+LBM_BY_CLUSTER = {
+    "block_params": ("row", "column"),
+    "block_means": ("row", "column"),
+    "row_proportions": ("row",),
+    "column_proportions": ("column",),
+}
+"""The ``uns`` entries of an LBM result indexed by cluster (renumbered with the labels)."""

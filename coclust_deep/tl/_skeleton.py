@@ -34,7 +34,7 @@ What the skeleton gives:
 * **One key builder.** :func:`result_key` says where each part of a result
   lives (``obs[key]``, ``var[key]``, ``obsm[key + "_row_posterior"]``,
   ``varm[key + "_column_posterior"]``, ``obsm["X_" + key]``,
-  ``varm["X_" + key]``); collision checks, writing, the generated docs and
+  ``varm["X_" + key]``, ``obsm``/``varm[key + "_biclusters"]``); collision checks, writing, the generated docs and
   the clean-up of an earlier result all read it.
 * **Shared docs.** :meth:`Tool.document` fills ``{doc_input}`` (``layer``,
   ``use_raw``, ``mask_var``, ``use_highly_variable``), ``{doc_key_added}``,
@@ -50,6 +50,20 @@ What the skeleton gives:
   result's own entries, everything made h5ad-safe. Parts an earlier result
   under the same key wrote and this one does not are removed, so a key never
   mixes two results.
+* **Labels ordered by size** (in :meth:`Tool.write`), as ``sc.tl.leiden``
+  does: cluster ``"0"`` is the largest, ``"1"`` the next, ... (ties keep the
+  estimator's order; clusters left empty come last). The posterior columns
+  follow, and so do the ``uns`` entries the result declares in
+  :attr:`Result.by_cluster` (``{"block_means": ("row", "column"),
+  "row_proportions": ("row",), ...}``): **a tool that stores anything indexed
+  by cluster number in** ``uns`` **must declare it there**, or its entry ``k``
+  will not match label ``str(k)``.
+* **MuData** (in :meth:`Tool.document`, which wraps the tool with
+  :func:`~coclust_deep.tl._mudata.accept_mudata`): every tool takes a
+  ``MuData`` and ``mod="rna"``, and reads and writes that modality; view
+  specs ``"mod:key"`` name another modality's ``X`` or ``obsm[key]``
+  (:func:`~coclust_deep.tl._views.read_views`). The tool body is written
+  for an AnnData and needs nothing for this.
 """
 from __future__ import annotations
 
@@ -58,9 +72,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._docs import inject_docs
+from .._logging import info
+from ._mudata import accept_mudata
 from ._utils import check_adata, expand_column_rows, h5ad_safe, labels_to_categorical
 
-PARTS = ("row_labels", "column_labels", "row_posterior", "column_posterior", "row_embedding", "column_embedding")
+PARTS = ("row_labels", "column_labels", "row_posterior", "column_posterior", "row_embedding", "column_embedding",
+         "row_biclusters", "column_biclusters")
 """The arrays a result may hold, in the order they are written."""
 
 # part -> (AnnData attribute, key template). The one place result keys are spelled.
@@ -71,16 +88,23 @@ _PLACES = {
     "column_posterior": ("varm", "{key}_column_posterior"),
     "row_embedding": ("obsm", "X_{key}"),
     "column_embedding": ("varm", "X_{key}"),
+    "row_biclusters": ("obsm", "{key}_biclusters"),
+    "column_biclusters": ("varm", "{key}_biclusters"),
 }
 
 _PART_DOCS = {
-    "row_labels": 'Cell clusters: categorical, natsorted string categories ``"0"``, ``"1"``, ...',
+    "row_labels": 'Cell clusters: categorical, natsorted string categories ``"0"``, ``"1"``, ...,\n'
+                  '    ordered by size (``"0"`` the largest).',
     "column_labels": 'Gene clusters, likewise; genes outside ``mask_var`` are ``"unassigned"``.',
     "row_posterior": "``(n_obs, n_row_clusters)`` soft assignments of the cells.",
     "column_posterior": "``(n_vars, n_col_clusters)`` soft assignments of the genes (zero rows\n"
                         "    for unassigned genes).",
     "row_embedding": "Cell embeddings, for ``sc.pp.neighbors(adata, use_rep=\"X_\" + key_added)``.",
     "column_embedding": "Gene embeddings (zero rows for unassigned genes).",
+    "row_biclusters": "``(n_obs, n_biclusters)`` boolean: cell ``i`` belongs to bicluster ``k``\n"
+                      "    (biclusters may overlap, and may leave cells out).",
+    "column_biclusters": "``(n_vars, n_biclusters)`` boolean: gene ``j`` belongs to bicluster ``k``\n"
+                         "    (``False`` for unassigned genes).",
 }
 
 _DOC_INPUT = """\
@@ -94,7 +118,11 @@ mask_var
     every gene. Genes left out get the category ``"unassigned"`` in
     ``var[key_added]`` when the tool clusters genes.
 use_highly_variable
-    Shorthand for ``mask_var="highly_variable"`` (scanpy's older spelling)."""
+    Shorthand for ``mask_var="highly_variable"`` (scanpy's older spelling).
+mod
+    When ``adata`` is a ``MuData``: the modality to read and write
+    (``adata.mod[mod]``; may be left out when there is only one). The result
+    lands in that modality, as if the tool were given ``adata[mod]``."""
 
 _DOC_KEY_ADDED = """\
 key_added
@@ -140,7 +168,9 @@ def _doc_place(part):
 class Result:
     """What a tool computed, ready for :meth:`Tool.write`.
 
-    Every array is optional; ``None`` parts are not written. Row arrays have
+    Every array is optional; ``None`` parts are not written. Bicluster
+    memberships (``row_biclusters``, ``column_biclusters``) are boolean
+    ``(n, n_biclusters)`` matrices, for methods whose biclusters overlap. Row arrays have
     one row per cell (``adata.n_obs``); column arrays one row per *fitted*
     gene (``len(data.var_names)`` of the :class:`~coclust_deep.tl._utils.InputMatrix`
     passed to :meth:`Tool.write`, every gene of ``adata.var`` without one).
@@ -154,7 +184,20 @@ class Result:
     column_posterior: object = None
     row_embedding: object = None
     column_embedding: object = None
+    row_biclusters: object = None
+    column_biclusters: object = None
     uns: dict = field(default_factory=dict)
+    by_cluster: dict = field(default_factory=dict)
+    """Entries of ``uns`` indexed by cluster number: ``{name: axes}``, where
+    ``axes[i]`` is ``"row"``, ``"column"`` or ``None`` for dimension ``i`` of the
+    array (of every array, for a dict entry). :meth:`Tool.write` renumbers the
+    clusters by size and permutes these entries along, so that entry ``k``
+    belongs to label ``str(k)``."""
+    paired: bool = False
+    """Row cluster ``k`` and column cluster ``k`` form co-cluster ``k`` (diagonal
+    co-clustering: modularity, spectral co-clustering). Both sides are then
+    renumbered with one permutation, by the sizes of the row clusters, so the
+    pairing survives."""
 
     def parts(self):
         """Names of the parts this result holds, in :data:`PARTS` order."""
@@ -200,11 +243,13 @@ class Tool:
         return f"Tool({self.name!r}, writes={self.writes}, may_write={self.may_write})"
 
     def document(self, func):
-        """Decorator: fill the shared parts of ``func``'s docstring.
+        """Decorator: fill the shared parts of ``func``'s docstring, and accept MuData.
 
         ``{doc_input}``, ``{doc_key_added}``, ``{doc_overwrite_copy}`` and
         ``{doc_writes}``; the last lists where each declared part lands and
-        ``uns[key_added]["params"]``, for the Returns section.
+        ``uns[key_added]["params"]``, for the Returns section. The returned
+        function also takes ``mod=`` (see
+        :func:`~coclust_deep.tl._mudata.accept_mudata`).
         """
         entries = [f"{_doc_place(p)}\n    {_PART_DOCS[p]}" for p in self.writes]
         entries += [f"{_doc_place(p)}\n    {_PART_DOCS[p]}\n    Only when the method provides it." for p in self.may_write]
@@ -213,10 +258,11 @@ class Tool:
             f'    ``tool`` (``"{self.name}"``), the input options (``layer``, ``use_raw``,\n'
             "    ``mask_var``) and every parameter of the model."
         )
-        return inject_docs(
+        documented = inject_docs(
             doc_input=_DOC_INPUT, doc_key_added=_DOC_KEY_ADDED, doc_overwrite_copy=_DOC_OVERWRITE_COPY,
             doc_writes="\n".join(entries),
         )(func)
+        return accept_mudata(documented)
 
     def check(self, adata, key, *, overwrite=False, allow_backed=False):
         """Step 1 of a tool: raise unless ``adata`` and ``key`` can take this tool's result.
@@ -275,6 +321,7 @@ class Tool:
         if "params" in result.uns:
             raise ValueError("Result.uns may not hold 'params'; pass the tool's parameters as write(..., params=).")
         positions = np.arange(adata.n_vars) if data is None else np.asarray(data.var_positions)
+        result = ordered_by_size(result)
         values = {p: _placed(p, getattr(result, p), adata, positions) for p in parts}
         all_params = dict(params or {})
         all_params.update(data.params if data is not None else {})
@@ -293,6 +340,78 @@ class Tool:
             written.append(f"{attr}[{name!r}]")
         adata.uns[key] = uns
         log_info(f"tl.{self.name}: added {', '.join(written + [f'uns[{key!r}]'])}")
+
+
+def size_order(labels, n_clusters=0):
+    """``order`` such that cluster ``order[k]`` becomes cluster ``k``: largest first.
+
+    Ties keep the original order; clusters without members (up to
+    ``n_clusters``) come last. Negative labels are not clusters and are
+    not counted.
+
+    Examples
+    --------
+    >>> size_order([2, 2, 0, 1, 1, 1], n_clusters=4).tolist()
+    [1, 2, 0, 3]
+    """
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    labels = labels[labels >= 0]
+    n = max(int(n_clusters), int(labels.max()) + 1 if labels.size else 0)
+    counts = np.bincount(labels, minlength=n)
+    return np.lexsort((np.arange(n), -counts))
+
+
+def ordered_by_size(result):
+    """A copy of ``result`` with its clusters renumbered by size on each side (see :func:`size_order`).
+
+    Labels are renumbered, posterior columns and the ``uns`` entries listed in
+    :attr:`Result.by_cluster` are permuted to match.
+    """
+    from dataclasses import replace
+
+    changes, uns = {}, dict(result.uns)
+    order = None
+    for side in ("row", "column"):
+        labels = getattr(result, f"{side}_labels")
+        if labels is None:
+            continue
+        posterior = getattr(result, f"{side}_posterior")
+        if not (result.paired and order is not None):
+            sides = ("row", "column") if result.paired else (side,)
+            widths = [np.shape(getattr(result, f"{s}_posterior"))[1] for s in sides
+                      if getattr(result, f"{s}_posterior") is not None]
+            widths += [int(np.max(getattr(result, f"{s}_labels"), initial=-1)) + 1 for s in sides
+                       if getattr(result, f"{s}_labels") is not None]
+            for name, axes in result.by_cluster.items():
+                for array in _arrays(uns.get(name)):
+                    widths += [np.shape(array)[i] for i, a in enumerate(axes) if a in sides and i < np.ndim(array)]
+            order = size_order(labels, max(widths, default=0))
+        new_of_old = np.empty_like(order)
+        new_of_old[order] = np.arange(order.size)
+        labels = np.asarray(labels).astype(np.int64)
+        changes[f"{side}_labels"] = np.where(labels >= 0, new_of_old[np.maximum(labels, 0)], labels)
+        if posterior is not None:
+            changes[f"{side}_posterior"] = np.asarray(posterior)[:, order]
+        for name, axes in result.by_cluster.items():
+            if name in uns:
+                uns[name] = _permuted(uns[name], axes, side, order)
+    return replace(result, uns=uns, **changes)
+
+
+def _arrays(entry):
+    if isinstance(entry, dict):
+        return [np.asarray(v) for v in entry.values()]
+    return [] if entry is None else [np.asarray(entry)]
+
+
+def _permuted(entry, axes, side, order):
+    if isinstance(entry, dict):
+        return {k: _permuted(v, axes, side, order) for k, v in entry.items()}
+    array = np.asarray(entry)
+    for i, a in enumerate(axes):
+        if a == side and i < array.ndim:
+            array = np.take(array, order, axis=i)
+    return array
 
 
 def _placed(part, value, adata, positions):
@@ -322,6 +441,4 @@ def earlier_result(adata, key):
 
 def log_info(message):
     """Log at scanpy's ``info`` level (shown with ``sc.settings.verbosity >= 2``)."""
-    from scanpy import logging as logg
-
-    logg.info(message)
+    info(message)

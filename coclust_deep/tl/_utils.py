@@ -28,6 +28,14 @@ def check_adata(adata, *, allow_backed=False):
     from anndata import AnnData
 
     if not isinstance(adata, AnnData):
+        from ._mudata import is_mudata
+
+        if is_mudata(adata):
+            raise TypeError(
+                f"adata is a MuData with modalities {list(adata.mod)}; tl tools take it with mod= naming "
+                "the modality to use (e.g. tl.lbm(mdata, 4, 3, mod='rna')); other functions take the "
+                "modality itself, e.g. mdata['rna']."
+            )
         raise TypeError(
             f"adata must be an AnnData object, got {type(adata).__name__}; "
             "wrap a matrix with anndata.AnnData(X)."
@@ -257,24 +265,13 @@ def _describe_mask(mask_var, use_highly_variable):
 def pick_family(X):
     """LBM family for ``X``: 0/1 -> bernoulli, counts -> poisson, else gaussian.
 
-    A dask array is read once, by row blocks (the pass is remembered for the
+    The estimator's ``family="auto"`` rule (:func:`coclust_deep.lbm._em.auto_family_of`);
+    a dask array is read once, by row blocks (the pass is remembered for the
     fit, see :func:`coclust_deep._lazy.lazy_margins`).
     """
-    if _is_dask(X):
-        from .._lazy import lazy_margins
+    from ..lbm._em import auto_family_of
 
-        margins = lazy_margins(X)
-        if margins.n_stored and margins.n_non_binary == 0:
-            return "bernoulli"
-        if margins.n_negative == 0 and margins.n_non_integer == 0:
-            return "poisson"
-        return "gaussian"
-    values = X.data if sp.issparse(X) else np.asarray(X)
-    if values.size and np.all((values == 0) | (values == 1)):
-        return "bernoulli"
-    if values.size == 0 or (values.min() >= 0 and np.all(values == np.round(values))):
-        return "poisson"
-    return "gaussian"
+    return auto_family_of(X)
 
 
 # --------------------------------------------------------------- output ----

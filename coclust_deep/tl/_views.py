@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._mudata import INSTALL_HINT, accept_mudata, is_mudata, parent_mudata
 from ._utils import check_adata
 
 VIEW_PREFIX = "view_"
@@ -67,21 +68,33 @@ def check_view(embeddings, n_expected, *, name="embeddings", axis="obs"):
     return values
 
 
-def add_view(adata, name, embeddings, *, axis="obs", overwrite=False, copy=False):
-    """Attach an extra view (image or text embeddings) of the cells or genes.
+@accept_mudata
+def add_view(adata, name, embeddings, *, axis="obs", key=None, overwrite=False, copy=False):
+    """Attach an extra view (image or text embeddings, another modality) of the cells or genes.
 
     Parameters
     ----------
     adata
-        Annotated data matrix.
+        Annotated data matrix (or a ``MuData`` with ``mod=``, see below).
     name
         Name of the view; stored under ``obsm["view_" + name]`` (``axis="obs"``)
         or ``varm["view_" + name]`` (``axis="var"``).
     embeddings
         ``(n_obs, k)`` or ``(n_vars, k)`` numeric matrix (numpy, scipy.sparse
-        or DataFrame), rows in adata's order, finite values only.
+        or DataFrame), rows in adata's order, finite values only; or an
+        ``AnnData`` (for example a MuData modality, ``mdata["prot"]``) whose
+        ``.X`` (or ``obsm[key]`` / ``varm[key]``) is taken, its rows matched to
+        adata's by ``obs_names`` (``var_names``); or, when ``adata`` is a
+        MuData modality given with ``mod=``, the spec ``"mod:key"`` naming
+        another modality's ``X`` or ``obsm[key]`` (``"prot:X"``).
     axis
         ``"obs"``: one row per cell; ``"var"``: one row per gene.
+    key
+        With an AnnData ``embeddings``: ``None`` or ``"X"`` takes its ``.X``;
+        another string takes its ``obsm[key]`` (``axis="obs"``) or
+        ``varm[key]`` (``axis="var"``).
+    mod
+        When ``adata`` is a ``MuData``: the modality that receives the view.
     overwrite
         Replace an existing view of that name.
     copy
@@ -98,21 +111,99 @@ def add_view(adata, name, embeddings, *, axis="obs", overwrite=False, copy=False
     >>> from coclust_deep import tl
     >>> adata = ad.AnnData(np.ones((4, 3)))
     >>> tl.add_view(adata, "image", np.random.default_rng(0).normal(size=(4, 8)))
+    >>> protein = ad.AnnData(np.arange(8.0).reshape(4, 2), obs=adata.obs)  # e.g. mdata["prot"]
+    >>> tl.add_view(adata, "protein", protein)
     >>> tl.views(adata)["key"].tolist()
-    ['obsm/view_image']
+    ['obsm/view_image', 'obsm/view_protein']
     """
     check_adata(adata)
     _check_name(name)
     _check_axis(axis)
     n_expected = adata.n_obs if axis == "obs" else adata.n_vars
+    embeddings = view_source(adata, embeddings, axis=axis, key=key)
     values = check_view(embeddings, n_expected, name=f"view {name!r}", axis=axis)
     adata = adata.copy() if copy else adata
     store = adata.obsm if axis == "obs" else adata.varm
-    key = VIEW_PREFIX + name
-    if key in store and not overwrite:
-        raise ValueError(f"{axis}m[{key!r}] already exists; pass overwrite=True to replace the view.")
-    store[key] = values
+    stored = VIEW_PREFIX + name
+    if stored in store and not overwrite:
+        raise ValueError(f"{axis}m[{stored!r}] already exists; pass overwrite=True to replace the view.")
+    store[stored] = values
     return adata if copy else None
+
+
+def view_source(adata, embeddings, *, axis="obs", key=None):
+    """The matrix behind ``embeddings``, aligned to ``adata``'s cells (``axis="obs"``) or genes.
+
+    Arrays, sparse matrices and DataFrames pass through (checked later by
+    :func:`check_view`). An AnnData gives its ``.X`` or ``obsm``/``varm[key]``,
+    its rows matched by name; a ``"mod:key"`` string names a modality of the
+    MuData that ``adata`` belongs to (only inside a tool run with ``mod=``).
+    """
+    from anndata import AnnData
+
+    if is_mudata(embeddings):
+        raise TypeError(f"embeddings is a whole MuData; pass one of its modalities, e.g. "
+                        f"embeddings=mdata[{next(iter(embeddings.mod), 'prot')!r}].")
+    if isinstance(embeddings, str):
+        embeddings, key = _modality_from_spec(embeddings, axis)
+    if isinstance(embeddings, AnnData):
+        return _from_anndata(adata, embeddings, axis, key)
+    if key is not None:
+        raise ValueError("key= picks a matrix of an AnnData given as embeddings; drop it for an array.")
+    if not (isinstance(embeddings, (np.ndarray, pd.DataFrame, list, tuple)) or sp.issparse(embeddings)
+            or hasattr(embeddings, "__array__")):
+        raise TypeError(
+            f"embeddings must be a 2-D array, sparse matrix, DataFrame or AnnData, got {type(embeddings).__name__}."
+        )
+    return embeddings
+
+
+def _modality_from_spec(spec, axis):
+    mdata = parent_mudata()
+    mod, _, key = spec.partition(":")
+    if mdata is None:
+        raise ValueError(
+            f"the view spec {spec!r} names a MuData modality; pass the MuData with mod= "
+            f"(e.g. tl.add_view(mdata, name, {spec!r}, mod='rna')) or the modality's AnnData itself."
+        )
+    if axis != "obs":
+        raise ValueError(f"the view spec {spec!r} reads another modality, which shares cells, not genes; "
+                         "use axis='obs'.")
+    if mod not in mdata.mod:
+        raise KeyError(f"the view spec {spec!r} names no modality of the MuData; it has {list(mdata.mod)}.")
+    return mdata.mod[mod], (key or None)
+
+
+def _from_anndata(adata, source, axis, key):
+    if key is None or key == "X":
+        if source.X is None:
+            raise ValueError("the AnnData given as embeddings has no .X; pass key= naming one of its "
+                             f"{axis}m entries ({sorted(getattr(source, axis + 'm').keys())}).")
+        values = source.X
+    else:
+        if not isinstance(key, str):
+            raise TypeError(f"key must be 'X' or a string key of {axis}m, got {type(key).__name__}.")
+        store = getattr(source, axis + "m")
+        if key not in store:
+            raise KeyError(f"key={key!r} is not in the {axis}m of the AnnData given as embeddings "
+                           f"(keys: {sorted(store.keys())}).")
+        values = store[key]
+    if hasattr(values, "to_memory"):
+        values = values.to_memory()
+    ours = adata.obs_names if axis == "obs" else adata.var_names
+    theirs = source.obs_names if axis == "obs" else source.var_names
+    if theirs.equals(ours):
+        return values
+    where = theirs.get_indexer(ours)
+    missing = int(np.sum(where < 0))
+    if missing or not theirs.is_unique:
+        what = "cells" if axis == "obs" else "genes"
+        raise ValueError(
+            f"the AnnData given as embeddings lacks {missing} of the {ours.size} {what} of adata (matched by "
+            f"{axis}_names{', which are not unique there' if not theirs.is_unique else ''}); subset both to "
+            "the shared ones first (e.g. mudata.pp.intersect_obs(mdata))."
+        )
+    return values.iloc[where] if isinstance(values, pd.DataFrame) else values[where]
 
 
 def views(adata):
@@ -172,7 +263,10 @@ def read_views(adata, keys, axis, *, var_positions=None):
     ``adata.obsm`` (``axis="obs"``) or ``adata.varm`` (``axis="var"``); the
     name given to :func:`add_view` works too (``"image"`` for
     ``obsm["view_image"]``). A view's name is its key without the
-    ``"view_"`` prefix. With ``var_positions`` (from
+    ``"view_"`` prefix. Inside a tool given a MuData and ``mod=``, a spec
+    ``"mod:key"`` reads another modality's ``X`` (``"prot:X"``, or just
+    ``"prot:"``; view name ``"prot"``) or ``obsm[key]`` (name ``"prot_key"``),
+    its cells matched by name. With ``var_positions`` (from
     :func:`~coclust_deep.tl._utils.get_matrix`) gene views keep the rows of
     the fitted genes only, in the fitted matrix's order.
     """
@@ -187,11 +281,17 @@ def read_views(adata, keys, axis, *, var_positions=None):
         raise TypeError(f"{axis}_views must be a list of keys, got {type(keys).__name__}.")
     found, used = {}, []
     for key in keys:
-        stored = _stored_key(store, key, axis)
-        name = stored[len(VIEW_PREFIX):] if stored.startswith(VIEW_PREFIX) else stored
+        if isinstance(key, str) and ":" in key and key not in store and parent_mudata() is not None:
+            mod, _, part = key.partition(":")  # another modality's X or obsm[part]
+            stored, name = key, mod if part in ("", "X") else f"{mod}_{part}"
+            matrix = view_source(adata, key, axis=axis)
+        else:
+            stored = _stored_key(store, key, axis)
+            name = stored[len(VIEW_PREFIX):] if stored.startswith(VIEW_PREFIX) else stored
+            matrix = store[stored]
         if name in found:
             raise ValueError(f"{axis}_views names the view {name!r} twice.")
-        values = check_view(store[stored], n_expected, name=f"{axis}m[{stored!r}]", axis=axis)
+        values = check_view(matrix, n_expected, name=f"{axis}m[{stored!r}]", axis=axis)
         if var_positions is not None:
             if np.any(var_positions < 0):
                 raise ValueError("var_views need genes of adata.var; with use_raw=True some fitted genes "
@@ -206,6 +306,11 @@ def _stored_key(store, key, axis):
     """Resolve a view given by its obsm/varm key, or by the name given to :func:`add_view`."""
     if not isinstance(key, str):
         raise TypeError(f"{axis}_views must list {axis}m keys (strings), got {key!r}.")
+    if ":" in key and key not in store:
+        hint = ("" if parent_mudata() is not None else
+                f" To read another modality, pass the MuData with mod= ({INSTALL_HINT}).")
+        raise KeyError(f"{axis}_views: {key!r} is not in adata.{axis}m; a 'mod:key' spec names another "
+                       f"modality of the MuData the tool runs on.{hint}")
     for candidate in (key, VIEW_PREFIX + key):
         if candidate in store:
             return candidate

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.datasets import make_biclusters, make_checkerboard
 
-from coclust_deep import DoubleKMeans, InfoCoclustering, ModularityCoclustering, kernels
+from coclust_deep import ChengChurch, DoubleKMeans, InfoCoclustering, ModularityCoclustering, kernels
 from coclust_deep.datasets import make_lbm
 from coclust_deep.metrics import ari, consensus_score, labels_to_biclusters
 
@@ -306,3 +306,53 @@ def test_unconverged_kept_start_warns(name):
 def test_n_features_in_is_the_number_of_columns(name):
     X, _, _ = planted_biclusters()
     assert make_estimator(name, 4).fit(X).n_features_in_ == X.shape[1]
+
+
+# ---------------------------------------------------------------- magnitudes and degenerate clusters
+@pytest.mark.parametrize("cls", [InfoCoclustering, ModularityCoclustering, DoubleKMeans])
+@pytest.mark.parametrize("scale", [2.0**-1000, 2.0**-200, 2.0**200, 2.0**900])
+def test_partitions_do_not_depend_on_the_scale(cls, scale):
+    X, _, _ = make_lbm(60, 40, 3, 3, family="poisson", signal=0.9, random_state=0)
+    if cls is DoubleKMeans and scale > 2.0**300:
+        pytest.skip("its sum of squares exceeds float64: refused, see the next test")
+    make = (lambda: cls(3, n_init=2, random_state=0)) if cls is ModularityCoclustering else (
+        lambda: cls(3, 3, n_init=2, random_state=0))
+    plain, scaled = make().fit(X), make().fit(X * scale)
+    np.testing.assert_array_equal(plain.row_labels_, scaled.row_labels_)
+    np.testing.assert_array_equal(plain.column_labels_, scaled.column_labels_)
+    for name in ("criterion_", "information_loss_", "modularity_", "mutual_information_"):
+        if hasattr(plain, name):
+            value = getattr(scaled, name)
+            assert np.isfinite(value)
+            expected = getattr(plain, name) * (scale**2 if name == "criterion_" and cls is DoubleKMeans else 1)
+            assert value == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_huge_values_are_refused_where_the_criterion_cannot_be_a_float():
+    X = np.abs(np.random.default_rng(0).normal(size=(30, 20)))
+    X[0, 0] = 1e300
+    with pytest.raises(ValueError, match=r"values up to 1e\+300.*X / abs\(X\).max\(\)"):
+        DoubleKMeans(2, 2).fit(X)
+    with pytest.raises(ValueError, match=r"values up to 1e\+300"):
+        ChengChurch(2).fit(X)
+    info = InfoCoclustering(2, 2, n_init=2, random_state=0).fit(X)
+    assert np.isfinite(info.information_loss_) and np.isfinite(info.criterion_history_).all()
+    assert np.isfinite(ModularityCoclustering(2, n_init=2, random_state=0).fit(X).modularity_)
+
+
+def test_modularity_with_more_clusters_than_supported_warns():
+    X, _, _ = make_lbm(200, 60, 2, 2, family="poisson", params={"lambda": np.array([[6.0, 0.2], [0.2, 6.0]])},
+                       random_state=0)
+    with pytest.warns(RuntimeWarning, match="with a single member|empty"):
+        model = ModularityCoclustering(8, n_init=2, random_state=0).fit(X)
+    assert np.bincount(model.row_labels_).min() <= 1
+
+
+def test_no_degenerate_warning_on_planted_clusters():
+    import warnings
+
+    X, _, _ = make_lbm(90, 60, 3, 3, family="poisson", signal=0.9, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        ModularityCoclustering(3, n_init=2, random_state=0).fit(X)
+        DoubleKMeans(3, 3, n_init=2, random_state=0).fit(X)

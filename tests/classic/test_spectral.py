@@ -169,3 +169,25 @@ def test_parameter_mistakes_have_one_error_type_each(kw, error):
 def test_biclustering_pairs_are_checked(n_clusters, error):
     with pytest.raises(error, match="'n_clusters' parameter"):
         SpectralBiclustering(n_clusters).fit(np.ones((10, 8)))
+
+
+@pytest.mark.parametrize("svd_method", ["randomized", "arpack"])
+@pytest.mark.parametrize("cls", [SpectralBiclustering, SpectralCoclustering])
+def test_all_zero_matrix_is_refused_the_same_way(cls, svd_method):
+    with pytest.raises(ValueError, match="every value of X is 0"):
+        cls(2, svd_method=svd_method).fit(np.zeros((9, 8)))
+
+
+def test_arpack_failure_falls_back_to_the_randomized_svd(monkeypatch):
+    from scipy.sparse.linalg import ArpackError
+
+    from coclust_deep.classic import spectral
+
+    def failing_svds(*args, **kwargs):
+        raise ArpackError(-9)
+
+    monkeypatch.setattr(spectral, "svds", failing_svds)
+    X = np.abs(np.random.default_rng(0).normal(size=(30, 20))) + 1
+    with pytest.warns(RuntimeWarning, match="ARPACK failed"):
+        model = SpectralBiclustering(2, svd_method="arpack", random_state=0).fit(X)
+    assert set(model.row_labels_) <= {0, 1}

@@ -54,3 +54,35 @@ def every_half_step_case(test):
     for mark in reversed(marks):
         test = mark(test)
     return test
+
+
+def level_problem(n=60, d=37, g=3, m=5, n_levels=4, sparse=False, seed=0, dtype=np.float64):
+    """Categorical X (levels 0..n_levels-1, two empty rows, an empty column) and one-hot half-step inputs."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, n_levels, size=(n, d)).astype(dtype)
+    X[[min(1, n - 1), n // 2]] = 0.0
+    X[:, 3] = 0.0
+    if sparse:
+        X = sp.csr_matrix(X)
+    T = rng.dirichlet(np.ones(m), size=d)
+    A = rng.normal(size=(g, (n_levels - 1) * m))
+    w, z, r = rng.normal(size=g), rng.normal(size=g), rng.gamma(2.0, 1.0, size=n)
+    return X, T, A, w, z, r, rng.random(n)
+
+
+def known_rows(n, g, seed=0):
+    """Semi-supervised labels: about a third of the rows known, -1 elsewhere."""
+    rng = np.random.default_rng(seed)
+    return np.where(rng.random(n) < 1 / 3, rng.integers(0, g, size=n), -1)
+
+
+def count_problem(n=60, d=37, sparse=False, seed=0, dtype=np.float64):
+    """Over-dispersed counts (small and a few large values, an empty row and column), row sizes, dispersions."""
+    rng = np.random.default_rng(seed)
+    X = rng.negative_binomial(0.8, 0.3, size=(n, d)).astype(dtype)
+    X[1] = 0.0
+    X[:, 3] = 0.0
+    X[2, 5], X[4, 6] = 300.0, 75.0  # beyond the exact finite sums of the Numba kernel
+    if sparse:
+        X = sp.csr_matrix(X)
+    return X, rng.gamma(2.0, 0.5, size=n), np.exp(rng.normal(0.0, 1.5, size=d))

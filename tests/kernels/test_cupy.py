@@ -80,3 +80,34 @@ def test_auto_backend_picks_cupy_for_cupy_input():
     X = cp.asarray(_problem()[0])
     assert kernels.resolve_backend("auto", X) == "cupy"
     assert kernels.get_backend("auto", X).name == "cupy"
+
+
+# ---- contract additions of issue 10 (written without a GPU; these tests are their first run on one)
+from tests.kernels.problems import count_problem, known_rows, level_problem  # noqa: E402
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_fixed_rows_match_reference(sparse):
+    X, T, A, B, w, z, r, uniforms = _problem(sparse=sparse)
+    fixed = known_rows(X.shape[0], A.shape[0])
+    for mode in (SOFT, HARD, SAMPLE):
+        args = (T, A, B, w, z, r, mode, uniforms, fixed)
+        _assert_same(cb.row_estep(cb.prepare(X), *args), ref.row_estep(X, *args), 1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_levels_and_projections_match_reference(sparse):
+    X, T, A, w, z, r, uniforms = level_problem(sparse=sparse)
+    fixed = known_rows(X.shape[0], A.shape[0], seed=1)
+    for mode in (SOFT, HARD, SAMPLE):
+        args = (T, A, None, w, z, r, mode, uniforms, fixed, 4)
+        _assert_same(cb.row_estep(cb.prepare(X), *args), ref.row_estep(X, *args), 1e-10)
+    np.testing.assert_allclose(cb.to_numpy(cb.project(cb.prepare(X), T, 4)), ref.project(X, T, 4), rtol=1e-10)
+    np.testing.assert_allclose(cb.to_numpy(cb.project(cb.prepare(X), T)), ref.project(X, T), rtol=1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_nb_size_terms_match_reference(sparse):
+    X, size, theta = count_problem(sparse=sparse)
+    for a, b in zip(cb.nb_size_terms(cb.prepare(X), size, theta), ref.nb_size_terms(X, size, theta)):
+        np.testing.assert_allclose(cb.to_numpy(a), b, rtol=1e-9, atol=1e-9)

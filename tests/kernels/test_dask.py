@@ -143,3 +143,86 @@ def test_sample_mode_needs_uniforms():
     X, T, A, B, w, *_ = half_step_problem()
     with pytest.raises(ValueError, match="uniform"):
         dk.row_estep(dk.prepare(lazy(X)), T, A, None, w, mode=SAMPLE)
+
+
+# ---- the contract's additions for the families (issue 10) on row blocks: known rows, levels, project, NB
+from tests.kernels.problems import count_problem, known_rows, level_problem  # noqa: E402
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
+def test_fixed_rows_and_columns_match_reference(sparse, mode):
+    X, T, A, B, w, z, r, uniforms = half_step_problem(sparse=sparse)
+    fixed = known_rows(X.shape[0], A.shape[0])
+    args = (T, A, B, w, z, r, mode, uniforms, fixed)
+    _assert_same(dk.row_estep(dk.prepare(lazy(X)), *args), ref.row_estep(X, *args), 1e-10)
+    rng = np.random.default_rng(5)
+    S = rng.dirichlet(np.ones(4), size=X.shape[0])
+    d = X.shape[1]
+    col_args = (S, rng.normal(size=(A.shape[0], 4)), None, w, None, None, mode, rng.random(d),
+                known_rows(d, A.shape[0], seed=2))
+    _assert_same(dk.row_estep(dk.transpose(dk.prepare(lazy(X))), *col_args),
+                 ref.row_estep(ref.transpose(X), *col_args), 1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
+def test_levels_on_rows_and_columns_match_reference(sparse, dtype, mode):
+    X, T, A, w, z, r, uniforms = level_problem(n=45, d=70, sparse=sparse, dtype=dtype)
+    fixed = known_rows(X.shape[0], A.shape[0], seed=1)
+    args = (T, A, None, w, z, r, mode, uniforms, fixed, 4)
+    Xp = dk.prepare(lazy(X, rows=10))
+    _assert_same(dk.row_estep(Xp, *args), ref.row_estep(X, *args), 1e-10)
+    rng = np.random.default_rng(2)
+    S = rng.dirichlet(np.ones(4), size=X.shape[0])
+    col_args = (S, rng.normal(size=(3, 3 * 4)), None, rng.normal(size=3), None, None, mode, rng.random(70),
+                known_rows(70, 3, seed=3), 4)
+    _assert_same(dk.row_estep(dk.transpose(Xp), *col_args), ref.row_estep(ref.transpose(X), *col_args), 1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_level_block_stats_match_reference(sparse):
+    X, T = level_problem(n=45, d=70, sparse=sparse)[:2]
+    S = np.random.default_rng(0).dirichlet(np.ones(3), size=X.shape[0])
+    Xp = dk.prepare(lazy(X, rows=10))
+    np.testing.assert_allclose(dk.block_stats(Xp, S, T, levels=4)[0], ref.block_stats(X, S, T, levels=4)[0],
+                               rtol=1e-10)
+    np.testing.assert_allclose(dk.block_stats(dk.transpose(Xp), T, S, levels=4)[0],
+                               ref.block_stats(ref.transpose(X), T, S, levels=4)[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("levels", [None, 4], ids=["values", "levels"])
+def test_project_on_rows_and_columns_matches_reference(sparse, levels):
+    X = (level_problem(n=45, d=70, sparse=sparse)[0] if levels else half_step_problem(n=45, d=70, sparse=sparse)[0])
+    rng = np.random.default_rng(3)
+    T, S = rng.dirichlet(np.ones(5), size=70), rng.dirichlet(np.ones(3), size=45)
+    Xp = dk.prepare(lazy(X, rows=10))
+    np.testing.assert_allclose(dk.project(Xp, T, levels), ref.project(X, T, levels), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dk.project(dk.transpose(Xp), S, levels), ref.project(ref.transpose(X), S, levels),
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_nb_size_terms_add_up_over_row_blocks(sparse):
+    X, size, theta = count_problem(sparse=sparse)
+    got = dk.nb_size_terms(dk.prepare(lazy(X, rows=7)), size, theta)
+    for a, b in zip(got, ref.nb_size_terms(X, size, theta)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="row_size"):
+        dk.nb_size_terms(dk.prepare(lazy(X)), size[:-1], theta)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_numba_level_column_sums_and_fixed_finish_match_reference(sparse):
+    X = level_problem(n=45, d=70, sparse=sparse)[0]
+    rng = np.random.default_rng(6)
+    S = rng.dirichlet(np.ones(3), size=45)
+    U, V = nb.column_sums(X, S, levels=4)
+    np.testing.assert_allclose(U, ref.column_sums(X, S, levels=4)[0], rtol=1e-12)
+    assert V is None and U.shape == (70, 3 * 3)
+    A, w, fixed = rng.normal(size=(4, 9)), rng.normal(size=4), known_rows(70, 4, seed=4)
+    for mode in (SOFT, HARD):
+        _assert_same(nb.finish_estep(U, None, A, None, w, mode=mode, fixed=fixed),
+                     ref.finish_estep(U, None, A, None, w, mode=mode, fixed=fixed), 1e-10)

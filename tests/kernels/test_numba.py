@@ -168,3 +168,94 @@ def test_csr_transpose_view_matches_reference_in_every_mode(parallel, dtype):
                          ref.row_estep(Xt_ref, S, A, B, w, z, r, mode, uniforms), RTOL[dtype])
         for got, want in zip(nb.block_stats(Xt, R, S, True), ref.block_stats(Xt_ref, R, S, True)):
             np.testing.assert_allclose(got, want, rtol=RTOL[dtype])
+
+
+# ---- contract additions of issue 10: known rows, categorical levels, projections, NB size terms
+from tests.kernels.problems import count_problem, known_rows, level_problem  # noqa: E402
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
+def test_fixed_rows_match_reference(sparse, mode):
+    X, T, A, B, w, z, r, uniforms = _problem(sparse=sparse)
+    fixed = known_rows(X.shape[0], A.shape[0])
+    args = (T, A, B, w, z, r, mode, uniforms, fixed)
+    want = ref.row_estep(X, *args)
+    _assert_same(nb.row_estep(nb.prepare(X), *args), want, 1e-10)
+    known = fixed >= 0
+    np.testing.assert_array_equal(want.S[known].argmax(axis=1), fixed[known])
+    assert np.all(want.S[known].max(axis=1) == 1.0)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", [SOFT, HARD, SAMPLE], ids=["soft", "hard", "sample"])
+def test_levels_match_reference(sparse, dtype, mode):
+    X, T, A, w, z, r, uniforms = level_problem(sparse=sparse, dtype=dtype)
+    fixed = known_rows(X.shape[0], A.shape[0], seed=1)
+    args = (T, A, None, w, z, r, mode, uniforms, fixed, 4)
+    _assert_same(nb.row_estep(nb.prepare(X), *args), ref.row_estep(X, *args), 1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_levels_on_the_transpose_match_reference(sparse, parallel):
+    X = level_problem(n=45, d=70, sparse=sparse)[0]
+    rng = np.random.default_rng(2)
+    S = rng.dirichlet(np.ones(4), size=X.shape[0])
+    A, wc, uniforms = rng.normal(size=(3, 3 * 4)), rng.normal(size=3), rng.random(X.shape[1])
+    fixed = known_rows(X.shape[1], 3, seed=3)
+    Xt_ref, Xt = ref.transpose(ref.prepare(X)), nb.transpose(nb.prepare(X))
+    with kernels.config_context(parallel_min_values=0) if parallel else contextlib.nullcontext():
+        for mode in (SOFT, HARD, SAMPLE):
+            args = (S, A, None, wc, None, None, mode, uniforms, fixed, 4)
+            _assert_same(nb.row_estep(Xt, *args), ref.row_estep(Xt_ref, *args), 1e-10)
+        np.testing.assert_allclose(nb.project(Xt, S, 4), ref.project(Xt_ref, S, 4), rtol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_level_counts_add_up_to_the_non_zero_cells(sparse):
+    X, T = level_problem(sparse=sparse)[:2]
+    U = nb.project(nb.prepare(X), T, 4)  # one-hot blocks of u, levels 1..3
+    nonzero = np.asarray((X != 0).astype(float) @ T)
+    np.testing.assert_allclose(U.reshape(X.shape[0], 3, -1).sum(axis=1), nonzero, rtol=1e-12)
+    S = np.random.default_rng(0).dirichlet(np.ones(3), size=X.shape[0])
+    np.testing.assert_allclose(nb.block_stats(nb.prepare(X), S, T, levels=4)[0],
+                               ref.block_stats(X, S, T, levels=4)[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_project_matches_reference(sparse, dtype):
+    X, T = _problem(sparse=sparse, dtype=dtype)[:2]
+    with kernels.config_context(parallel_min_values=0):
+        np.testing.assert_allclose(nb.project(nb.prepare(X), T), ref.project(X, T), rtol=RTOL[dtype])
+    S = np.random.default_rng(3).dirichlet(np.ones(4), size=X.shape[0])
+    np.testing.assert_allclose(nb.project(nb.transpose(nb.prepare(X)), S),
+                               ref.project(ref.transpose(ref.prepare(X)), S), rtol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_nb_size_terms_match_reference(sparse, parallel):
+    X, size, theta = count_problem(sparse=sparse)
+    with kernels.config_context(parallel_min_values=0) if parallel else contextlib.nullcontext():
+        got = nb.nb_size_terms(nb.prepare(X), size, theta)
+    for a, b in zip(got, ref.nb_size_terms(X, size, theta)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    assert got[0][3] == 0 and got[1][3] == 0  # an all-zero column contributes nothing
+
+
+def test_nb_size_derivatives_are_the_derivatives():
+    X, size, theta = count_problem(sparse=True, seed=4)
+    h = 1e-6
+    value, first, second = nb.nb_size_terms(nb.prepare(X), size, theta)
+    up, down = (nb.nb_size_terms(nb.prepare(X), size, theta * (1 + s * h)) for s in (1, -1))
+    np.testing.assert_allclose(first, (up[0] - down[0]) / (2 * h * theta), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(second, (up[1] - down[1]) / (2 * h * theta), rtol=1e-5, atol=1e-6)
+
+
+def test_fixed_labels_out_of_range_rejected():
+    X, T, A, B, w = _problem()[:5]
+    with pytest.raises(ValueError, match="fixed"):
+        nb.row_estep(X, T, A, B, w, fixed=np.full(X.shape[0], A.shape[0]))

@@ -94,18 +94,24 @@ def test_too_many_clusters_warn_and_stay_finite():
     assert np.all(np.isfinite(m.row_posterior_))
 
 
-def test_blocks_of_an_empty_cluster_take_the_mean_of_x():
+@pytest.mark.parametrize("effects", [False, True])
+def test_blocks_of_an_empty_cluster_take_the_mean_of_x(effects):
     X, _, _ = make_lbm(60, 30, 2, 2, family="poisson", signal=1.0, random_state=0)
     with pytest.warns(RuntimeWarning, match="clusters are empty"):
-        m = LatentBlockModel(12, 2, algorithm="cem", init="random", n_init=1, random_state=0).fit(X)
+        m = LatentBlockModel(12, 2, algorithm="cem", init="random", n_init=1, poisson_effects=effects,
+                             random_state=0).fit(X)
     empty = np.setdiff1d(np.arange(12), m.row_labels_)
     assert empty.size
-    np.testing.assert_allclose(m.params_["lambda"][empty], X.mean(), rtol=1e-12)
+    # the pooled rate: the mean of X, or 1 relative to the effects (sum of X over sum of r_i c_j / N)
+    np.testing.assert_allclose(m.params_["lambda"][empty], 1.0 if effects else X.mean(), rtol=1e-12)
 
 
 def test_init_with_given_partition_starts_there():
     X, z, w = make_lbm(200, 80, 3, 2, family="poisson", signal=1.0, random_state=0)
-    m = LatentBlockModel(3, 2, init=(z, w), n_init=1, algorithm="cem", random_state=0).fit(X)
+    # the plain model generated X (two of its rows are nearly proportional over 2 column clusters,
+    # which the effects model cannot tell apart)
+    m = LatentBlockModel(3, 2, init=(z, w), n_init=1, algorithm="cem", poisson_effects=False,
+                         random_state=0).fit(X)
     assert np.array_equal(m.row_labels_, z) and np.array_equal(m.column_labels_, w)
 
 
@@ -147,3 +153,13 @@ def test_dask_array_with_nan_rejected():
     X[3, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         LatentBlockModel(2, 2).fit(da.from_array(X, chunks=(5, 10)))
+
+
+def test_poisson_effects_are_the_default():
+    assert LatentBlockModel().poisson_effects is True
+    X, _, _ = make_lbm(200, 60, 2, 2, family="poisson", row_effects=True, random_state=0)
+    m = LatentBlockModel(2, 2, n_init=1, random_state=0).fit(X)
+    plain = LatentBlockModel(2, 2, n_init=1, poisson_effects=False, random_state=0).fit(X)
+    assert m.family_ == "poisson" and not np.allclose(m.params_["lambda"], plain.params_["lambda"])
+    # relative to the effects the rates average about 1; without them, about the mean count
+    assert 0.5 < np.median(m.params_["lambda"]) < 2 < np.median(plain.params_["lambda"])

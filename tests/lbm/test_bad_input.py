@@ -118,3 +118,68 @@ def test_converged_fit_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         assert LatentBlockModel(2, 2, n_init=1, random_state=0).fit(GOOD).converged_
+
+
+# ---- families of issue 10, and large magnitudes / offsets (issue 17, item 9)
+@pytest.mark.parametrize("family", ["nb", "categorical"])
+@pytest.mark.parametrize("change", [-1.0, 0.5], ids=["negative", "non-integer"])
+def test_counts_and_levels_need_non_negative_integers(family, change):
+    X = GOOD.copy()
+    X[2, 3] = change
+    with pytest.raises(ValueError, match=f"family='{family}'"):
+        LatentBlockModel(2, 2, family=family).fit(X)
+    with pytest.raises(ValueError, match=f"family='{family}'"):
+        LatentBlockModel(2, 2, family=family).fit(sp.csr_matrix(X))
+
+
+def test_too_many_categorical_levels_rejected_with_the_count():
+    X = np.arange(200, dtype=float).reshape(20, 10) % 12
+    with pytest.raises(ValueError, match="found 12 levels.*max_levels=10"):
+        LatentBlockModel(2, 2, family="categorical").fit(X)
+    model = LatentBlockModel(2, 2, family="categorical", max_levels=12, n_init=1, random_state=0).fit(X)
+    assert model.params_["alpha"].shape[1] == 12
+
+
+@pytest.mark.parametrize("value", [1, 1.5, "10"])
+def test_max_levels_must_be_an_int_of_at_least_two(value):
+    error = ValueError if value == 1 else TypeError
+    with pytest.raises(error, match="max_levels"):
+        LatentBlockModel(2, 2, family="categorical", max_levels=value).fit(GOOD)
+
+
+@pytest.mark.parametrize("family", ["poisson", "gaussian"])
+def test_a_value_of_1e160_no_longer_overflows(family):
+    X = GOOD.copy()
+    X[0, 0] = 1e160
+    if family == "gaussian":  # its squares overflow: rejected, naming the magnitude
+        with pytest.raises(ValueError, match="values up to 1e\\+160.*Divide X by a constant"):
+            LatentBlockModel(2, 2, family=family).fit(X)
+        return
+    model = LatentBlockModel(2, 2, family=family, n_init=2, random_state=0).fit(X)
+    assert np.isfinite(model.elbo_) and np.isfinite(model.icl_) and np.isfinite(model.score(X))
+    assert all(np.all(np.isfinite(v)) for v in model.params_.values())
+    assert np.all(np.isfinite(model.row_posterior_))
+
+
+@pytest.mark.parametrize("family", ["poisson", "nb", "gaussian"])
+def test_values_beyond_float64_sums_rejected_naming_the_magnitude(family):
+    X = GOOD.copy()
+    X[0, 0] = 1e300
+    with pytest.raises(ValueError, match="up to 1e\\+300"):
+        LatentBlockModel(2, 2, family=family).fit(X)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e7, 1e8, 1e12])
+def test_gaussian_blocks_on_a_large_offset_are_recovered(offset):
+    # E[x^2] - E[x]^2 lost every digit of the 0.01 block variances at offset 1e8 (column ARI ~0)
+    from coclust_deep.metrics import ari
+
+    rng = np.random.default_rng(0)
+    z, w = np.repeat([0, 1], 100), np.repeat([0, 1], 50)
+    X = np.array([[0.0, 1.0], [1.0, 0.0]])[z][:, w] + 0.1 * rng.standard_normal((200, 100)) + offset
+    model = LatentBlockModel(2, 2, family="gaussian", n_init=2, tol=0, max_iter=20, random_state=0).fit(X)
+    assert ari(z, model.row_labels_) == 1.0 and ari(w, model.column_labels_) == 1.0
+    np.testing.assert_allclose(model.params_["var"], 0.01, rtol=0.1)
+    np.testing.assert_allclose(np.sort(model.params_["mean"].ravel()) - offset, [0, 0, 1, 1], atol=0.01)
+    h = np.asarray(model.elbo_history_)
+    assert np.all(np.diff(h) >= -1e-9 * np.abs(h[:-1]))

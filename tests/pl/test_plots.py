@@ -85,9 +85,26 @@ def test_show_true_returns_none(monkeypatch):
     assert shown == [True]
 
 
-def test_default_never_shows(monkeypatch):
-    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("plt.show() called"))
-    pl.blocks(_fitted())
+def test_default_follows_scanpy_autoshow(monkeypatch):
+    import scanpy as sc
+
+    adata = _fitted()
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(True))
+    sc.settings.autoshow = True  # restored by the no_autoshow fixture
+    assert pl.blocks(adata) is None and shown == [True]
+    sc.settings.autoshow = False  # restored by the no_autoshow fixture
+    assert isinstance(pl.blocks(adata), matplotlib.axes.Axes) and shown == [True]
+
+
+def test_given_axes_are_not_shown_by_default(monkeypatch):
+    import scanpy as sc
+
+    monkeypatch.setattr(plt, "show", lambda *a, **k: pytest.fail("plt.show() called on the caller's axes"))
+    sc.settings.autoshow = True  # restored by the no_autoshow fixture
+    fig, (left, right) = plt.subplots(1, 2)
+    adata = _fitted()
+    assert pl.block_means(adata, ax=left) is left and pl.blocks(adata, ax=right) is right
 
 
 def test_save_suffix_goes_to_scanpy_figdir(tmp_path):
@@ -159,3 +176,98 @@ def test_pbmc68k_blocks_from_sparse_raw(tmp_path):
     path = tmp_path / "pbmc.png"
     pl.blocks(adata, max_rows=200, save=path)
     assert Path(path).read_bytes()[:4] == PNG_MAGIC
+
+
+def _annotated():
+    """Counts with unequal planted clusters, a cell-type column and gene names."""
+    X, rows, cols = make_lbm(150, 60, 3, 3, family="poisson", signal=0.9, random_state=2)
+    adata = ad.AnnData(X)
+    adata.obs["cell_type"] = np.array(["T", "B", "NK"])[rows]
+    adata.var_names = [f"gene{j}" for j in range(60)]
+    tl.lbm(adata, 3, 3, n_init=2, random_state=0)
+    return adata
+
+
+def test_colour_bars_are_labelled():
+    adata = _annotated()
+    ax = pl.blocks(adata, log=True)
+    assert ax.child_axes[0].get_ylabel() == "log1p(X)"
+    assert pl.block_means(adata).child_axes[0].get_ylabel() == "block mean"
+    assert pl.block_means(adata, colorbar_label="rate").child_axes[0].get_ylabel() == "rate"
+
+
+def test_cell_clusters_named_by_majority_label():
+    adata = _annotated()
+    ax = pl.blocks(adata, cell_names="cell_type")
+    for tick, cluster in zip(ax.get_yticklabels(), adata.obs["lbm"].cat.categories):
+        cells = adata.obs.loc[adata.obs["lbm"] == cluster, "cell_type"]
+        majority = cells.value_counts()
+        assert tick.get_text() == f"{cluster} {majority.index[0]} ({majority.iloc[0] / len(cells):.0%})"
+    labels = [t.get_text() for t in pl.block_means(adata, cell_names="cell_type").get_yticklabels()]
+    assert all(" T " in x or " B " in x or " NK " in x for x in labels)
+    with pytest.raises(KeyError, match="cell_names"):
+        pl.blocks(adata, cell_names="nope")
+
+
+def test_gene_clusters_show_their_top_genes():
+    adata = _annotated()
+    tl.gene_modules(adata, "lbm", n_top=2)
+    ax = pl.block_means(adata, top_genes=2)
+    for tick, (module, genes) in zip(ax.get_xticklabels(), adata.uns["lbm"]["module_genes"].items()):
+        assert tick.get_text().startswith(f"{module} (") and tick.get_text().endswith(", ".join(genes))
+
+
+def test_top_genes_without_stored_modules_leave_adata_alone():
+    adata = _annotated()
+    before = set(adata.uns["lbm"])
+    ax = pl.blocks(adata, top_genes=1)
+    assert ":" in ax.get_xticklabels()[0].get_text()
+    assert set(adata.uns["lbm"]) == before
+
+
+def test_hide_and_shrink_gene_clusters():
+    adata = _annotated()
+    sizes = adata.var["lbm"].value_counts()
+    ax = pl.blocks(adata, hide_gene_clusters="largest")
+    assert ax.get_images()[0].get_array().shape[1] == 60 - sizes.max()
+    assert len(ax.get_xticks()) == 2
+    ax = pl.blocks(adata, genes_per_cluster=4)
+    assert ax.get_images()[0].get_array().shape[1] == 12
+    ax = pl.block_means(adata, hide_gene_clusters=["1"])
+    assert ax.get_images()[0].get_array().shape == (3, 2)
+    with pytest.raises(ValueError, match="every gene cluster"):
+        pl.blocks(adata, hide_gene_clusters=["0", "1", "2"])
+    with pytest.raises(ValueError, match="not gene clusters"):
+        pl.blocks(adata, hide_gene_clusters=["7"])
+
+
+def test_tight_layout_keeps_colour_bars_off_the_neighbour():
+    import warnings
+
+    adata = _annotated()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "not compatible with tight_layout"
+        pl.block_means(adata, ax=left)
+        pl.blocks(adata, ax=right)
+        fig.tight_layout()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    left_extent = left.get_tightbbox(renderer)  # includes its colour bar (an inset)
+    right_box = right.get_window_extent(renderer)
+    assert left_extent.x1 <= right_box.x0
+    assert left.child_axes and right.child_axes
+    assert left.get_position().width > 0.2  # the colour bar did not eat the axes
+
+
+def test_save_logs_the_path_as_scanpy(tmp_path, scanpy_log):
+    import scanpy as sc
+
+    previous = sc.settings.figdir
+    sc.settings.figdir = tmp_path
+    try:
+        pl.blocks(_annotated(), save="_pbmc.pdf")
+    finally:
+        sc.settings.figdir = previous
+    assert (tmp_path / "blocks_pbmc.pdf").exists()
+    assert f"saving figure to file {tmp_path / 'blocks_pbmc.pdf'}" in scanpy_log.getvalue()

@@ -3,6 +3,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.cluster import SpectralCoclustering as SkSpectralCoclustering
 
@@ -102,3 +103,35 @@ def test_estimator_instance_keeps_its_family(counts):
     binary = ad.AnnData((counts.X > 2).astype(float))
     tl.cocluster(binary, coclust_deep.LatentBlockModel(3, 3, family="gaussian", n_init=1), key_added="g")
     assert binary.uns["g"]["family"] == "gaussian"
+
+
+def _planted_bicluster(sparse=False):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 10, size=(50, 30))
+    X[5:20, 3:12] = 4.0 + np.arange(9)[None, :] * 0.5  # an additive (here column-only) pattern
+    adata = ad.AnnData(sp.csr_matrix(X) if sparse else X)
+    return adata, X
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_cheng_church_writes_boolean_memberships(sparse):
+    adata, X = _planted_bicluster(sparse)
+    tl.cocluster(adata, "cheng_church", n_biclusters=2, delta=0.01, random_state=0)
+    rows, cols = adata.obsm["cheng_church_biclusters"], adata.varm["cheng_church_biclusters"]
+    assert rows.dtype == bool and rows.shape == (50, 2) and cols.shape == (30, 2)
+    assert np.flatnonzero(rows[:, 0]).tolist() == list(range(5, 20))
+    assert np.flatnonzero(cols[:, 0]).tolist() == list(range(3, 12))
+    assert "cheng_church" not in adata.obs and "cheng_church" not in adata.var  # overlapping: no partition
+    assert adata.uns["cheng_church"]["residues"][0] <= 0.01
+    assert adata.uns["cheng_church"]["bicluster_sizes"]["n_cells"].tolist()[0] == 15
+    assert sp.issparse(adata.X) == sparse
+
+
+def test_cheng_church_round_trips_and_rejects_cluster_numbers(tmp_path):
+    adata, _ = _planted_bicluster()
+    tl.cocluster(adata, "cheng_church", n_biclusters=2, delta=0.01, random_state=0)
+    adata.write_h5ad(tmp_path / "cc.h5ad")
+    back = ad.read_h5ad(tmp_path / "cc.h5ad")
+    np.testing.assert_array_equal(back.varm["cheng_church_biclusters"], adata.varm["cheng_church_biclusters"])
+    with pytest.raises(ValueError, match="pass n_biclusters="):
+        tl.cocluster(adata, "cheng_church", 2, 2, key_added="other")

@@ -90,3 +90,16 @@ def test_bad_arguments():
         deep_cocluster(adata, 3, 3, obs_views=["short"], **FAST)
     with pytest.raises(ValueError, match="device"):
         deep_cocluster(adata, 3, 3, device="quantum", **FAST)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+def test_mudata_modality_with_a_view_from_another_modality():
+    mudata = pytest.importorskip("mudata")
+    rna = sc.datasets.pbmc68k_reduced()[:200].copy()
+    prot = ad.AnnData(rna.obsm["X_pca"][::-1, :6].copy())  # a second modality, cells in another order
+    prot.obs_names = rna.obs_names[::-1]
+    mdata = mudata.MuData({"rna": rna, "prot": prot})
+    tl.deep_cocluster(mdata, 4, 3, mod="rna", use_raw=True, obs_views=["prot:X"], **FAST)
+    assert mdata["rna"].obs["deep"].nunique() <= 4
+    assert list(mdata["rna"].uns["deep"]["params"]["obs_views"]) == ["prot:X"]
+    assert "deep" not in mdata["prot"].obs

@@ -14,7 +14,9 @@ FIT = {"n_init": 2, "max_iter": 50}
 
 
 def _counts_adata(sparse=False, seed=0):
-    X, rows, cols = make_lbm(120, 80, 3, 2, family="poisson", sparse=sparse, signal=0.9, random_state=seed)
+    # full contrast: the default Poisson model has row and column effects, so rows must differ in profile,
+    # not only in level (over 2 column clusters, a profile is one ratio)
+    X, rows, cols = make_lbm(120, 80, 3, 2, family="poisson", sparse=sparse, signal=1.0, random_state=seed)
     adata = ad.AnnData(X)
     adata.obs["truth"] = pd.Categorical(rows.astype(str))
     adata.var["truth"] = pd.Categorical(cols.astype(str))
@@ -241,3 +243,27 @@ def test_use_raw_with_more_genes_than_adata(counts):
     assert subset.uns["lbm"]["n_vars_fitted"] == 80  # every raw gene was fitted
     assert subset.var["lbm"].shape == (50,) and (subset.var["lbm"] != "unassigned").all()
     np.testing.assert_allclose(subset.varm["lbm_column_posterior"].sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("family", ["nb", "categorical"])
+def test_new_families_write_their_parameters(family):
+    X, rows, cols = make_lbm(400, 300, 3, 2, family=family, signal=1.0, sparse=True, random_state=2)
+    adata = ad.AnnData(X)
+    tl.lbm(adata, 3, 2, family=family, random_state=0, n_init=4)
+    entry = adata.uns["lbm"]
+    assert entry["family"] == family and entry["params"]["family"] == family
+    assert ari(rows, adata.obs["lbm"]) >= 0.9
+    if family == "nb":
+        assert entry["block_params"]["theta"].shape == (300,) and entry["block_params"]["lambda"].shape == (3, 2)
+    else:
+        assert entry["block_params"]["alpha"].shape == (3, 3, 2) and "icl_exact" in entry
+
+
+def test_nb_result_survives_h5ad(tmp_path):
+    X, _, _ = make_lbm(100, 40, 2, 2, family="nb", random_state=3)
+    adata = ad.AnnData(X)
+    tl.lbm(adata, 2, 2, family="nb", **FIT)
+    adata.write_h5ad(tmp_path / "nb.h5ad")
+    back = ad.read_h5ad(tmp_path / "nb.h5ad")
+    np.testing.assert_array_equal(back.uns["lbm"]["block_params"]["theta"], adata.uns["lbm"]["block_params"]["theta"])
+    assert back.uns["lbm"]["family"] == "nb"

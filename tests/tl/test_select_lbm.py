@@ -10,7 +10,8 @@ from coclust_deep.datasets import make_lbm
 
 @pytest.fixture
 def counts():
-    X, _, _ = make_lbm(120, 80, 3, 2, family="poisson", signal=0.9, random_state=1)
+    # full contrast: the default Poisson model (with effects) tells rows apart by profile, not level
+    X, _, _ = make_lbm(120, 80, 3, 2, family="poisson", signal=1.0, random_state=0)
     return ad.AnnData(X)
 
 
@@ -43,3 +44,29 @@ def test_copy_semantics(counts):
 def test_grid_beyond_data_raises(counts):
     with pytest.raises(ValueError, match="n_col_clusters"):
         tl.select_lbm(counts, [2], [100])
+
+
+def test_exact_icl_criterion_is_recorded(counts):
+    tl.select_lbm(counts, [2, 3], [2], criterion="icl_exact", n_init=1, max_iter=30)
+    table = pd.DataFrame(counts.uns["lbm"]["icl_table"])
+    assert "icl_exact" in table and counts.uns["lbm"]["params"]["criterion"] == "icl_exact"
+    assert counts.uns["lbm"]["icl_exact"] == pytest.approx(table["icl_exact"].max())
+
+
+def test_select_lbm_accepts_the_negative_binomial():
+    X, _, _ = make_lbm(300, 200, 2, 2, family="nb", signal=1.0, random_state=4)
+    adata = ad.AnnData(X)
+    tl.select_lbm(adata, [1, 2, 3], [2], family="nb", n_init=2, max_iter=50)
+    assert adata.uns["lbm"]["family"] == "nb" and adata.obs["lbm"].nunique() == 2
+
+
+def test_unknown_criterion_raises(counts):
+    with pytest.raises(ValueError, match="criterion"):
+        tl.select_lbm(counts, [2], [2], criterion="aic")
+
+
+def test_bad_grid_values_raise_before_fitting(counts):
+    with pytest.raises(TypeError, match="whole numbers"):
+        tl.select_lbm(counts, [2.5], [2], verbose=False)
+    tl.select_lbm(counts, 3, [2, 3], n_init=1, max_iter=20, verbose=False)  # one int is a grid of one
+    assert counts.uns["lbm"]["params"]["n_row_clusters_grid"].tolist() == [3]

@@ -114,7 +114,7 @@ def counts():
 def test_result_key_spells_column_in_full():
     assert [result_key("k", p) for p in PARTS] == [
         ("obs", "k"), ("var", "k"), ("obsm", "k_row_posterior"), ("varm", "k_column_posterior"),
-        ("obsm", "X_k"), ("varm", "X_k"),
+        ("obsm", "X_k"), ("varm", "X_k"), ("obsm", "k_biclusters"), ("varm", "k_biclusters"),
     ]
 
 

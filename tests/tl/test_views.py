@@ -151,3 +151,32 @@ def test_read_views_rejects_non_finite_views(adata):
     adata.obsm["bad"] = np.full((6, 2), np.nan)
     with pytest.raises(ValueError, match="NaN"):
         read_views(adata, ["bad"], "obs")
+
+
+def test_anndata_source_gives_its_x_matched_by_cell_name(adata):
+    adata.obs_names = [f"c{i}" for i in range(6)]
+    source = ad.AnnData(np.arange(12.0).reshape(6, 2))
+    source.obs_names = [f"c{i}" for i in range(6)][::-1]
+    source.obsm["X_pca"] = np.arange(6.0).reshape(6, 1)
+    tl.add_view(adata, "prot", source)
+    np.testing.assert_array_equal(adata.obsm["view_prot"], source.X[::-1])
+    tl.add_view(adata, "pca", source, key="X_pca")
+    np.testing.assert_array_equal(adata.obsm["view_pca"], source.obsm["X_pca"][::-1])
+
+
+def test_anndata_source_missing_cells_or_key_raise(adata):
+    source = ad.AnnData(np.ones((6, 2)))
+    source.obs_names = [f"other{i}" for i in range(6)]
+    with pytest.raises(ValueError, match="lacks 6 of the 6 cells"):
+        tl.add_view(adata, "prot", source)
+    with pytest.raises(KeyError, match="X_umap"):
+        tl.add_view(adata, "prot", ad.AnnData(np.ones((6, 2))), key="X_umap")
+
+
+def test_other_objects_get_a_clear_error(adata):
+    with pytest.raises(ValueError, match="names a MuData modality"):
+        tl.add_view(adata, "prot", "prot:X")
+    with pytest.raises(TypeError, match="AnnData"):
+        tl.add_view(adata, "prot", object())
+    with pytest.raises(ValueError, match="key= picks"):
+        tl.add_view(adata, "prot", np.ones((6, 2)), key="X")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .._blocks import block_means as hard_block_means
 from .._docs import inject_docs
 from .._validation import check_seed
 from ..tl._utils import UNASSIGNED, check_adata, get_fitted_matrix
@@ -347,10 +348,6 @@ def block_means(
 def _means_from_data(adata, key, row_labels, col_labels):
     """Block means of the fitted matrix from hard partitions (results without uns means)."""
     data = get_fitted_matrix(adata, key)
-    X = data.X[:, data.columns]
-    R = sp.csr_matrix((np.ones(adata.n_obs), (row_labels.cat.codes.to_numpy(), np.arange(adata.n_obs))))
-    codes = col_labels.cat.codes.to_numpy()[data.genes]
-    C = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)))
-    sums = np.asarray((R @ X @ C).todense() if sp.issparse(X) else R @ np.asarray(X) @ C)
-    sizes = np.outer(np.asarray(R.sum(axis=1)).ravel(), np.asarray(C.sum(axis=0)).ravel())
-    return sums / np.maximum(sizes, 1)
+    return hard_block_means(data.X[:, data.columns], row_labels.cat.codes.to_numpy(),
+                       col_labels.cat.codes.to_numpy()[data.genes], len(row_labels.cat.categories),
+                       len(col_labels.cat.categories))

@@ -76,8 +76,10 @@ def lbm(
         Also ``family`` (the one fitted; ``params["family_requested"]`` is
         what was asked), ``block_params`` (dict of arrays: ``p``, ``lambda``,
         ``mean``/``var`` of shape ``(g, m)``; ``theta``, one dispersion per
-        fitted gene, for ``"nb"``; ``alpha`` ``(g, n_levels, m)`` for
-        ``"categorical"``), ``block_means`` ``(g, m)``, ``icl_exact`` (exact
+        fitted gene, for ``"nb"``; ``alpha`` ``(g, m, n_levels)`` for
+        ``"categorical"``, each block's distribution over the levels: the
+        estimator's ``params_["alpha"]`` with the cluster axes first, as
+        every cluster-indexed ``uns`` entry has them), ``block_means`` ``(g, m)``, ``icl_exact`` (exact
         ICL where the family has conjugate priors, else absent),
         ``row_proportions``, ``column_proportions``, ``icl``, ``elbo``,
         ``elbo_history``, ``n_iter``, ``converged``, ``backend``,
@@ -142,7 +144,8 @@ def lbm_result(model, data):
         uns={
             "family": model.family_,
             **({} if model.icl_exact_ is None else {"icl_exact": float(model.icl_exact_)}),
-            "block_params": {name: np.asarray(v) for name, v in model.params_.items()},
+            "block_params": {name: np.moveaxis(v, 1, 2) if name == "alpha" else np.asarray(v)
+                             for name, v in model.params_.items()},
             "block_means": np.asarray(model.block_means_),
             "row_proportions": np.asarray(model.row_proportions_),
             "column_proportions": np.asarray(model.column_proportions_),

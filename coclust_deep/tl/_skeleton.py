@@ -345,20 +345,26 @@ class Tool:
 def size_order(labels, n_clusters=0):
     """``order`` such that cluster ``order[k]`` becomes cluster ``k``: largest first.
 
-    Ties keep the original order; clusters without members (up to
-    ``n_clusters``) come last. Negative labels are not clusters and are
-    not counted.
+    Equal sizes go by first member (the cluster of the earliest row or
+    column comes first), so one partition gets one numbering whatever label
+    ids the estimator gave it; clusters without members (up to
+    ``n_clusters``) come last. Negative labels are not clusters and are not
+    counted.
 
     Examples
     --------
     >>> size_order([2, 2, 0, 1, 1, 1], n_clusters=4).tolist()
     [1, 2, 0, 3]
+    >>> size_order([1, 0, 0, 1]).tolist()  # a tie: cluster 1 has the first member
+    [1, 0]
     """
     labels = np.asarray(labels).astype(np.int64).ravel()
     labels = labels[labels >= 0]
     n = max(int(n_clusters), int(labels.max()) + 1 if labels.size else 0)
     counts = np.bincount(labels, minlength=n)
-    return np.lexsort((np.arange(n), -counts))
+    first = np.full(n, labels.size)
+    np.minimum.at(first, labels, np.arange(labels.size))
+    return np.lexsort((np.arange(n), first, -counts))
 
 
 def ordered_by_size(result):
@@ -383,8 +389,8 @@ def ordered_by_size(result):
             widths += [int(np.max(getattr(result, f"{s}_labels"), initial=-1)) + 1 for s in sides
                        if getattr(result, f"{s}_labels") is not None]
             for name, axes in result.by_cluster.items():
-                for array in _arrays(uns.get(name)):
-                    widths += [np.shape(array)[i] for i, a in enumerate(axes) if a in sides and i < np.ndim(array)]
+                for array in _arrays(uns.get(name), axes):
+                    widths += [np.shape(array)[i] for i, a in enumerate(axes) if a in sides]
             order = size_order(labels, max(widths, default=0))
         new_of_old = np.empty_like(order)
         new_of_old[order] = np.arange(order.size)
@@ -398,18 +404,26 @@ def ordered_by_size(result):
     return replace(result, uns=uns, **changes)
 
 
-def _arrays(entry):
-    if isinstance(entry, dict):
-        return [np.asarray(v) for v in entry.values()]
-    return [] if entry is None else [np.asarray(entry)]
+def _by_cluster(array, axes):
+    """Whether ``array`` has every declared cluster axis; fewer dimensions (e.g. NB's per-gene
+    ``theta`` beside the (g, m) ``lambda`` of ``block_params``) mean a per-feature value."""
+    return np.ndim(array) >= len(axes)
+
+
+def _arrays(entry, axes):
+    arrays = [np.asarray(v) for v in entry.values()] if isinstance(entry, dict) else (
+        [] if entry is None else [np.asarray(entry)])
+    return [a for a in arrays if _by_cluster(a, axes)]
 
 
 def _permuted(entry, axes, side, order):
     if isinstance(entry, dict):
         return {k: _permuted(v, axes, side, order) for k, v in entry.items()}
     array = np.asarray(entry)
+    if not _by_cluster(array, axes):
+        return array
     for i, a in enumerate(axes):
-        if a == side and i < array.ndim:
+        if a == side:
             array = np.take(array, order, axis=i)
     return array
 

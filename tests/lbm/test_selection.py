@@ -87,7 +87,7 @@ def test_unknown_criterion_rejected():
 
 def test_progress_bar_and_one_log_line_per_pair(poisson_4x3, capsys, scanpy_log):
     X, _, _ = poisson_4x3
-    select_lbm(X, [3, 4], [2, 3], n_init=1, max_iter=20, random_state=0)
+    select_lbm(X, [3, 4], [2, 3], n_init=1, max_iter=20, random_state=0, **PLAIN)
     assert "select_lbm" in capsys.readouterr().err  # tqdm writes to stderr
     lines = [x for x in scanpy_log.getvalue().splitlines() if x.startswith("select_lbm: g=")]
     assert len(lines) == 4 and "ICL=" in lines[0]
@@ -95,14 +95,14 @@ def test_progress_bar_and_one_log_line_per_pair(poisson_4x3, capsys, scanpy_log)
 
 def test_verbose_false_is_silent(poisson_4x3, capsys):
     X, _, _ = poisson_4x3
-    select_lbm(X, [3, 4], [3], n_init=1, max_iter=20, random_state=0, verbose=False)
+    select_lbm(X, [3, 4], [3], n_init=1, max_iter=20, random_state=0, verbose=False, **PLAIN)
     assert "select_lbm" not in capsys.readouterr().err
 
 
 def test_warns_when_the_best_pair_is_on_the_grid_edge(poisson_4x3):
     X, _, _ = poisson_4x3
     with pytest.warns(UserWarning, match=r"n_row_clusters=3 is the largest value tried"):
-        select_lbm(X, [2, 3], [2, 3, 4], n_init=2, random_state=0, verbose=False)
+        select_lbm(X, [2, 3], [2, 3, 4], n_init=2, random_state=0, verbose=False, **PLAIN)
 
 
 def test_no_edge_warning_inside_the_grid_or_on_a_fixed_axis(poisson_4x3):
@@ -111,7 +111,7 @@ def test_no_edge_warning_inside_the_grid_or_on_a_fixed_axis(poisson_4x3):
     X, _, _ = poisson_4x3
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        best, _ = select_lbm(X, [3, 4, 5], [3], n_init=2, random_state=0, verbose=False)
+        best, _ = select_lbm(X, [3, 4, 5], [3], n_init=2, random_state=0, verbose=False, **PLAIN)
     assert best.n_row_clusters == 4
 
 
@@ -119,12 +119,12 @@ def test_no_edge_warning_inside_the_grid_or_on_a_fixed_axis(poisson_4x3):
 def test_grid_values_must_be_ints(poisson_4x3, grid):
     X, _, _ = poisson_4x3
     with pytest.raises(TypeError, match="n_row_clusters must"):
-        select_lbm(X, grid, [2], verbose=False)
+        select_lbm(X, grid, [2], verbose=False, **PLAIN)
 
 
 def test_grid_accepts_numpy_integers(poisson_4x3):
     import numpy as np
 
     X, _, _ = poisson_4x3
-    _, table = select_lbm(X, np.array([3, 4]), np.int64(3), n_init=1, max_iter=10, verbose=False)
+    _, table = select_lbm(X, np.array([3, 4]), np.int64(3), n_init=1, max_iter=10, verbose=False, **PLAIN)
     assert table["n_row_clusters"].tolist() == [3, 4]

@@ -256,7 +256,7 @@ def test_new_families_write_their_parameters(family):
     if family == "nb":
         assert entry["block_params"]["theta"].shape == (300,) and entry["block_params"]["lambda"].shape == (3, 2)
     else:
-        assert entry["block_params"]["alpha"].shape == (3, 3, 2) and "icl_exact" in entry
+        assert entry["block_params"]["alpha"].shape == (3, 2, 3) and "icl_exact" in entry  # (g, m, levels)
 
 
 def test_nb_result_survives_h5ad(tmp_path):

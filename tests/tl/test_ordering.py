@@ -46,7 +46,7 @@ def test_tl_lbm_labels_numbered_by_size():
 
 def test_tl_lbm_posteriors_and_block_parameters_follow_the_labels():
     adata, _, _ = _unequal_counts()
-    tl.lbm(adata, 3, 2, n_init=2, random_state=0)
+    tl.lbm(adata, 3, 2, n_init=2, random_state=0, poisson_effects=False)  # lambda = block mean
     rows = adata.obs["lbm"].astype(int).to_numpy()
     cols = adata.var["lbm"].astype(int).to_numpy()
     np.testing.assert_array_equal(adata.obsm["lbm_row_posterior"].argmax(axis=1), rows)
@@ -81,3 +81,8 @@ def test_block_means_of_classic_methods_follow_labels():
     for k in range(3):
         for l in range(2):
             assert means[k, l] == pytest.approx(adata.X[rows == k][:, cols == l].mean())
+
+
+def test_equal_sizes_are_numbered_by_first_member_whatever_the_label_ids():
+    a, b = [0, 0, 1, 1, 2], [1, 1, 0, 0, 2]  # one partition, two numberings
+    assert np.take(np.argsort(size_order(a)), a).tolist() == np.take(np.argsort(size_order(b)), b).tolist()

@@ -111,3 +111,33 @@ def test_sparse_dask_blocks_are_never_densified(monkeypatch):
         monkeypatch.setattr(cls, "todense", refuse)
     model = LatentBlockModel(2, 2, family="bernoulli", n_init=2, init="spectral", random_state=0).fit(Xd)
     assert model.row_posterior_.shape == (400, 2)
+
+
+@pytest.mark.parametrize("family", ["nb", "categorical"])
+def test_sparse_family_fits_match_in_memory(family):
+    X, _, _ = make_lbm(240, 60, 3, 2, family=family, signal=0.8, sparse=True, random_state=4)
+    kw = dict(family=family, n_init=2, random_state=0)
+    ref = LatentBlockModel(3, 2, **kw).fit(X)
+    same_fit(ref, LatentBlockModel(3, 2, **kw).fit(da.from_array(X, chunks=(50, -1), asarray=False)))
+
+
+def test_semi_supervised_fit_matches_in_memory():
+    X, rows, cols = make_lbm(240, 60, 3, 2, family="poisson", signal=0.6, random_state=5)
+    rng = np.random.default_rng(0)
+    known_rows = np.where(rng.random(240) < 0.3, rows, -1)
+    known_cols = np.where(rng.random(60) < 0.3, cols, -1)
+    kw = dict(n_init=2, random_state=0)
+    ref = LatentBlockModel(3, 2, **kw).fit(X, row_labels=known_rows, column_labels=known_cols)
+    model = LatentBlockModel(3, 2, **kw).fit(da.from_array(X, chunks=(50, -1)), row_labels=known_rows,
+                                             column_labels=known_cols)
+    same_fit(ref, model)
+    assert np.array_equal(model.row_labels_[known_rows >= 0], known_rows[known_rows >= 0])
+
+
+def test_gaussian_variance_on_an_offset_is_exact_by_blocks():
+    X, _, _ = make_lbm(200, 40, 2, 2, family="gaussian", random_state=6)
+    X = X + 1e8  # E[x^2] - E[x]^2 would lose every digit here
+    fam = make_family("gaussian")
+    got, want = margin_info(da.from_array(X, chunks=(30, -1)), fam), margin_info(X, fam)
+    assert got.global_var == pytest.approx(want.global_var, rel=1e-9)
+    assert got.global_var == pytest.approx(X.var(), rel=1e-9)

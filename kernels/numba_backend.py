@@ -222,16 +222,25 @@ def _step_args(n, g, width, A, B, w, z, row_weight, mode, uniforms, fixed, level
     return A, B, has_B, w, z, r, has_z, uniforms, fixed, has_fixed
 
 
-def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed=None, levels=None):
+def _n_values(Xp):
+    return Xp.nnz if isinstance(Xp, (CSR, CSRT)) else Xp.shape[0] * Xp.shape[1]
+
+
+def _checked_T(Xp, T, levels):
+    """``(T, m, width, n_levels)`` for prepared ``Xp`` times ``T`` (d, m), the shape checked."""
     n, d = Xp.shape
     T = np.asarray(T)
     if T.ndim != 2 or T.shape[0] != d:
         raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
-    m = T.shape[1]
-    width, n_levels = _width(m, levels)
+    return (T, T.shape[1], *_width(T.shape[1], levels))
+
+
+def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed=None, levels=None):
+    n, d = Xp.shape
+    T, m, width, n_levels = _checked_T(Xp, T, levels)
     A, B, has_B, w, z, r, has_z, uniforms, fixed, has_fixed = _step_args(n, S.shape[1], width, A, B, w, z,
                                                                          row_weight, mode, uniforms, fixed, levels)
-    n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
+    n_values = _n_values(Xp)
     if isinstance(Xp, CSRT):
         with _threads_for(n_values) as threads:
             U, V = _column_sums(Xp.base, T, has_B, threads, n_levels)
@@ -295,8 +304,7 @@ def column_sums(X, S, squared=False, levels=None):
     if levels is not None and squared:
         raise ValueError("levels and squared exclude each other: one-hot levels have no squared term")
     width, n_levels = _width(S.shape[1], levels)
-    n_values = Xp.nnz if isinstance(Xp, CSR) else Xp.shape[0] * Xp.shape[1]
-    with _threads_for(n_values) as threads:
+    with _threads_for(_n_values(Xp)) as threads:
         U, V = _column_sums(Xp, S, squared, threads, n_levels)
     return np.ascontiguousarray(U[:, :width]), (np.ascontiguousarray(V[:, :width]) if squared else None)
 
@@ -331,13 +339,8 @@ def project(X, T, levels=None):
     """``U = X T`` (one-hot blocks with ``levels``) as a float64 (n, m) array (see :mod:`.contract`)."""
     Xp = prepare(X)
     n, d = Xp.shape
-    T = np.asarray(T)
-    if T.ndim != 2 or T.shape[0] != d:
-        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
-    m = T.shape[1]
-    width, n_levels = _width(m, levels)
-    n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
-    with _threads_for(n_values) as threads:
+    T, m, width, n_levels = _checked_T(Xp, T, levels)
+    with _threads_for(_n_values(Xp)) as threads:
         if isinstance(Xp, CSRT):
             return np.ascontiguousarray(_column_sums(Xp.base, T, False, threads, n_levels)[0][:, :width])
         if isinstance(Xp, CSR):
@@ -361,8 +364,7 @@ def nb_size_terms(X, row_size, theta):
     n, d = Xp.shape
     s = _f64(row_size, "row_size", (n,))
     theta = _f64(theta, "theta", (d,))
-    n_values = Xp.nnz if isinstance(Xp, CSR) else n * d
-    with _threads_for(n_values) as threads:
+    with _threads_for(_n_values(Xp)) as threads:
         if isinstance(Xp, CSR):
             out = csr_size_terms(Xp.indptr, Xp.indices, Xp.data, s, theta, threads)
         else:

@@ -66,7 +66,13 @@ SAFE_MAGNITUDE = (2.0**-64, 2.0**64)
 
 
 def largest_magnitude(X):
-    """``max |x_ij|`` over the stored values of dense or sparse ``X`` (0 when there are none)."""
+    """``max |x_ij|`` over the stored values of dense or sparse ``X`` (0 when there are none).
+
+    A dask array is not read again: its remembered margins hold the extremes.
+    """
+    if kernels.is_dask_array(X):
+        margins = lazy_margins(X)
+        return max(abs(margins.min), abs(margins.max)) if margins.n_stored else 0.0
     values = X.data if sp.issparse(X) else X
     return float(np.abs(values).max()) if values.size else 0.0
 
@@ -87,6 +93,8 @@ def rescaled(X, scale):
     """``X / scale`` in float64 (a new array or CSR matrix); ``X`` itself when ``scale == 1``."""
     if scale == 1.0:
         return X
+    if kernels.is_dask_array(X):  # lazy, block by block (sparse blocks stay sparse)
+        return X.astype(np.float64) * (1.0 / scale)
     if sp.issparse(X):
         out = X.astype(np.float64)  # a copy: the caller's data stay untouched
         out.data *= 1.0 / scale

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from .._blocks import block_average
 from .._seeding import document_init
 from .._validation import Interval, check_n_clusters
@@ -14,8 +15,11 @@ def check_sum_of_squares(X, owner):
     top = largest_magnitude(X)
     if top == 0.0:
         return
-    values = X.data if hasattr(X, "format") else X
-    relative = float(np.sum(np.square(values / top)))  # <= n * d, never overflows
+    if kernels.is_dask_array(X):  # the sums of squares of its remembered margins
+        relative = float(np.sum(row_sq_sums(X))) / top / top
+    else:
+        values = X.data if hasattr(X, "format") else X
+        relative = float(np.sum(np.square(values / top)))  # <= n * d, never overflows
     if not np.isfinite(relative * top * top):
         raise ValueError(
             f"{owner}: X holds values up to {top:.3g} in absolute value, so its within-block sum of squares "

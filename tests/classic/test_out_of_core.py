@@ -50,3 +50,14 @@ def test_nan_in_a_block_is_named():
     X[60, 2] = np.nan
     with pytest.raises(ValueError, match=r"row block 2 of 5 \(rows 50 to 74\)"):
         ModularityCoclustering(4, init="random").fit(da.from_array(X, chunks=(25, -1)))
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_dask_array_beyond_the_safe_magnitude_fits_like_in_memory(sparse):
+    X = np.random.default_rng(0).poisson(2.0, size=(80, 30)).astype(np.float64) * 2.0**80
+    X = sp.csr_matrix(X) if sparse else X
+    kw = dict(init="random", n_init=2, random_state=0)
+    ref = InfoCoclustering(3, 3, **kw).fit(X)
+    model = InfoCoclustering(3, 3, **kw).fit(da.from_array(X, chunks=(20, -1), asarray=False))
+    np.testing.assert_array_equal(model.row_labels_, ref.row_labels_)
+    np.testing.assert_array_equal(model.column_labels_, ref.column_labels_)

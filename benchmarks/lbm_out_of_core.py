@@ -337,8 +337,9 @@ def main(argv=None):
     ap.add_argument("--csr-shape", type=int, nargs=2, default=[1_200_000, 20_000])
     ap.add_argument("--rows-per-block", type=int, default=None,
                     help="rows per stored chunk (default: about 16 MiB per chunk)")
-    ap.add_argument("--block-size", default="16MiB",
-                    help="dask's array.chunk-size: the size of the row blocks read from the CSR store")
+    ap.add_argument("--block-size", default=None,
+                    help="dask's array.chunk-size: the size of the row blocks read from the CSR store "
+                         "(default 16MiB; 1MiB with --quick, so that its small store has several blocks)")
     ap.add_argument("--cases", nargs="+", default=["dense", "csr"], choices=["dense", "csr"])
     ap.add_argument("--no-scaling", action="store_true", help="skip the 1-worker fit")
     ap.add_argument("--reserve", default="8GiB", help="memory left to other processes before an in-memory fit")
@@ -349,6 +350,8 @@ def main(argv=None):
 
     if args.quick:
         args.dense_shape, args.csr_shape = [12_000, 300], [12_000, 2_000]
+    if args.block_size is None:
+        args.block_size = "1MiB" if args.quick else "16MiB"
     shapes = {"dense": args.dense_shape, "csr": args.csr_shape}
     # about 16 MiB per block: dense 4 bytes per value; CSR about 8 bytes per stored value (~4 % density)
     rows_for = {"dense": lambda d: (16 << 20) // (4 * d), "csr": lambda d: (16 << 20) // (8 * max(1, d // 25))}

@@ -38,7 +38,9 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from ._blocks import one_hot
+from ._lazy import lazy_margins
 from ._validation import check_labels
+from .kernels import is_dask_array
 
 __all__ = [
     "INITS", "check_init", "kmeans", "kmeans_plusplus_labels", "random_labels", "spectral_embedding",
@@ -170,6 +172,25 @@ def kmeans_plusplus_labels(X, n_clusters, random_state, *, max_iter=EMBEDDING_KM
         return kmeans(unit, n_clusters, seed, init=centers, max_iter=max_iter).labels_.astype(np.int64)
 
 
+def _products(X):
+    """``(M -> X @ M, M -> X^T @ M, row sums, column sums)`` of in-memory or dask ``X``.
+
+    A dask array is multiplied block by block on its scheduler, one pass per
+    product and no transposed copy (``kernels.dask_backend.matmul``); its sums
+    come from the pass over its margins (:func:`coclust_deep._lazy.lazy_margins`).
+    """
+    if is_dask_array(X):
+        from .kernels import dask_backend
+
+        Xp = dask_backend.prepare(X)
+        Xt = dask_backend.transpose(Xp)
+        margins = lazy_margins(X)
+        return (lambda M: dask_backend.matmul(Xp, M), lambda M: dask_backend.matmul(Xt, M),
+                margins.row_sums, margins.col_sums)
+    return (lambda M: np.asarray(X @ M), lambda M: np.asarray(X.T @ M),
+            np.asarray(X.sum(axis=1), dtype=np.float64).ravel(), np.asarray(X.sum(axis=0), dtype=np.float64).ravel())
+
+
 def _scaled_operator(X, nonneg):
     """Products with the matrix the spectral embedding is taken from, never densified.
 
@@ -177,24 +198,25 @@ def _scaled_operator(X, nonneg):
     columns get weight 0 instead of a division by zero. Other data: X with
     column means removed, applied implicitly.
     """
+    times, times_t, row_sums, col_sums = _products(X)
     if nonneg:
-        dr = inv_sqrt(np.asarray(X.sum(axis=1)).ravel())
-        dc = inv_sqrt(np.asarray(X.sum(axis=0)).ravel())
+        dr = inv_sqrt(row_sums)
+        dc = inv_sqrt(col_sums)
 
         def mat(M):
-            out = np.asarray(X @ (dc[:, None] * M))
+            out = times(dc[:, None] * M)
             out *= dr[:, None]
             return out
 
         def rmat(M):
-            out = np.asarray(X.T @ (dr[:, None] * M))
+            out = times_t(dr[:, None] * M)
             out *= dc[:, None]
             return out
 
         return mat, rmat, dr, dc
-    mu = np.asarray(X.mean(axis=0)).ravel()
-    mat = lambda M: np.asarray(X @ M) - (mu @ M)[None, :]  # noqa: E731
-    rmat = lambda M: np.asarray(X.T @ M) - np.outer(mu, M.sum(axis=0))  # noqa: E731
+    mu = col_sums / X.shape[0]
+    mat = lambda M: times(M) - (mu @ M)[None, :]  # noqa: E731
+    rmat = lambda M: times_t(M) - np.outer(mu, M.sum(axis=0))  # noqa: E731
     return mat, rmat, None, None
 
 
@@ -232,6 +254,8 @@ def spectral_embedding(X, k, rng, nonneg=True, n_power=3, oversample=5):
 
 
 def is_nonneg(X):
+    if is_dask_array(X):
+        return lazy_margins(X).n_negative == 0
     data = X.data if sp.issparse(X) else X
     return data.size == 0 or float(data.min()) >= 0
 

@@ -31,7 +31,9 @@ def check_matrix(X, *, name="X", allow_gpu=True):
     scipy.sparse matrix or array (converted to ``csr_matrix`` with sorted,
     de-duplicated indices) and, with ``allow_gpu``, cupy arrays (returned as is
     after the same checks).  float32 is kept; other numeric dtypes become
-    float64.  The input is copied only when conversion is needed.
+    float64.  The input is copied only when conversion is needed. A dask array
+    is returned lazily (cast to float64 if needed); its values are checked
+    during the fit's first pass over it.
     """
     if X is None:
         raise TypeError(f"{name} is None; pass a 2-D array or sparse matrix.")
@@ -107,15 +109,18 @@ def _check_gpu_matrix(X, name):
 
 
 def _check_dask_matrix(X, name):
-    """Checks on a dask array; finiteness costs one pass over the chunks."""
+    """Checks on a dask array that need no pass over its values.
+
+    Its values are checked (NaN, inf, the family's support) in the fit's
+    first pass over the row blocks, which names a block that fails
+    (:func:`coclust_deep._lazy.lazy_margins`): reading X here would add a pass.
+    """
     _check_dtype(X.dtype, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got {X.ndim}-D.")
     _check_shape(X.shape, name)
     if X.dtype not in _FLOATS:
         X = X.astype(np.float64)
-    if not bool(np.isfinite(X).all().compute()):
-        raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
     return X
 
 

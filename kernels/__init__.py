@@ -10,8 +10,11 @@ as a top-level ``kernels`` raises ImportError) and never imports
 * ``numpy_backend.py`` (the readable reference), ``numba_backend.py`` (fused
   parallel kernels in ``_numba_dense.py``, ``_numba_csr.py`` and the per-row
   ``_numba_posterior.py``), ``cupy_backend.py`` (CUDA) and ``dask_backend.py``
-  (the in-memory kernel mapped over row blocks): modules exposing ``prepare``,
-  ``transpose``, ``row_estep``, ``block_stats``, ``to_numpy``.
+  (both half-steps as map-reduces over row blocks of a dask array, never
+  transposed): modules exposing ``prepare``, ``transpose``, ``row_estep``,
+  ``block_stats``, ``to_numpy``. numpy and numba also split the column
+  half-step into ``column_sums`` (``X^T S`` from the rows of X) and
+  ``finish_estep``, which the dask backend maps and finishes.
 * ``_config.py``: ``get_config``/``set_config``/``config_context`` (re-exported
   by ``coclust_deep``): settings changed only by an explicit call, and why the
   OpenMP wait policy is the process's to choose.

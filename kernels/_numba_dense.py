@@ -110,6 +110,78 @@ def dense_half_step(X, Tt, A, B, has_B, w, z, r, has_z, mode, uniforms, fixed, h
 
 
 @njit(parallel=True, fastmath=True, cache=True)
+def dense_column_sums(X, S, with_sq, n_parts):
+    """Per-part ``(X^T S)^T`` (and ``((X*X)^T S)^T``), g x d, from the rows of dense ``X``.
+
+    The column half-step's projections without a transposed copy of ``X``
+    (the dense twin of ``csr_column_sums``): each row of ``X`` is read once
+    and added, times its posteriors, into a (g x d) accumulator per part.
+    Four rows go together, so each accumulator row is loaded once per four
+    rows of ``X``, and the loop over the columns is contiguous (it vectorises).
+    """
+    n, d = X.shape
+    g = S.shape[1]
+    U = np.zeros((n_parts, g, d))
+    V = np.zeros((n_parts, g if with_sq else 1, d))
+    for c in prange(n_parts):
+        Uc = U[c]
+        Vc = V[c]
+        lo = c * n // n_parts
+        hi = (c + 1) * n // n_parts
+        for i in range(lo, hi, 4):
+            i1 = min(i + 1, hi - 1)
+            i2 = min(i + 2, hi - 1)
+            i3 = min(i + 3, hi - 1)
+            x0 = X[i]
+            x1 = X[i1]
+            x2 = X[i2]
+            x3 = X[i3]
+            for k in range(g):
+                # rows past the part's end repeat its last row with weight 0
+                s0 = S[i, k]
+                s1 = S[i1, k] if i + 1 < hi else 0.0
+                s2 = S[i2, k] if i + 2 < hi else 0.0
+                s3 = S[i3, k] if i + 3 < hi else 0.0
+                if s0 == 0.0 and s1 == 0.0 and s2 == 0.0 and s3 == 0.0:
+                    continue  # hard assignments: most posteriors are 0
+                u = Uc[k]
+                for j in range(d):
+                    u[j] += (s0 * np.float64(x0[j]) + s1 * np.float64(x1[j])
+                             + s2 * np.float64(x2[j]) + s3 * np.float64(x3[j]))
+                if with_sq:
+                    v = Vc[k]
+                    for j in range(d):
+                        a0 = np.float64(x0[j])
+                        a1 = np.float64(x1[j])
+                        a2 = np.float64(x2[j])
+                        a3 = np.float64(x3[j])
+                        v[j] += s0 * a0 * a0 + s1 * a1 * a1 + s2 * a2 * a2 + s3 * a3 * a3
+    return U, V
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def dense_column_level_sums(X, S, n_levels, n_parts):
+    """Per-part one-hot ``X^T S``: ``U[j, (h-1) g + k] = sum_i 1[x_ij = h] S[i, k]``, from the rows of dense ``X``.
+
+    The dense twin of ``csr_column_level_sums``: level 0 is skipped, as the
+    implicit zeros of a sparse ``X`` are.
+    """
+    n, d = X.shape
+    g = S.shape[1]
+    U = np.zeros((n_parts, d, (n_levels - 1) * g))
+    for c in prange(n_parts):
+        Uc = U[c]
+        for i in range(c * n // n_parts, (c + 1) * n // n_parts):
+            for j in range(d):
+                h = np.int64(X[i, j])
+                if h > 0:
+                    base = (h - 1) * g
+                    for k in range(g):
+                        Uc[j, base + k] += S[i, k]
+    return U
+
+
+@njit(parallel=True, fastmath=True, cache=True)
 def dense_project(X, Tt, n_levels, width, n_chunks):
     """``U = X T`` row by row (or the one-hot level projections), written out: (n, width)."""
     n = X.shape[0]

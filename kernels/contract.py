@@ -19,6 +19,9 @@ and it returns::
 
 ``X`` is dense (C-contiguous) or CSR.  ``U`` is never materialised by the fused
 backends; the numpy backend is the readable reference that defines the answer.
+The column half-step may also be read from the rows of ``X`` without a
+transposed copy: ``U = X^T S`` is a sum over rows (``column_sums``), then the
+same per-row work finishes it (``finish_estep``, given ``U``).
 
 Additions for the families and fits beyond Bernoulli/Poisson/Gaussian (issue 10).
 Every new *statistic* is a sum over rows, so a map-reduce over row blocks adds
@@ -72,9 +75,17 @@ GIVEN = 3
 
 MODES = {"soft": SOFT, "hard": HARD, "sample": SAMPLE}
 
+# Fields of EStepResult with one row per row of X; the others are sums over rows.
+ROW_FIELDS = ("S",)
+
 
 class EStepResult(NamedTuple):
-    """Output of :func:`row_estep` (see module docstring)."""
+    """Output of :func:`row_estep` (see module docstring).
+
+    ``S`` has one row per row of ``X`` (:data:`ROW_FIELDS`); every other field
+    is a sum over the rows, so results over blocks of rows add up field by
+    field (the dask backend relies on this).
+    """
 
     S: np.ndarray
     SXT: np.ndarray

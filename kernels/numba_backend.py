@@ -72,7 +72,10 @@ def _csr_from_scipy(X):
     if not X.has_canonical_format:  # duplicates would break (x*x) T
         X = X.copy()
         X.sum_duplicates()
-    index_dtype = np.int64 if X.indptr.dtype == np.int64 or X.indices.dtype == np.int64 else np.int32
+    # int32 unless the indices are int64 already or the offsets need it: an int64 indptr over int32
+    # indices (anndata's blocks) is cast down rather than copying every index to int64
+    wide = X.indices.dtype == np.int64 or (X.indptr.dtype == np.int64 and X.nnz >= np.iinfo(np.int32).max)
+    index_dtype = np.int64 if wide else np.int32
     return CSR(
         np.ascontiguousarray(X.indptr, dtype=index_dtype),
         np.ascontiguousarray(X.indices, dtype=index_dtype),
@@ -157,15 +160,45 @@ def _threads_for(n_values):
         numba.set_num_threads(before)
 
 
-def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed=None, levels=None):
-    n, d = Xp.shape
-    T = np.asarray(T)
-    if T.ndim != 2 or T.shape[0] != d:
-        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
-    m = T.shape[1]
-    g = S.shape[1]
+def _column_sums(Xp, S, with_sq, threads, n_levels=0):
+    """``X^T S`` (and ``(X*X)^T S``) from the rows of ``Xp``: (d, g') arrays, g' >= g (CSR pads ``S``).
+
+    With ``n_levels`` the one-hot sums, (d, (H-1) g), and ``V`` is a placeholder.
+    """
+    if isinstance(Xp, CSR):
+        from ._numba_csr import csr_column_level_sums, csr_column_sums
+
+        if n_levels:
+            U = csr_column_level_sums(Xp.indptr, Xp.indices, Xp.data, np.ascontiguousarray(S, dtype=np.float64),
+                                      S.shape[1], n_levels, Xp.shape[1], threads)
+            return U.sum(axis=0), np.zeros((1, 1))
+        U, V = csr_column_sums(Xp.indptr, Xp.indices, Xp.data, _pad_columns(S, 4), with_sq, Xp.shape[1],
+                               threads)
+        return U.sum(axis=0), V.sum(axis=0)
+    from ._numba_dense import dense_column_level_sums, dense_column_sums
+
+    S = np.ascontiguousarray(S, dtype=np.float64)
+    if n_levels:
+        return dense_column_level_sums(Xp, S, n_levels, threads).sum(axis=0), np.zeros((1, 1))
+    U, V = dense_column_sums(Xp, S, with_sq, threads)
+    return np.ascontiguousarray(U.sum(axis=0).T), np.ascontiguousarray(V.sum(axis=0).T)
+
+
+def _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S, threads):
+    from ._numba_csr import finish_rows
+
+    return finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S,
+                       _n_chunks(U.shape[0], threads))
+
+
+def _width(m, levels):
+    """Columns of ``U = X T`` for ``m`` column clusters: ``m``, or ``(H-1) m`` with ``levels=H``; and ``H`` (0: none)."""
     n_levels = 0 if levels is None else check_levels(levels)
-    width = m if levels is None else (n_levels - 1) * m
+    return (m if levels is None else (n_levels - 1) * m), n_levels
+
+
+def _step_args(n, g, width, A, B, w, z, row_weight, mode, uniforms, fixed, levels):
+    """The kernels' arguments, with placeholders for absent terms, checked against (n, g, width)."""
     A = _f64(A, "A", (g, width))
     has_B = B is not None
     if has_B and levels is not None:
@@ -186,23 +219,32 @@ def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed=None, levels=No
     fixed = check_fixed(fixed, n, g)
     has_fixed = fixed is not None
     fixed = fixed if has_fixed else np.zeros(1, dtype=np.int64)
-    n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
-    if isinstance(Xp, CSRT):
-        from ._numba_csr import csr_column_level_sums, csr_column_sums, finish_rows
+    return A, B, has_B, w, z, r, has_z, uniforms, fixed, has_fixed
 
-        base = Xp.base
+
+def _n_values(Xp):
+    return Xp.nnz if isinstance(Xp, (CSR, CSRT)) else Xp.shape[0] * Xp.shape[1]
+
+
+def _checked_T(Xp, T, levels):
+    """``(T, m, width, n_levels)`` for prepared ``Xp`` times ``T`` (d, m), the shape checked."""
+    n, d = Xp.shape
+    T = np.asarray(T)
+    if T.ndim != 2 or T.shape[0] != d:
+        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
+    return (T, T.shape[1], *_width(T.shape[1], levels))
+
+
+def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed=None, levels=None):
+    n, d = Xp.shape
+    T, m, width, n_levels = _checked_T(Xp, T, levels)
+    A, B, has_B, w, z, r, has_z, uniforms, fixed, has_fixed = _step_args(n, S.shape[1], width, A, B, w, z,
+                                                                         row_weight, mode, uniforms, fixed, levels)
+    n_values = _n_values(Xp)
+    if isinstance(Xp, CSRT):
         with _threads_for(n_values) as threads:
-            if levels is None:
-                U, V = csr_column_sums(base.indptr, base.indices, base.data, _pad_columns(T, 4), has_B, n,
-                                       threads)
-                V = V.sum(axis=0)
-            else:
-                U = csr_column_level_sums(base.indptr, base.indices, base.data, np.ascontiguousarray(T, np.float64),
-                                          m, n_levels, n, threads)
-                V = np.zeros((1, 1))
-            U = U.sum(axis=0)
-            parts = finish_rows(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S,
-                                _n_chunks(n, threads))
+            U, V = _column_sums(Xp.base, T, has_B, threads, n_levels)
+            parts = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S, threads)
     elif isinstance(Xp, CSR):
         from ._numba_csr import csr_half_step
 
@@ -246,28 +288,61 @@ def block_stats(X, S, T, squared=False, levels=None):
     return SXT, SX2T
 
 
+def column_sums(X, S, squared=False, levels=None):
+    """``X^T S`` (one-hot blocks with ``levels``) and, if ``squared``, ``(X*X)^T S`` (else None), float64.
+
+    The projections of the column half-step read from the rows of ``X``,
+    without a transposed copy: rows are scattered into a (d x g) accumulator
+    per thread, as the CSR column half-step does (:class:`CSRT`). Sums over
+    blocks of rows add up, so the dask backend maps this over row blocks and
+    finishes the column posteriors once with :func:`finish_estep`.
+    """
+    Xp = prepare(X)
+    if isinstance(Xp, CSRT):
+        raise ValueError("column_sums reads the rows of X; pass X, not its transpose.")
+    S = _f64(S, "S", (Xp.shape[0], np.shape(S)[-1]))
+    if levels is not None and squared:
+        raise ValueError("levels and squared exclude each other: one-hot levels have no squared term")
+    width, n_levels = _width(S.shape[1], levels)
+    with _threads_for(_n_values(Xp)) as threads:
+        U, V = _column_sums(Xp, S, squared, threads, n_levels)
+    return np.ascontiguousarray(U[:, :width]), (np.ascontiguousarray(V[:, :width]) if squared else None)
+
+
+def finish_estep(U, V, A, B, w, z=None, row_weight=None, mode=0, uniforms=None, fixed=None):
+    """The half-step once ``U = X T`` (and ``V = (X*X) T`` when ``B`` is given) are known.
+
+    Same result as :func:`row_estep` on the ``X`` that ``U`` came from;
+    ``U`` is (n, width) with n the rows being assigned and width ``A``'s columns.
+    """
+    mode = mode_code(mode)
+    A = np.asarray(A)
+    if A.ndim != 2:
+        raise ValueError(f"A must be a 2-D (g, m) array, got shape {A.shape}.")
+    g, width = A.shape
+    U = np.asarray(U, dtype=np.float64)
+    n = U.shape[0]
+    U = _f64(U, "U", (n, width))
+    if (B is not None) != (V is not None):
+        raise ValueError("V = (X*X) T goes with B: pass both or neither.")
+    V = _f64(V, "V", (n, width)) if B is not None else np.zeros((n, 1))
+    A, B, has_B, w, z, r, has_z, uniforms, fixed, has_fixed = _step_args(n, g, width, A, B, w, z, row_weight,
+                                                                         mode, uniforms, fixed, None)
+    S = np.empty((n, g))
+    with _threads_for(n * g * width) as threads:
+        SXT, SX2T, log_norm = _finish(U, V, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed, S,
+                                      threads)
+    return EStepResult(S, SXT.sum(axis=0), SX2T.sum(axis=0) if has_B else None, float(log_norm.sum()))
+
+
 def project(X, T, levels=None):
     """``U = X T`` (one-hot blocks with ``levels``) as a float64 (n, m) array (see :mod:`.contract`)."""
     Xp = prepare(X)
     n, d = Xp.shape
-    T = np.asarray(T)
-    if T.ndim != 2 or T.shape[0] != d:
-        raise ValueError(f"T must have shape ({d}, m) for X of shape {(n, d)}, got {T.shape}.")
-    m = T.shape[1]
-    n_levels = 0 if levels is None else check_levels(levels)
-    width = m if levels is None else (n_levels - 1) * m
-    n_values = Xp.nnz if isinstance(Xp, (CSR, CSRT)) else n * d
-    with _threads_for(n_values) as threads:
+    T, m, width, n_levels = _checked_T(Xp, T, levels)
+    with _threads_for(_n_values(Xp)) as threads:
         if isinstance(Xp, CSRT):
-            from ._numba_csr import csr_column_level_sums, csr_column_sums
-
-            base = Xp.base
-            if levels is None:
-                U, _ = csr_column_sums(base.indptr, base.indices, base.data, _pad_columns(T, 4), False, n,
-                                       threads)
-                return U.sum(axis=0)[:, :m]
-            return csr_column_level_sums(base.indptr, base.indices, base.data, _f64(T, "T", (d, m)), m,
-                                         n_levels, n, threads).sum(axis=0)
+            return np.ascontiguousarray(_column_sums(Xp.base, T, False, threads, n_levels)[0][:, :width])
         if isinstance(Xp, CSR):
             from ._numba_csr import csr_project
 
@@ -289,8 +364,7 @@ def nb_size_terms(X, row_size, theta):
     n, d = Xp.shape
     s = _f64(row_size, "row_size", (n,))
     theta = _f64(theta, "theta", (d,))
-    n_values = Xp.nnz if isinstance(Xp, CSR) else n * d
-    with _threads_for(n_values) as threads:
+    with _threads_for(_n_values(Xp)) as threads:
         if isinstance(Xp, CSR):
             out = csr_size_terms(Xp.indptr, Xp.indices, Xp.data, s, theta, threads)
         else:

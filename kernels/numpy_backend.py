@@ -80,25 +80,43 @@ def normalise(L, mode, uniforms=None, fixed=None):
 
 def row_estep(X, T, A, B, w, z=None, row_weight=None, mode=SOFT, uniforms=None, fixed=None, levels=None):
     """One half-step of block EM over the rows of ``X`` (see :mod:`.contract`)."""
+    if levels is not None and B is not None:
+        raise ValueError("levels and B exclude each other: one-hot levels have no squared term")
+    U = project(X, T, levels)
+    V = np.asarray(_square(X) @ T, dtype=np.float64) if B is not None else None
+    return finish_estep(U, V, A, B, w, z, row_weight, mode, uniforms, fixed)
+
+
+def column_sums(X, S, squared=False, levels=None):
+    """``X^T S`` (one-hot blocks with ``levels``) and, if ``squared``, ``(X*X)^T S`` (else None).
+
+    The projections of the column half-step read from the rows of ``X``,
+    without a transposed copy; sums over blocks of rows add up (the dask
+    backend maps this).
+    """
+    if levels is not None and squared:
+        raise ValueError("levels and squared exclude each other: one-hot levels have no squared term")
+    U = project(X.T, S, levels)
+    V = np.asarray(_square(X).T @ S, dtype=np.float64) if squared else None
+    return U, V
+
+
+def finish_estep(U, V, A, B, w, z=None, row_weight=None, mode=SOFT, uniforms=None, fixed=None):
+    """The half-step once ``U = X T`` (and ``V = (X*X) T`` when ``B`` is given) are known."""
     mode = mode_code(mode)
     if mode == SAMPLE and uniforms is None:
         raise ValueError("mode='sample' needs one uniform draw per row")
     if (z is None) != (row_weight is None):
         raise ValueError("z and row_weight go together: pass both or neither")
-    if levels is not None and B is not None:
-        raise ValueError("levels and B exclude each other: one-hot levels have no squared term")
-    fixed = check_fixed(fixed, X.shape[0], A.shape[0])
-    U = project(X, T, levels)
+    fixed = check_fixed(fixed, U.shape[0], A.shape[0])
     L = U @ A.T + w[None, :]
-    V = None
     if B is not None:
-        V = np.asarray(_square(X) @ T, dtype=np.float64)
         L += V @ B.T
     if z is not None:
         L += np.outer(row_weight, z)
     S, log_norm = normalise(L, mode, uniforms, fixed)
     SXT = S.T @ U
-    SX2T = S.T @ V if V is not None else None
+    SX2T = S.T @ V if B is not None else None
     return EStepResult(S, SXT, SX2T, log_norm)
 
 

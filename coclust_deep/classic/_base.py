@@ -22,7 +22,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .. import kernels
+from ..kernels import dask_backend
 from .._blocks import one_hot
+from .._lazy import lazy_margins
 from .._logging import compile_notice, user_stacklevel
 from .._seeding import INITS, check_init, starting_partitions
 from .._validation import LABEL_PAIR, RANDOM_STATE, Interval, Options, check_matrix, validate_params
@@ -38,16 +40,22 @@ def checkerboard_biclusters(row_labels, col_labels, n_row_clusters, n_col_cluste
 
 def check_nonnegative(X, name="X"):
     """Raise when ``X`` holds negative values (counts, weights or probabilities expected)."""
-    values = X.data if sp.issparse(X) else X
-    if values.size and values.min() < 0:
+    if kernels.is_dask_array(X):
+        low = lazy_margins(X).min
+    else:
+        values = X.data if sp.issparse(X) else X
+        low = values.min() if values.size else 0.0
+    if low < 0:
         raise ValueError(
-            f"Negative values in data passed to {name} (minimum {values.min():g}); this algorithm "
+            f"Negative values in data passed to {name} (minimum {low:g}); this algorithm "
             "needs non-negative data such as counts or weights. Shift or transform X first "
             "(e.g. X - X.min())."
         )
 
 
 def matrix_sum(X):
+    if kernels.is_dask_array(X):
+        return lazy_margins(X).total
     return float(X.sum())
 
 
@@ -58,7 +66,13 @@ SAFE_MAGNITUDE = (2.0**-64, 2.0**64)
 
 
 def largest_magnitude(X):
-    """``max |x_ij|`` over the stored values of dense or sparse ``X`` (0 when there are none)."""
+    """``max |x_ij|`` over the stored values of dense or sparse ``X`` (0 when there are none).
+
+    A dask array is not read again: its remembered margins hold the extremes.
+    """
+    if kernels.is_dask_array(X):
+        margins = lazy_margins(X)
+        return max(abs(margins.min), abs(margins.max)) if margins.n_stored else 0.0
     values = X.data if sp.issparse(X) else X
     return float(np.abs(values).max()) if values.size else 0.0
 
@@ -79,6 +93,8 @@ def rescaled(X, scale):
     """``X / scale`` in float64 (a new array or CSR matrix); ``X`` itself when ``scale == 1``."""
     if scale == 1.0:
         return X
+    if kernels.is_dask_array(X):  # lazy, block by block (sparse blocks stay sparse)
+        return X.astype(np.float64) * (1.0 / scale)
     if sp.issparse(X):
         out = X.astype(np.float64)  # a copy: the caller's data stay untouched
         out.data *= 1.0 / scale
@@ -200,18 +216,15 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         "max_iter": [Interval("int", 1)],
         "tol": [Interval("real", 0)],
         "random_state": RANDOM_STATE,
-        "backend": [Options(("auto",) + kernels.BACKENDS, hints={
-            "dask": "backend='dask' maps the kernels over the row blocks of a dask array; these "
-                    "estimators work on in-memory numpy/scipy data."})],
+        "backend": [Options(("auto",) + kernels.ALL_BACKENDS)],
     }
 
     def _check_common(self, X):
         """The data-dependent checks every hard block estimator shares."""
-        if kernels.resolve_backend(self.backend, X) == "dask":
+        if self.init == "k-means++" and kernels.is_dask_array(X):
             raise ValueError(
-                "backend='dask' maps the kernels over the row blocks of a dask array, but "
-                f"{type(self).__name__} works on in-memory numpy/scipy data; use backend='auto', "
-                "'numba', 'numpy' or 'cupy'."
+                "init='k-means++' seeds on the rows of X in memory; for a dask array use "
+                "init='spectral' or 'random' (the spectral embedding is computed by blocks)."
             )
 
     def _prepare(self, X):
@@ -232,9 +245,11 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         Xp = backend.prepare(X)
         Xt = backend.transpose(Xp)
         ctx = self._prepare(X)
-        # Free transposed views (CSC for CSR input) for seeding and re-seeding;
-        # the kernels read the backend's own row-major copy Xt.
-        ctx["X"], ctx["Xt"] = X, X.T
+        # Free transposed views (CSC for CSR input) for re-seeding; the kernels
+        # read the backend's own layout Xt (dask: the row blocks of X again).
+        ctx["X"], ctx["Xt"] = (Xp, Xt) if backend.name == "dask" else (X, X.T)
+        ctx["block_sums"] = lambda rows, cols: np.asarray(
+            backend.to_numpy(backend.block_stats(Xp, one_hot(rows, g), one_hot(cols, m))[0]), dtype=np.float64)
         rng = check_random_state(self.random_state)
         starts = starting_partitions(X, check_init(self.init, *X.shape, g, m), g, m, self.n_init, rng,
                                      columns_from_rows=self._columns_from_rows(backend, Xt, ctx))
@@ -283,7 +298,7 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         Rare, so the scores are recomputed here with plain numpy/scipy.
         """
         X = ctx["X"] if axis == 0 else ctx["Xt"]  # Xp may be a backend-specific layout
-        U = np.asarray(X @ T, dtype=np.float64)
+        U = dask_backend.matmul(X, T) if self.backend_ == "dask" else np.asarray(X @ T, dtype=np.float64)
         L = U @ A.T + w[None, :]
         if z is not None:
             L += np.outer(r, z)
@@ -327,21 +342,29 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
 
 
 def row_sums(X):
-    """Row sums of dense or CSR ``X`` as a float64 vector."""
+    """Row sums of dense, CSR or dask ``X`` as a float64 vector."""
+    if kernels.is_dask_array(X):
+        return lazy_margins(X).row_sums
     return np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
 
 
 def col_sums(X):
+    if kernels.is_dask_array(X):
+        return lazy_margins(X).col_sums
     return np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
 
 
 def row_sq_sums(X):
+    if kernels.is_dask_array(X):
+        return lazy_margins(X).row_sq_sums
     if sp.issparse(X):
         return np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
 def col_sq_sums(X):
+    if kernels.is_dask_array(X):
+        return lazy_margins(X).col_sq_sums
     if sp.issparse(X):
         return np.asarray(X.multiply(X).sum(axis=0), dtype=np.float64).ravel()
     return np.einsum("ij,ij->j", X, X, dtype=np.float64)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._blocks import block_average, block_means
+from .. import kernels
+from .._blocks import block_average
 from .._seeding import document_init
 from .._validation import Interval, check_n_clusters
 from ._base import HardBlockCoclustering, axis_counts, col_sq_sums, largest_magnitude, row_sq_sums
@@ -14,8 +15,11 @@ def check_sum_of_squares(X, owner):
     top = largest_magnitude(X)
     if top == 0.0:
         return
-    values = X.data if hasattr(X, "format") else X
-    relative = float(np.sum(np.square(values / top)))  # <= n * d, never overflows
+    if kernels.is_dask_array(X):  # the sums of squares of its remembered margins
+        relative = float(np.sum(row_sq_sums(X))) / top / top
+    else:
+        values = X.data if hasattr(X, "format") else X
+        relative = float(np.sum(np.square(values / top)))  # <= n * d, never overflows
     if not np.isfinite(relative * top * top):
         raise ValueError(
             f"{owner}: X holds values up to {top:.3g} in absolute value, so its within-block sum of squares "
@@ -141,7 +145,8 @@ class DoubleKMeans(HardBlockCoclustering):
         self.criterion_ = float(self.criterion_ * scale**2)
 
     def _store(self, X, history, ctx):
-        self.block_means_ = block_means(X, self.row_labels_, self.column_labels_,
-                                        self.n_row_clusters, self.n_col_clusters)
+        sizes = np.outer(np.bincount(self.row_labels_, minlength=self.n_row_clusters),
+                         np.bincount(self.column_labels_, minlength=self.n_col_clusters))
+        self.block_means_ = block_average(ctx["block_sums"](self.row_labels_, self.column_labels_), sizes)
         self.criterion_history_ = np.maximum(-history, 0.0)
         self.criterion_ = float(self.criterion_history_[-1])

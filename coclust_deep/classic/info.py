@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._blocks import block_sums
+from .. import kernels
+from ..kernels import dask_backend
 from .._seeding import document_init
 from .._validation import Interval, check_n_clusters, nonzero_entries
 from ._base import HardBlockCoclustering, check_nonnegative, col_sums, matrix_sum, row_sums
@@ -144,19 +145,24 @@ class InfoCoclustering(HardBlockCoclustering):
         return mutual_information(SXT / ctx["total"])
 
     def _store(self, X, history, ctx):
-        sums, _ = block_sums(X, self.row_labels_, self.column_labels_, self.n_row_clusters, self.n_col_clusters)
-        self.joint_ = sums / ctx["total"]
+        self.joint_ = ctx["block_sums"](self.row_labels_, self.column_labels_) / ctx["total"]
         self.criterion_history_ = history
         self.mutual_information_ = mutual_information(self.joint_)
         self.information_loss_ = max(_full_mutual_information(X, ctx) - self.mutual_information_, 0.0)
 
 
 def _full_mutual_information(X, ctx):
-    """``I(X; Y)`` of the matrix itself, from its non-zero entries only."""
-    total = ctx["total"]
+    """``I(X; Y)`` of the matrix itself, from its non-zero entries only (a dask array: by row blocks)."""
     r, c = ctx["mass"]
+    if kernels.is_dask_array(X):
+        return float(dask_backend.map_reduce(X, _information_block, per_row=(r,), shared=(c, ctx["total"]))[1][0])
+    return _information_block(X, r, c, ctx["total"])[1][0]
+
+
+def _information_block(X, r, c, total):
+    """``sum p_ij log(p_ij / (p_i p_j))`` over the positive entries of the rows ``X`` (row masses ``r``)."""
     i, j, v = nonzero_entries(X)
     keep = v > 0
     i, j, v = i[keep], j[keep], v[keep]
     p = v / total
-    return float(np.sum(p * (np.log(v) + np.log(total) - np.log(r[i]) - np.log(c[j]))))
+    return (), (float(np.sum(p * (np.log(v) + np.log(total) - np.log(r[i]) - np.log(c[j])))),)

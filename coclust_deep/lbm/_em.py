@@ -16,9 +16,11 @@ from scipy.special import xlogy
 
 from .. import kernels
 from .._blocks import one_hot
+from .._lazy import lazy_margins
 from .._validation import stored_values
-from ..kernels import numpy_backend
-from ._families import BlockStats, MarginInfo, _log_dirichlet_multinomial, chunked_sum
+from ..kernels import dask_backend, numpy_backend
+from ._families import (BlockStats, MarginInfo, _log_dirichlet_multinomial, auto_family, auto_family_from_counts,
+                        chunked_sum)
 
 # CEM iterations run before VEM/SEM from every hard starting partition.
 CEM_WARMUP_ITER = 5
@@ -36,13 +38,33 @@ def host_matrix(X):
     return X
 
 
+def _family_terms(values, family):
+    """Per block of a lazy X: check the values against the family, return its constant's share."""
+    family.check_values(values)
+    return float(family.value_constant(values))
+
+
 def _value_blocks(X):
-    """The stored values of X as host arrays, one block at a time (dask: per chunk)."""
+    """The stored values of an in-memory X as a host array (one block: the kernels' layout is not a pass)."""
+    yield host(stored_values(X))
+
+
+def auto_family_of(X):
+    """The family ``family="auto"`` picks for X (see :func:`~._families.auto_family`).
+
+    A dask array is judged from its one remembered pass over the margins
+    (:func:`coclust_deep._lazy.lazy_margins`), never loaded.
+    """
     if kernels.is_dask_array(X):
-        for block in X.to_delayed().ravel():
-            yield host(stored_values(block.compute()))
-    else:
-        yield host(stored_values(X))
+        margins = lazy_margins(X)
+        return auto_family_from_counts(margins.n_non_binary == 0,
+                                       margins.min >= 0 and margins.n_non_integer == 0)
+    return auto_family(_value_blocks(X))
+
+
+def _deviations_block(block, mean):
+    values = stored_values(block)
+    return (), (chunked_sum(values, lambda v: np.square(v - mean, dtype=np.float64)),)
 
 
 def margin_info(X, family):
@@ -51,32 +73,43 @@ def margin_info(X, family):
     The mean and variance are scale- and shift-safe: the variance is a second
     pass over the deviations from the mean (the implicit zeros of a sparse X
     included), not ``E[x^2] - E[x]^2``, which loses every digit when the
-    values sit on a large offset.
+    values sit on a large offset; only the families that need it
+    (``needs_squares``) take that pass. A dask array is read block by block on
+    its scheduler (:func:`coclust_deep._lazy.lazy_margins`); the row and
+    column sums of that pass serve the spectral starts too.
     """
     n, d = X.shape
-    total = const = 0.0
-    low, high = np.inf, -np.inf
-    stored = 0
-    for values in _value_blocks(X):
+    lazy = kernels.is_dask_array(X)
+    if lazy:
+        margins = lazy_margins(X, _family_terms, family)
+        total, const, stored = margins.total, margins.extra, margins.n_stored
+        low, high = margins.min, margins.max
+    else:
+        values = next(_value_blocks(X))
         family.check_values(values)
-        if values.size:
-            low, high = min(low, float(values.min())), max(high, float(values.max()))
-        total += float(values.sum(dtype=np.float64))
-        const += family.value_constant(values)
-        stored += values.size
+        low, high = (float(values.min()), float(values.max())) if values.size else (np.inf, -np.inf)
+        total = float(values.sum(dtype=np.float64))
+        const = family.value_constant(values)
+        stored = values.size
     if stored < n * d:  # the implicit zeros
         low, high = min(low, 0.0), max(high, 0.0)
     family.check_magnitude(max(abs(low), abs(high)), total, n, d)
     mean = total / (n * d)
     var = 0.0
     if family.needs_squares:
-        sq = sum(chunked_sum(values, lambda v: np.square(v - mean, dtype=np.float64)) for values in _value_blocks(X))
+        if lazy:
+            sq = dask_backend.map_reduce(X, _deviations_block, shared=(mean,))[1][0]
+        else:
+            sq = chunked_sum(values, lambda v: np.square(v - mean, dtype=np.float64))
         var = (sq + (n * d - stored) * mean * mean) / (n * d)
     row_sums = col_sums = None
     if family.uses_effects:
-        Xh = host_matrix(X)
-        row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
-        col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
+        if lazy:
+            row_sums, col_sums = margins.row_sums, margins.col_sums
+        else:
+            Xh = host_matrix(X)
+            row_sums = np.asarray(Xh.sum(axis=1), dtype=np.float64).ravel()
+            col_sums = np.asarray(Xh.sum(axis=0), dtype=np.float64).ravel()
         const += family.margin_constant(row_sums, col_sums, total)
     shift = mean if family.needs_squares else 0.0
     return MarginInfo(n, d, row_sums, col_sums, total, var, shift, high, const)

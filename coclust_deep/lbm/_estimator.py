@@ -27,8 +27,8 @@ from .._validation import (
     validate_params,
 )
 from ..kernels import numpy_backend
-from ._em import Context, _value_blocks, host, host_matrix, margin_info
-from ._families import FAMILIES, auto_family, make_family
+from ._em import Context, auto_family_of, host, host_matrix, margin_info
+from ._families import FAMILIES, make_family
 
 __all__ = ["LatentBlockModel"]
 
@@ -101,8 +101,9 @@ class LatentBlockModel(BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the starts and, for SEM, the sampling.
     backend : {"auto", "numba", "numpy", "cupy", "dask"}, default="auto"
-        Kernel backend. ``"auto"`` picks dask for dask arrays, cupy for cupy
-        input (or a large matrix when a GPU is present), else numba.
+        Kernel backend. ``"auto"`` picks dask for a dask array (passes over
+        its row blocks on the current dask scheduler, X never loaded), cupy
+        for cupy input (or a large matrix when a GPU is present), else numba.
 
     Attributes
     ----------
@@ -227,7 +228,7 @@ class LatentBlockModel(BaseEstimator):
         return g, m, init
 
     def _make_family(self, X):
-        name = auto_family(_value_blocks(X)) if self.family == "auto" else self.family
+        name = auto_family_of(X) if self.family == "auto" else self.family
         return make_family(name, self.poisson_effects, self.dispersion, self.max_levels)
 
     # --------------------------------------------------------------------- fit
@@ -284,11 +285,17 @@ class LatentBlockModel(BaseEstimator):
             # Screening: every start gets a few iterations, the best few get the rest.
             screen = min(SCREEN_ITER, budget)
             runs = [ctx.advance(r, screen, self.tol, rng) for r in runs]
-            runs = sorted(runs, key=lambda r: r.criterion, reverse=True)[:SCREEN_KEEP]
+            kept = sorted(range(len(runs)), key=lambda i: runs[i].criterion, reverse=True)[:SCREEN_KEEP]
+            runs = [runs[i] for i in sorted(kept)]  # in start order, for the tie rule below
             budget -= screen
         runs = [ctx.advance(r, budget, self.tol, rng, burn_in=self.max_iter // 2)
                 if not r.converged else r for r in runs]
-        best = max((ctx.finish(r, rng) for r in runs), key=lambda r: r.criterion)
+        best = None
+        for run in (ctx.finish(r, rng) for r in runs):
+            # a later start must win by a relative margin, so that rounding (another
+            # backend's order of summation) cannot swap two starts that found one partition
+            if best is None or run.criterion > best.criterion + 1e-10 * abs(best.criterion):
+                best = run
         self._store(ctx, best)
         if not self.converged_:
             warnings.warn(

@@ -26,6 +26,7 @@ from scipy.special import gammaln, xlogy
 
 from .._blocks import EMPTY_SIZE, block_average
 from .._validation import nonzero_entries
+from ..kernels import is_dask_array
 
 # Element-wise passes over the stored values go in chunks of this many, so a
 # check or a constant never allocates a temporary the size of X.
@@ -241,6 +242,22 @@ def _check_squares(max_abs, total, n, d, noun, where, fix):
             f"X holds {noun} up to {max_abs:.3g}: their squares, summed over the {n}x{d} cells, overflow "
             f"float64 {where} (the largest that fits here is about {limit:.3g}). {fix}"
         )
+
+
+def _column_moments(X, a):
+    """Per column ``j``: ``sum_i x_ij^2`` and ``sum_i x_ij a_i``.
+
+    A dask array is not loaded: the squares come from its remembered pass over
+    the margins, the products from one pass over its row blocks.
+    """
+    if is_dask_array(X):
+        from .._lazy import lazy_margins
+        from ..kernels import dask_backend
+
+        Xt = dask_backend.transpose(dask_backend.prepare(X))
+        return lazy_margins(X).col_sq_sums, dask_backend.project(Xt, np.asarray(a)[:, None])[:, 0]
+    return (np.asarray(_square(X).sum(axis=0), dtype=np.float64).ravel(),
+            np.asarray(X.T @ a, dtype=np.float64).ravel())
 
 
 def _square(X):
@@ -522,8 +539,7 @@ class NegativeBinomial(Family):
 
     def _moment_theta(self, X):
         """Per-gene dispersion of the one-block model by moments: a cluster-free start."""
-        sq = np.asarray(_square(X).sum(axis=0), dtype=np.float64).ravel()
-        xa = np.asarray(X.T @ self.a, dtype=np.float64).ravel()
+        sq, xa = _column_moments(X, self.a)
         n = self.a.size
         excess = sq - 2 * self.b * xa + self.b**2 * float(self.a @ self.a) - self.b * n
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -752,6 +768,11 @@ def auto_family(value_blocks):
         low, _ = _values_min_max(values)
         binary = binary and not chunked_sum(values, lambda v: (v != 0) & (v != 1))
         counts = counts and low >= 0 and _is_integer(values)
+    return auto_family_from_counts(binary, counts)
+
+
+def auto_family_from_counts(binary, counts):
+    """:func:`auto_family`'s choice once it is known whether every value is 0/1 and every value a count."""
     if binary:
         return "bernoulli"
     return "poisson" if counts else "gaussian"

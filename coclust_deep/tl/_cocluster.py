@@ -45,6 +45,14 @@ def _estimator_class(method):
     return cls
 
 
+def _lazy_estimators():
+    """Estimator classes that fit a dask array by row blocks."""
+    from ..classic._base import HardBlockCoclustering
+    from ..lbm import LatentBlockModel
+
+    return (LatentBlockModel, HardBlockCoclustering)
+
+
 def _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters):
     """Pass (g, m) in whichever parameter names the estimator uses."""
     names = estimator.get_params(deep=False)
@@ -163,7 +171,9 @@ def cocluster(
     else:
         raise TypeError(f"method must be a method name or an unfitted estimator, got {type(method).__name__}.")
     key = key_added if key_added is not None else method_name.lower()
-    COCLUSTER.check(adata, key, overwrite=overwrite)
+    # the estimators that read X by row blocks take a backed or dask-backed AnnData
+    lazy = isinstance(estimator, _lazy_estimators())
+    COCLUSTER.check(adata, key, overwrite=overwrite, allow_backed=lazy)
 
     estimator = _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters)
     own_params = estimator.get_params(deep=False)
@@ -176,7 +186,8 @@ def cocluster(
 
     adata = adata.copy() if copy else adata
     data = get_matrix(
-        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable
+        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable,
+        lazy=lazy,
     )
     if family is not None:  # an LBM: "auto" picks the family from the data, as in tl.lbm
         estimator.set_params(family=resolve_family(family, data, "tl.cocluster"))

@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_choice
-from ..lbm._em import _value_blocks
+from ..lbm._em import auto_family_of
 from ..lbm._families import FAMILIES as _LBM_FAMILIES
-from ..lbm._families import auto_family
 from ._skeleton import Result, Tool, log_info
 from ._utils import get_matrix
 
@@ -98,7 +97,7 @@ def lbm(
     ['backend', 'block_means', 'block_params']
     """
     # 1. validate options
-    LBM.check(adata, key_added, overwrite=overwrite)
+    LBM.check(adata, key_added, overwrite=overwrite, allow_backed=True)
     check_choice(family, "family", FAMILIES)
     # 2. the estimator
     from ..lbm import LatentBlockModel
@@ -107,7 +106,8 @@ def lbm(
     adata = adata.copy() if copy else adata
     # 4. read inputs
     data = get_matrix(
-        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable
+        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable,
+        lazy=True,
     )
     # 5. compute
     model = LatentBlockModel(
@@ -126,7 +126,7 @@ def resolve_family(family, data, tool):
     """The LBM family to fit: ``family``, or for ``"auto"`` the one the estimator's ``"auto"`` reads off ``data``."""
     if family != "auto":
         return family
-    picked = auto_family(_value_blocks(data.X))
+    picked = auto_family_of(data.X)
     log_info(f"{tool}: family='auto' picked {picked!r} for {data.source}")
     return picked
 

@@ -81,7 +81,7 @@ def select_lbm(
     >>> len(adata.uns["lbm"]["icl_table"]["icl"])
     4
     """
-    SELECT_LBM.check(adata, key_added, overwrite=overwrite)
+    SELECT_LBM.check(adata, key_added, overwrite=overwrite, allow_backed=True)
     check_choice(family, "family", FAMILIES)
     check_choice(criterion, "criterion", ("icl", "icl_exact"))
     row_grid, col_grid = _read_once(n_row_clusters), _read_once(n_col_clusters)  # checked by select_lbm
@@ -89,7 +89,8 @@ def select_lbm(
 
     adata = adata.copy() if copy else adata
     data = get_matrix(
-        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable
+        adata, layer=layer, use_raw=use_raw, mask_var=mask_var, use_highly_variable=use_highly_variable,
+        lazy=True,
     )
     best, table = select_lbm_estimator(
         data.X,

@@ -268,15 +268,16 @@ class Tool:
         )(func)
         return accept_mudata(documented)
 
-    def check(self, adata, key, *, overwrite=False):
+    def check(self, adata, key, *, overwrite=False, allow_backed=False):
         """Step 1 of a tool: raise unless ``adata`` and ``key`` can take this tool's result.
 
-        ``adata`` must be an in-memory AnnData and ``key`` a non-empty string.
+        ``adata`` must be an AnnData (in memory, unless ``allow_backed`` for a
+        tool that reads a backed X by row blocks) and ``key`` a non-empty string.
         Unless ``overwrite`` is true, none of the keys this tool may write may
         exist, except those an earlier result under ``key`` (a registered
         tool's, per ``uns[key]["params"]["tool"]``) wrote.
         """
-        check_adata(adata)
+        check_adata(adata, allow_backed=allow_backed)
         if not isinstance(key, str) or not key:
             raise TypeError(f"key_added must be a non-empty string, got {key!r}.")
         if overwrite:

@@ -24,7 +24,7 @@ UNASSIGNED = "unassigned"
 
 
 def check_adata(adata, *, allow_backed=False):
-    """Raise a clear error unless ``adata`` is an in-memory AnnData."""
+    """Raise a clear error unless ``adata`` is an AnnData, in memory unless ``allow_backed``."""
     from anndata import AnnData
 
     if not isinstance(adata, AnnData):
@@ -42,8 +42,9 @@ def check_adata(adata, *, allow_backed=False):
         )
     if adata.isbacked and not allow_backed:
         raise ValueError(
-            "adata is backed (opened with backed='r'); coclust_deep tools need the matrix "
-            "in memory. Load it with adata = adata.to_memory() (or read_h5ad without backed=)."
+            "adata is backed (opened with backed='r'); this tool needs the matrix in memory. Load it "
+            "with adata = adata.to_memory() (or read_h5ad without backed=). tl.lbm, tl.select_lbm and "
+            "tl.cocluster with an LBM, info, modularity or double k-means method read a backed X by row blocks."
         )
     return adata
 
@@ -66,13 +67,19 @@ class InputMatrix:
     params: dict = field(default_factory=dict)
 
 
-def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_variable=None):
+def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_variable=None, lazy=False):
     """The data matrix for ``adata`` with ``layer`` / ``use_raw`` / ``mask_var`` applied.
 
     Returns an :class:`InputMatrix`. The matrix is a view or a column subset
     of the stored one (never modified); sparse stays sparse.
+
+    With ``lazy=True`` (tools whose estimators read X by row blocks), a dask
+    array in ``X``/``layers``/``raw`` is passed on as it is, and a backed
+    AnnData (``backed="r"``) has its on-disk matrix read as a dask array of
+    row blocks by anndata's own lazy reader (:func:`lazy_matrix`): X is
+    never loaded. Otherwise both raise a ValueError that says how to load X.
     """
-    check_adata(adata)
+    check_adata(adata, allow_backed=lazy)
     if layer is not None and use_raw:
         raise ValueError("Pass either layer= or use_raw=True, not both.")
     if use_raw:
@@ -95,8 +102,16 @@ def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_va
         if adata.X is None:
             raise ValueError("adata.X is None; pass layer= naming the matrix to use.")
         X, var_table, source = adata.X, adata.var, "X"
-    if hasattr(X, "to_memory"):  # anndata's backed/lazy wrappers
+    if lazy and adata.isbacked and not _in_memory(X):
+        X = lazy_matrix(adata.file[{"X": "X", "raw": "raw/X"}.get(source, source)])
+    elif hasattr(X, "to_memory"):  # anndata's backed/lazy wrappers
         X = X.to_memory()
+    if not lazy and _is_dask(X):
+        raise ValueError(
+            f"{source} is a dask array, and this tool needs the matrix in memory: load it first "
+            f"(e.g. adata.X = adata.X.compute()). tl.lbm, tl.select_lbm and tl.cocluster with an "
+            "LBM, info, modularity or double k-means method read it by row blocks instead."
+        )
     mask = _resolve_mask(adata, var_table, mask_var, use_highly_variable)
     var_names = var_table.index
     if mask is not None:
@@ -109,6 +124,57 @@ def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_va
     if layer is not None:  # absent means adata.X (h5ad cannot store None)
         params["layer"] = layer
     return InputMatrix(X=X, var_names=var_names, var_positions=positions, source=source, params=params)
+
+
+def _is_dask(X):
+    return type(X).__module__.split(".")[0] == "dask"
+
+
+def _in_memory(X):
+    return isinstance(X, np.ndarray) or sp.issparse(X) or _is_dask(X)
+
+
+def lazy_matrix(elem, *, rows=None):
+    """A stored matrix (h5ad or zarr element: dense, CSR or CSC) as a dask array of row blocks.
+
+    anndata's own lazy reader (``anndata.experimental.read_elem_lazy``, or
+    ``read_elem_as_dask`` before anndata 0.12) reads the blocks; sparse
+    blocks stay sparse. ``rows`` per block defaults to what fits dask's
+    ``array.chunk-size`` (dense: d values per row; sparse: the mean stored
+    values per row, with their indices).
+
+    Examples
+    --------
+    >>> import anndata as ad, h5py, numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.h5ad")
+    >>> ad.AnnData(np.ones((6, 3), dtype=np.float32)).write_h5ad(path)
+    >>> with h5py.File(path, "r") as f:
+    ...     X = lazy_matrix(f["X"], rows=4)
+    >>> X.chunks
+    ((4, 2), (3,))
+    """
+    import dask
+    from anndata import experimental
+
+    reader = getattr(experimental, "read_elem_lazy", None) or getattr(experimental, "read_elem_as_dask", None)
+    if reader is None:
+        raise ImportError("reading a backed AnnData by blocks needs anndata >= 0.11; pip install -U anndata.")
+    encoding = elem.attrs.get("encoding-type", "array")
+    if encoding not in ("array", "csr_matrix", "csc_matrix"):
+        raise ValueError(f"{elem.name} holds a {encoding!r}, not a dense or sparse matrix.")
+    shape = tuple(int(v) for v in (elem.attrs["shape"] if encoding != "array" else elem.shape))
+    if rows is None:
+        budget = dask.utils.parse_bytes(dask.config.get("array.chunk-size"))
+        if encoding == "array":
+            row_bytes = shape[1] * elem.dtype.itemsize
+        else:
+            per_value = elem["data"].dtype.itemsize + elem["indices"].dtype.itemsize
+            nnz = int(elem["indptr"][-1]) if encoding == "csr_matrix" else int(elem["data"].shape[0])
+            row_bytes = max(1.0, nnz / max(shape[0], 1)) * per_value
+        rows = int(max(1, min(shape[0], budget // max(row_bytes, 1))))
+    if encoding == "csc_matrix":  # stored by columns: anndata reads it in column blocks
+        return reader(elem, chunks=(-1, max(1, min(shape[1], 1000))))
+    return reader(elem, chunks=(rows, -1))
 
 
 @dataclass
@@ -197,13 +263,15 @@ def _describe_mask(mask_var, use_highly_variable):
 
 
 def pick_family(X):
-    """LBM family for ``X``: 0/1 -> bernoulli, counts -> poisson, else gaussian."""
-    values = X.data if sp.issparse(X) else np.asarray(X)
-    if values.size and np.all((values == 0) | (values == 1)):
-        return "bernoulli"
-    if values.size == 0 or (values.min() >= 0 and np.all(values == np.round(values))):
-        return "poisson"
-    return "gaussian"
+    """LBM family for ``X``: 0/1 -> bernoulli, counts -> poisson, else gaussian.
+
+    The estimator's ``family="auto"`` rule (:func:`coclust_deep.lbm._em.auto_family_of`);
+    a dask array is read once, by row blocks (the pass is remembered for the
+    fit, see :func:`coclust_deep._lazy.lazy_margins`).
+    """
+    from ..lbm._em import auto_family_of
+
+    return auto_family_of(X)
 
 
 # --------------------------------------------------------------- output ----

@@ -268,8 +268,7 @@ def test_nan_rejected():
         make_estimator("dkm", 2).fit(X)
 
 
-@pytest.mark.parametrize("param, value", [("init", "kmeans"), ("backend", "gpu"), ("backend", "dask"),
-                                          ("n_init", 0), ("tol", -1.0)])
+@pytest.mark.parametrize("param, value", [("init", "kmeans"), ("backend", "gpu"), ("n_init", 0), ("tol", -1.0)])
 def test_bad_parameters_rejected(param, value):
     with pytest.raises(ValueError, match=param):
         make_estimator("info", 2, **{param: value}).fit(np.ones((10, 8)))
@@ -282,9 +281,15 @@ def test_wrong_parameter_types_raise_type_error(name, param, value):
         make_estimator(name, 2, **{param: value}).fit(np.ones((10, 8)))
 
 
-def test_dask_backend_name_is_explained():
-    with pytest.raises(ValueError, match="in-memory"):
-        make_estimator("dkm", 2, backend="dask").fit(np.ones((10, 8)))
+@pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))
+def test_dask_backend_on_in_memory_data_matches_numpy(name):
+    pytest.importorskip("dask.array")
+    X, _, _ = planted_biclusters()
+    ref = make_estimator(name, 4, n_init=2).fit(X)
+    model = make_estimator(name, 4, n_init=2, backend="dask").fit(X)
+    assert model.backend_ == "dask"
+    assert np.array_equal(ref.row_labels_, model.row_labels_)
+    assert np.array_equal(ref.column_labels_, model.column_labels_)
 
 
 @pytest.mark.parametrize("name", sorted(BLOCK_ESTIMATORS))

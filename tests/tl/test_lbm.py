@@ -206,13 +206,14 @@ def test_rerun_replaces_own_result_without_overwrite(counts):
     assert counts.obsm["lbm_row_posterior"].shape == (120, 2)
 
 
-def test_backed_adata_fails_clearly(counts, tmp_path):
+def test_backed_adata_fails_clearly_for_a_tool_that_needs_memory(counts, tmp_path):
+    # tl.lbm reads a backed X by row blocks (tests/tl/test_lazy.py); spectral methods need it in memory
     path = tmp_path / "backed.h5ad"
     counts.write_h5ad(path)
     backed = ad.read_h5ad(path, backed="r")
     try:
         with pytest.raises(ValueError, match="to_memory"):
-            tl.lbm(backed, 3, 2)
+            tl.cocluster(backed, "spectral_cocluster", 3, 3)
     finally:
         backed.file.close()
 

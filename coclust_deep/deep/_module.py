@@ -119,14 +119,34 @@ def make_decoder(likelihood, latent_dim, hidden, n_out):
     return CountDecoder(latent_dim, hidden, n_out, zero_inflated=likelihood == "zinb")
 
 
-class DECModule(nn.Module):
-    """Autoencoder plus a Student-t clustering head (DEC / IDEC).
+class ClusteringAutoencoder(nn.Module):
+    """An encoder, a decoder and a Student-t clustering head (DEC, IDEC, DCEC).
 
     ``loss(batch, target)`` returns the ``reconstruction`` term (kind
     reconstruction) and, given a target, the ``clustering`` term (kind
     clustering); the caller weighs the kinds (DEC: clustering only; IDEC:
-    reconstruction + gamma * clustering).
+    reconstruction + gamma * clustering). Subclasses build ``encoder``,
+    ``decoder`` and ``head`` and say how the decoder scores a batch.
     """
+
+    def embed(self, x):
+        return self.encoder(x)
+
+    def reconstruction(self, z, batch):
+        raise NotImplementedError
+
+    def loss(self, batch, target=None, *, with_reconstruction=True):
+        z = self.encoder(batch["input"])
+        out = Losses()
+        if with_reconstruction:
+            out.add("reconstruction", "reconstruction", self.reconstruction(z, batch))
+        if target is not None:
+            out.add("clustering", "clustering", kl_divergence(target, self.head(z)))
+        return out
+
+
+class DECModule(ClusteringAutoencoder):
+    """MLP autoencoder with a Gaussian or count likelihood and a Student-t head (DEC / IDEC)."""
 
     def __init__(self, n_input, n_clusters, *, hidden, latent_dim, likelihood, alpha=1.0):
         super().__init__()
@@ -134,17 +154,8 @@ class DECModule(nn.Module):
         self.decoder = make_decoder(likelihood, latent_dim, hidden, n_input)
         self.head = StudentTHead(n_clusters, latent_dim, alpha)
 
-    def embed(self, x):
-        return self.encoder(x)
-
-    def loss(self, batch, target=None, *, with_reconstruction=True):
-        z = self.encoder(batch["input"])
-        out = Losses()
-        if with_reconstruction:
-            out.add("reconstruction", "reconstruction", self.decoder(z, batch["target"], batch.get("library")))
-        if target is not None:
-            out.add("clustering", "clustering", kl_divergence(target, self.head(z)))
-        return out
+    def reconstruction(self, z, batch):
+        return self.decoder(z, batch["target"], batch.get("library"))
 
 
 class DeepClusterModule(nn.Module):

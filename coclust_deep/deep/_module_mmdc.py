@@ -11,8 +11,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from ._augment import rotations
-from ._module import Losses
-from ._nn import ConvBackbone, ConvDecoder, ConvEncoder, StudentTHead, kl_divergence
+from ._module import ClusteringAutoencoder, Losses
+from ._nn import ConvBackbone, ConvDecoder, ConvEncoder, StudentTHead
 
 AUX_TASKS = ("rotation", "masked_features", "none")
 
@@ -115,11 +115,11 @@ def _batch_norm_mlp(n_in, widths):
     return nn.Sequential(*layers)
 
 
-class DCECModule(nn.Module):
+class DCECModule(ClusteringAutoencoder):
     """Convolutional autoencoder with a Student-t clustering head (DCEC, Guo et al. 2017).
 
-    Same interface as ``DECModule`` (``encoder``, ``decoder``, ``head``,
-    ``embed``, ``loss``), so the DEC/IDEC training plan runs it unchanged.
+    The DEC/IDEC module with convolutions and an MSE reconstruction, so the
+    DEC/IDEC training plan runs it unchanged.
     """
 
     def __init__(self, image_shape, n_clusters, *, filters, latent_dim, alpha=1.0):
@@ -128,14 +128,5 @@ class DCECModule(nn.Module):
         self.decoder = ConvDecoder(image_shape, filters, latent_dim, self.encoder.map_sizes)
         self.head = StudentTHead(n_clusters, latent_dim, alpha)
 
-    def embed(self, x):
-        return self.encoder(x)
-
-    def loss(self, batch, target=None, *, with_reconstruction=True):
-        z = self.encoder(batch["input"])
-        out = Losses()
-        if with_reconstruction:
-            out.add("reconstruction", "reconstruction", F.mse_loss(self.decoder(z), batch["target"]))
-        if target is not None:
-            out.add("clustering", "clustering", kl_divergence(target, self.head(z)))
-        return out
+    def reconstruction(self, z, batch):
+        return F.mse_loss(self.decoder(z), batch["target"])

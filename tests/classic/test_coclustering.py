@@ -309,12 +309,13 @@ def test_n_features_in_is_the_number_of_columns(name):
 
 
 # ---------------------------------------------------------------- magnitudes and degenerate clusters
-@pytest.mark.parametrize("cls", [InfoCoclustering, ModularityCoclustering, DoubleKMeans])
-@pytest.mark.parametrize("scale", [2.0**-1000, 2.0**-200, 2.0**200, 2.0**900])
+@pytest.mark.parametrize("cls, scale", [
+    (cls, scale) for cls in (InfoCoclustering, ModularityCoclustering, DoubleKMeans)
+    for scale in (2.0**-1000, 2.0**-200, 2.0**200, 2.0**900)
+    if not (cls is DoubleKMeans and scale > 2.0**300)  # its sum of squares exceeds float64: refused, next test
+])
 def test_partitions_do_not_depend_on_the_scale(cls, scale):
     X, _, _ = make_lbm(60, 40, 3, 3, family="poisson", signal=0.9, random_state=0)
-    if cls is DoubleKMeans and scale > 2.0**300:
-        pytest.skip("its sum of squares exceeds float64: refused, see the next test")
     make = (lambda: cls(3, n_init=2, random_state=0)) if cls is ModularityCoclustering else (
         lambda: cls(3, 3, n_init=2, random_state=0))
     plain, scaled = make().fit(X), make().fit(X * scale)

@@ -10,9 +10,8 @@ from coclust_deep import LatentBlockModel
 
 from .conftest import check_finite, check_labels, check_posterior, clear_refusal, matrices, snapshot, unchanged
 
-# Magnitudes the LBM handles today: 1e-300 to 1e100. From about 1e150 the margin pass raises
-# OverflowError (mean**2 on Python floats); the LBM's magnitudes are issue 10's work, and
-# test_lbm_extreme_magnitudes below pins what fails today (strict xfail: it reports when fixed).
+# Magnitudes every family fits: 1e-300 to 1e100. Beyond, a fit is finite or refused with a message
+# that names the magnitude (test_lbm_extreme_magnitudes_fit_finite_or_are_refused_naming_the_magnitude).
 LBM_MAGNITUDES = (1e-300, 1e-12, 1.0, 1e12, 1e100)
 
 

@@ -24,6 +24,9 @@ dataset and seed, in the same process:
   k-means and leiden (resolution 1 and tuned to k) on its latent space;
 * **DEC / IDEC** of this package with their defaults on the log-normalised
   data, given the true k;
+* **clustpy's DEC / IDEC** (``--clustpy``; PyPI ``clustpy``, which imports
+  torchvision) with their defaults on the same log-normalised data, given the
+  true k;
 * **ours**: ``DeepCoclustering`` with its defaults on the raw counts
   (``likelihood="auto"`` -> NB), ``n_col_clusters=10``, given the true k and
   with k estimated (``n_row_clusters=None``); on CBMC also with the ADT view;
@@ -214,6 +217,22 @@ def dec_rows(X, labels, seed=0, quick=False):
     return rows
 
 
+def clustpy_rows(X, labels, seed=0, quick=False):
+    """clustpy's DEC and IDEC with their defaults on log-normalised data, given the true k."""
+    from clustpy.deep import DEC, IDEC
+
+    k = len(np.unique(labels))
+    Y = np.asarray(_lognorm(X).X, dtype=np.float32)
+    kw = dict(pretrain_epochs=3, clustering_epochs=3) if quick else {}
+    rows = []
+    for cls in (DEC, IDEC):
+        model = cls(k, random_state=seed, **kw)
+        _, t, cpu = _timed(lambda: model.fit(Y))
+        rows.append({"method": f"clustpy {cls.__name__} (log-normalised, defaults)",
+                     **_scores(labels, model.labels_), "uses_true_k": True, "time_s": t, "cpu_s": cpu})
+    return rows
+
+
 def ours(X, labels, views, *, quick=False, seed=0, verbose=False, estimate_k=True, block_ablation=False):
     """DeepCoclustering with its defaults on the raw counts: true k, k estimated, views, block ablation."""
     from coclust_deep.deep import DeepCoclustering
@@ -291,7 +310,7 @@ def summarise(per_seed):
 
 
 def run(datasets, data_dir, *, seeds=(0, 1, 2), threads=1, quick=False, verbose=False, scvi=False,
-        dec=True, estimate_k=True, block_ablation=True, on_seed=None):
+        clustpy=False, dec=True, estimate_k=True, block_ablation=True, on_seed=None):
     """All rows for ``datasets`` x ``seeds``; ``on_seed(results)`` after each seed (partial results)."""
     import torch
 
@@ -311,6 +330,8 @@ def run(datasets, data_dir, *, seeds=(0, 1, 2), threads=1, quick=False, verbose=
                 rows += scvi_rows(X, labels, seed=seed)
             if dec:
                 rows += dec_rows(X, labels, seed=seed, quick=quick)
+            if clustpy:
+                rows += clustpy_rows(X, labels, seed=seed, quick=quick)
             deep_rows, models = ours(X, labels, views, quick=quick, seed=seed, verbose=verbose,
                                      estimate_k=estimate_k, block_ablation=block_ablation)
             rows += deep_rows
@@ -349,6 +370,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: accuracy runs on a shared machine; time with 2 separately)")
     parser.add_argument("--scvi", action="store_true", help="also run scvi-tools SCVI (slow: ~15 min per fit on CPU)")
+    parser.add_argument("--clustpy", action="store_true",
+                        help="also run clustpy's DEC and IDEC (needs clustpy and a torchvision that imports)")
     parser.add_argument("--no-dec", action="store_true", help="skip this package's DEC and IDEC")
     parser.add_argument("--no-estimate-k", action="store_true", help="skip the k-estimated DeepCoclustering fits")
     parser.add_argument("--no-ablation", action="store_true", help="skip the block_weight=0 fit")
@@ -374,7 +397,8 @@ def main(argv=None):
         return results
 
     results = run(args.datasets, args.data_dir, seeds=args.seeds, threads=args.threads, quick=args.quick,
-                  verbose=args.verbose, scvi=args.scvi, dec=not args.no_dec, estimate_k=not args.no_estimate_k,
+                  verbose=args.verbose, scvi=args.scvi, clustpy=args.clustpy, dec=not args.no_dec,
+                  estimate_k=not args.no_estimate_k,
                   block_ablation=not args.no_ablation, on_seed=write)
     results = write(results)
     print()

@@ -30,6 +30,12 @@ For each, on a ``LocalCluster`` of processes with ``--worker-memory`` each
 * the in-memory numba fit (same starts) when it fits in the free memory,
   else the memory it would need.
 
+``--scaling passes`` measures scaling without the two whole fits: on the same
+store, the floor read and both half-steps with 1 worker and then with 2
+(each on its own cluster, same warm-up), and their 1-to-2-worker speed-ups.
+It merges the figures into the case of the existing JSON (key
+``scaling_passes``) and leaves the fit figures there as they are.
+
 Timings record ``os.getloadavg()``. Writes ``benchmarks/results/lbm_out_of_core.json``.
 """
 from __future__ import annotations
@@ -202,7 +208,7 @@ def timed(fn):
     return time.perf_counter() - t0, out
 
 
-def half_steps(X, path, n_rows, n_cols, seed=0):
+def half_steps(X, path, n_rows, n_cols, seed=0, cold_half_step=True):
     """Floor reads and the two soft half-steps, cold and warm, on the current client."""
     from coclust_deep.kernels import dask_backend as dk
 
@@ -222,11 +228,12 @@ def half_steps(X, path, n_rows, n_cols, seed=0):
     out["read_warm_s"], _ = timed(read)
     out["row_half_step_s"], _ = timed(row)
     out["column_half_step_s"], _ = timed(col)
-    drop_from_page_cache(path)
-    out["row_half_step_cold_s"], _ = timed(row)
     out["row_half_step_over_read_warm"] = out["row_half_step_s"] / out["read_warm_s"]
     out["column_half_step_over_read_warm"] = out["column_half_step_s"] / out["read_warm_s"]
-    out["row_half_step_cold_over_read_cold"] = out["row_half_step_cold_s"] / out["read_cold_s"]
+    if cold_half_step:
+        drop_from_page_cache(path)
+        out["row_half_step_cold_s"], _ = timed(row)
+        out["row_half_step_cold_over_read_cold"] = out["row_half_step_cold_s"] / out["read_cold_s"]
     return out
 
 
@@ -242,16 +249,35 @@ def warm_up(X, family):
         LatentBlockModel(G, M, family=family, n_init=1, init="spectral", max_iter=2, random_state=0).fit(head)
 
 
+def local_cluster(n_workers, worker_memory):
+    import distributed
+
+    return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                    memory_limit=worker_memory, dashboard_address=None,
+                                    env={"NUMBA_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"})
+
+
+def passes_on_cluster(open_x, path, family, n_workers, worker_memory):
+    """The floor read and both half-steps on a fresh cluster of ``n_workers`` (the scaling measure)."""
+    import distributed
+
+    with local_cluster(n_workers, worker_memory) as cluster, distributed.Client(cluster):
+        X = open_x(path)
+        out = {"n_workers": n_workers}
+        out["warm_up_s"], _ = timed(lambda: warm_up(X, family))
+        out["load_before"] = os.getloadavg()
+        out.update(half_steps(X, path, *X.shape, cold_half_step=False))
+        out["load_after"] = os.getloadavg()
+    return out
+
+
 def fit_on_cluster(open_x, path, family, z, w, n_workers, worker_memory, init_kwargs):
     import distributed
 
     from coclust_deep import LatentBlockModel
     from coclust_deep.metrics import ari
 
-    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                  memory_limit=worker_memory, dashboard_address=None,
-                                  env={"NUMBA_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}) as cluster, \
-            distributed.Client(cluster) as client:
+    with local_cluster(n_workers, worker_memory) as cluster, distributed.Client(cluster) as client:
         X = open_x(path)
         out = {"n_workers": n_workers}
         # a long-lived cluster has imported the package and loaded the compiled kernels already
@@ -281,9 +307,10 @@ def in_memory_fit(open_x, path, family, model_dask, init_kwargs, stored, reserve
 
     from coclust_deep import LatentBlockModel
 
-    # dense: X and the transposed copy; CSR: the loaded copy, its widened indices and the fit's working arrays
-    # (a 6.6 GB store took over 23 GB when this read 1.3x and the run was killed for memory)
-    need = (2 if family == "gaussian" else 4) * stored + 2**30
+    # 4x the store for either layout: dense, the loaded X, its centred and transposed copies (a 6.6 GB store
+    # passed a 2x estimate here and was killed at 24 GB); CSR, the loaded copy, its widened indices and the
+    # fit's working arrays (a 6.6 GB store took over 23 GB when this read 1.3x)
+    need = 4 * stored + 2**30
     available = psutil.virtual_memory().available
     if need > available - reserve:
         return {"skipped": f"needs about {need / 2**30:.1f} GiB, {available / 2**30:.1f} GiB available "
@@ -315,20 +342,41 @@ def run_case(name, workdir, n_rows, n_cols, rows, worker_memory, reserve, scalin
         "row_blocks": int(X.numblocks[0]), "stored_bytes": int(stored), "worker_memory_limit_bytes": int(limit),
         "stored_over_worker_limit": stored / limit, "write_s": write_s,
     }
+    if scaling == "passes":
+        runs = [passes_on_cluster(opener, path, family, n, worker_memory) for n in (1, 2)]
+        case["scaling_passes"] = {"runs": runs, "speedup_1_to_2_workers": {
+            key: runs[0][f"{key}_s"] / runs[1][f"{key}_s"]
+            for key in ("read_cold", "read_warm", "row_half_step", "column_half_step")}}
+        shutil.rmtree(path)
+        return case
     init_kwargs = dict(n_init=1, init="spectral", random_state=0)
     fits = []
-    for n_workers in ((1, 2) if scaling else (2,)):
+    for n_workers in ((1, 2) if scaling == "fit" else (2,)):
         out, model = fit_on_cluster(opener, path, family, z, w, n_workers, worker_memory, init_kwargs)
         fits.append(out)
     case["fits"] = fits
+    print(json.dumps({"case": name, "fits": fits}, indent=1), flush=True)  # kept if the in-memory fit fails
     two = fits[-1]
-    if scaling:
+    if scaling == "fit":
         case["speedup_1_to_2_workers"] = fits[0]["fit_s"] / two["fit_s"]
     case["in_memory"] = in_memory_fit(opener, path, family, model, init_kwargs, stored, reserve)
     if "fit_s" in case["in_memory"]:
         case["dask_2_workers_over_in_memory_fit"] = two["fit_s"] / case["in_memory"]["fit_s"]
     shutil.rmtree(path)
     return case
+
+
+def merge_scaling(previous, result):
+    """The previous results with each new case's ``scaling_passes`` put into the case of the same name."""
+    by_name = {case["case"]: case for case in previous["cases"]}
+    for case in result["cases"]:
+        old = by_name.get(case["case"])
+        if old is None or old["shape"] != case["shape"]:
+            previous["cases"].append(case)
+        else:
+            old["scaling_passes"] = dict(case["scaling_passes"], load_start=result["load_start"],
+                                         load_end=result["load_end"])
+    return previous
 
 
 def main(argv=None):
@@ -343,7 +391,10 @@ def main(argv=None):
                     help="dask's array.chunk-size: the size of the row blocks read from the CSR store "
                          "(default 16MiB; 1MiB with --quick, so that its small store has several blocks)")
     ap.add_argument("--cases", nargs="+", default=["dense", "csr"], choices=["dense", "csr"])
-    ap.add_argument("--no-scaling", action="store_true", help="skip the 1-worker fit")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the 1-worker fit (same as --scaling none)")
+    ap.add_argument("--scaling", choices=["fit", "passes", "none"], default="fit",
+                    help="fit: whole fits with 1 and 2 workers; passes: only the read and half-steps with 1 and 2 "
+                         "workers, merged into the existing JSON")
     ap.add_argument("--reserve", default="8GiB", help="memory left to other processes before an in-memory fit")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--out", default=str(RESULTS / "lbm_out_of_core.json"))
@@ -370,13 +421,15 @@ def main(argv=None):
             rows = args.rows_per_block or max(1, min(n_rows, rows_for[name](n_cols)))
             with dask.config.set({"array.chunk-size": args.block_size}):  # blocks read from the CSR store
                 case = run_case(name, workdir, n_rows, n_cols, rows, args.worker_memory, parse_bytes(args.reserve),
-                                not args.no_scaling)
+                                "none" if args.no_scaling else args.scaling)
             result["cases"].append(case)
             print(json.dumps(case, indent=1), flush=True)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     result["load_end"] = os.getloadavg()
+    if args.scaling == "passes" and not args.no_scaling and Path(args.out).exists():
+        result = merge_scaling(json.loads(Path(args.out).read_text()), result)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(f"wrote {args.out}")

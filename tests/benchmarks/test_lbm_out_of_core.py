@@ -21,3 +21,19 @@ def test_quick_run_reports_every_figure(run_quick):
                 "row_half_step_over_read_warm", "column_half_step_over_read_warm"):
         assert math.isfinite(steps[key]) and steps[key] > 0, key
     assert case["in_memory"]["same_partition_as_dask"]
+
+
+def test_scaling_passes_merge_into_the_case_of_the_same_shape_and_keep_its_fits():
+    from benchmarks.lbm_out_of_core import merge_scaling
+
+    previous = {"cases": [{"case": "dense", "shape": [10, 4], "fits": [{"fit_s": 3.0}]}]}
+    passes = {"runs": [{"n_workers": 1}, {"n_workers": 2}], "speedup_1_to_2_workers": {"read_warm": 1.8}}
+    new = {"load_start": (1.0, 1.0, 1.0), "load_end": (2.0, 2.0, 2.0), "cases": [
+        {"case": "dense", "shape": [10, 4], "scaling_passes": passes},
+        {"case": "csr", "shape": [20, 8], "scaling_passes": passes}]}
+    merged = merge_scaling(previous, new)
+    dense, csr = merged["cases"]
+    assert dense["fits"] == [{"fit_s": 3.0}]
+    assert dense["scaling_passes"]["speedup_1_to_2_workers"] == {"read_warm": 1.8}
+    assert dense["scaling_passes"]["load_end"] == (2.0, 2.0, 2.0)
+    assert csr["case"] == "csr" and "fits" not in csr

@@ -13,6 +13,7 @@ from sklearn.cluster import KMeans
 from .._validation import check_matrix, check_n_clusters, check_nonneg_float, check_positive_int
 from ._base import DeepEstimatorBase, encode_in_chunks, to_tensors
 from ._data import LIKELIHOODS, N_TOP_GENES, MatrixData, check_views, fingerprint, resolve_likelihood
+from ._device_data import on_device
 from ._module import CoclusteringModule
 from ._n_clusters import leiden_n_clusters
 from ._nn import StudentTHead, target_distribution
@@ -142,6 +143,11 @@ class DeepCoclustering(DeepEstimatorBase):
         k-means restarts for the centre initialisation.
     device : str, default="auto"
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        On an accelerator the prepared matrix (dense float32), the count
+        target and the views are copied to the device once per fit and every
+        mini-batch is built there (no per-batch host copy of data), when they
+        take at most half of the device's free memory; otherwise batches are
+        built on the host, as on the CPU.
     random_state : int or None
         Same value, same result on CPU.
     verbose : bool, default=True
@@ -330,8 +336,10 @@ class DeepCoclustering(DeepEstimatorBase):
                                   view_dims={k: v[0].shape[1] for k, v in col_v.items()}, **common),
         }
         views = [a for v in (row_v, col_v) for name in sorted(v) for a in v[name]]
+        digest = fingerprint(data.X, *views)
+        data, row_v, col_v = on_device(data, row_v, col_v, device)  # on a GPU: batches built there
         self._run_plan(config, self._phases(data, row_v, col_v, seed, train_rows), seed=seed, device=device,
-                       rng=rng, fingerprint=fingerprint(data.X, *views), resume=resume,
+                       rng=rng, fingerprint=digest, resume=resume,
                        finalize=lambda plan: self._finalize(data, row_v, col_v, seed, plan, train_rows))
         return self
 
@@ -410,8 +418,8 @@ class DeepCoclustering(DeepEstimatorBase):
             previous.update(labels)
             if epoch.index > 0 and max(change.values()) < self.tol:
                 return None
-            targets = (target_distribution(torch.from_numpy(q_rows)).float().numpy(),
-                       target_distribution(torch.from_numpy(q_cols)).float().numpy())
+            targets = tuple(target_distribution(torch.from_numpy(q)).float().to(epoch.device)  # once per epoch
+                            for q in (q_rows, q_cols))
             losses = self._epoch(epoch, data, row_v, col_v, train_rows, targets)
             return EpochRecord(losses, metrics={"row_label_change": change["row"],
                                                 "col_label_change": change["col"]})

@@ -10,7 +10,7 @@ Run from the repository root::
 Writes ``benchmarks/results/deep_accuracy.json`` (or ``--out``; after every
 seed, per-seed rows and mean ± std) and prints a markdown table. Data: 10X
 PBMC and CITE-seq CBMC from ``--data-dir`` (raw counts; CBMC also as RNA +
-protein, the 10 ADT counts log1p'd as a row view), and scanpy's
+protein, the 10 normalised ADT values ``ADT_X`` as a row view), and scanpy's
 ``pbmc68k_reduced`` with its counts rebuilt by
 :func:`coclust_deep.datasets.recover_counts` (labels ``bulk_labels``). For each
 dataset and seed, in the same process:
@@ -84,8 +84,9 @@ def load(name, data_dir):
     with h5py.File(_require(Path(data_dir) / FILES[name]), "r") as f:
         X = f["X"][:].astype(np.float32)
         labels = np.asarray(f["Y"][:]).astype(np.int64)
-        # protein counts: log1p, then the model standardises each protein
-        views = {"ADT": np.log1p(f["ADT_X"][:].astype(np.float32))} if "ADT_X" in f else {}
+        # ADT_X is already normalised (negative values included; data README): used as it is, the model
+        # standardises each protein
+        views = {"ADT": f["ADT_X"][:].astype(np.float32)} if "ADT_X" in f else {}
     return X, labels, views, None
 
 

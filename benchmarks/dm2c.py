@@ -81,10 +81,14 @@ def load_cbmc(data_dir):
         return f["X"][:].astype(np.float32), f["ADT_X"][:].astype(np.float32), f["Y"][:].astype(np.int64)
 
 
+def _log_cp10k(counts):
+    return np.log1p(counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0) * 1e4)
+
+
 def _rna_pcs(counts, seed):
     from sklearn.decomposition import PCA
 
-    logged = np.log1p(counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0) * 1e4)
+    logged = _log_cp10k(counts)
     return PCA(50, random_state=seed).fit_transform((logged - logged.mean(0)) / (logged.std(0) + 1e-6))
 
 
@@ -97,7 +101,7 @@ def _naive_union(counts_a, protein_b, y_a, y_b, k, seed):
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
 
-    logged = np.log1p(counts_a / np.maximum(counts_a.sum(axis=1, keepdims=True), 1.0) * 1e4)
+    logged = _log_cp10k(counts_a)
     union = np.zeros((len(y_a) + len(y_b), logged.shape[1] + protein_b.shape[1]), dtype=np.float64)
     union[:len(y_a), :logged.shape[1]] = logged
     union[len(y_a):, logged.shape[1]:] = protein_b

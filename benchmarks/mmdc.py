@@ -19,10 +19,19 @@ before it wrote its JSON) contributes the runs it printed, without wall times.
   the raw pixels (``n_init=10``).
 * **pbmc10x** (``10X_PBMC_top2000.h5``: 4271 cells x 2000 genes, raw counts,
   8 unbalanced types): ``MMDC(8)`` with its defaults (counts detected,
-  masked-gene task, refinement from 40 % of the epochs), the ablations
-  without refinement (``refine_epoch=None``) and without the auxiliary task
-  (``aux_task="none"``), and k-means on the PCA of log-normalised counts
-  (scanpy: ``normalize_total``, ``log1p``, 50 components; ``n_init=10``).
+  masked-gene task, refinement from 40 % of the epochs on the features), the
+  ablations with refinement on the outputs (``refine_on="outputs"``, the
+  authors' choice), without refinement (``refine_epoch=None``) and without the
+  auxiliary task (``aux_task="none"``), and k-means on the PCA of
+  log-normalised counts (scanpy: ``normalize_total``, ``log1p``, 50
+  components; ``n_init=10``).
+* **unbalanced** (no real data, no labels of a shared set): the two
+  simulators behind ``refine_on``'s default for rows, ``unbalanced_counts``
+  (negative-binomial counts of 8 cell types of 2-30 %, in 4 lineages) and
+  ``unbalanced_gaussian`` (8 Gaussian clusters of the same shares around 4
+  lineage means), one draw per seed: ``MMDC(8)`` with refinement on the
+  features (the default) and on the outputs, and k-means (on log-normalised
+  counts for the counts).
 
 Every method runs once per seed (``--seeds``, default 0-4) and is given the
 true number of classes; the summary has the mean, median and standard
@@ -47,7 +56,8 @@ import numpy as np
 from .deep_accuracy import FILES, _require, load
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mmdc.json"
-PARTS = ("digits", "pbmc10x")
+UNBALANCED_SHARES = np.array([0.30, 0.20, 0.15, 0.12, 0.10, 0.07, 0.04, 0.02])
+PARTS = ("digits", "pbmc10x", "unbalanced")
 METRICS = ("acc", "nmi", "ari")
 
 
@@ -97,11 +107,57 @@ def pbmc_methods(pcs):
 
     quick_kw = {"epochs": 2}
     return {
-        "MMDC (defaults: masked genes, refinement)": _deep(MMDC, 8, quick_kw),
+        "MMDC (defaults: masked genes, refinement on the features)": _deep(MMDC, 8, quick_kw),
+        "MMDC, refinement on the outputs (the authors')": _deep(MMDC, 8, quick_kw, refine_on="outputs"),
         "MMDC without refinement": _deep(MMDC, 8, quick_kw, refine_epoch=None),
         "MMDC without the auxiliary task": _deep(MMDC, 8, quick_kw, aux_task="none"),
         "k-means on PCA50 of log-normalised counts": _kmeans(8, embed=lambda X: pcs),
     }
+
+
+def unbalanced_counts(seed, n=2500, d=400):
+    """Counts of 8 cell types of 30/20/15/12/10/7/4/2 %: 4 lineages with their own markers, and sub-types.
+
+    Each type multiplies 30 genes of its lineage by 4 and 10 genes of its own by 3 over a gamma baseline;
+    library sizes are log-normal, counts negative binomial (gamma-Poisson, shape 3).
+    """
+    rng = np.random.default_rng(seed)
+    types = rng.choice(8, size=n, p=UNBALANCED_SHARES)
+    profile = np.tile(rng.gamma(0.6, 1.0, size=d), (8, 1))
+    lineage = np.array([0, 0, 0, 1, 1, 2, 2, 3])
+    gene_sets = np.array_split(rng.permutation(d), 8)
+    for t in range(8):
+        profile[t, gene_sets[lineage[t]][:30]] *= 4.0
+        own = gene_sets[4 + t % 4][t // 4 * 10:t // 4 * 10 + 10]
+        profile[t, own] *= 3.0
+    mean = rng.lognormal(0.0, 0.5, size=n)[:, None] * profile[types]
+    return rng.poisson(rng.gamma(3.0, mean / 3.0)).astype(np.float32), types
+
+
+def unbalanced_gaussian(seed, n=2500, d=50):
+    """8 Gaussian clusters of the same shares in 50 dimensions: 4 lineage means, 2 sub-types around each."""
+    rng = np.random.default_rng(seed)
+    types = rng.choice(8, size=n, p=UNBALANCED_SHARES)
+    means = rng.normal(0.0, 1.6, size=(4, d))[np.arange(8) // 2] + rng.normal(0.0, 0.8, size=(8, d))
+    return (means[types] + rng.normal(size=(n, d))).astype(np.float32), types
+
+
+def unbalanced_methods():
+    from coclust_deep.deep import MMDC
+
+    quick_kw = {"epochs": 2}
+    return {
+        "MMDC (defaults: refinement on the features)": _deep(MMDC, 8, quick_kw),
+        "MMDC, refinement on the outputs (the authors')": _deep(MMDC, 8, quick_kw, refine_on="outputs"),
+        "k-means": _kmeans(8, embed=_log_normalised_if_counts),
+    }
+
+
+def _log_normalised_if_counts(X):
+    if np.all(X >= 0) and np.all(X == np.round(X)):
+        totals = X.sum(axis=1, keepdims=True)
+        return np.log1p(X / np.maximum(totals, 1) * np.median(totals))
+    return X
 
 
 def _pca(X, seed=0):
@@ -127,6 +183,8 @@ def summarise(runs):
 
 
 def run_part(part, data_dir, seeds, quick, only=None):
+    if part == "unbalanced":
+        return _run_unbalanced(seeds, quick, only)
     if part == "digits":
         from sklearn.datasets import load_digits
 
@@ -148,6 +206,27 @@ def run_part(part, data_dir, seeds, quick, only=None):
             print(f"{part} | {name} | seed {seed} | ACC {runs[-1]['acc']:.3f} NMI {runs[-1]['nmi']:.3f} "
                   f"ARI {runs[-1]['ari']:.3f} | CPU {cpu:.0f}s | load {os.getloadavg()[0]:.1f}", flush=True)
         entry["methods"][name] = {"summary": summarise(runs), "runs": runs}
+    return entry
+
+
+def _run_unbalanced(seeds, quick, only):
+    """Both simulators, one draw per seed (the seed draws the data and seeds the model)."""
+    entry = {"generators": {"counts": unbalanced_counts.__doc__.split("\n")[0],
+                            "gaussian": unbalanced_gaussian.__doc__.split("\n")[0]},
+             "shares": UNBALANCED_SHARES.tolist(), "methods": {}}
+    for generator, make in (("counts", unbalanced_counts), ("gaussian", unbalanced_gaussian)):
+        for name, fit in unbalanced_methods().items():
+            if only and not any(word.lower() in name.lower() for word in only):
+                continue
+            runs = []
+            for seed in seeds:
+                X, labels = make(seed)
+                pred, extra, wall, cpu = _timed(lambda X_, s_: fit(X_, s_, quick=quick), X, seed)
+                runs.append({"seed": seed, **_scores(labels, pred), "time_s": wall, "cpu_s": cpu, **extra})
+                print(f"unbalanced | {generator}: {name} | seed {seed} | ACC {runs[-1]['acc']:.3f} "
+                      f"NMI {runs[-1]['nmi']:.3f} ARI {runs[-1]['ari']:.3f} | CPU {cpu:.0f}s "
+                      f"| load {os.getloadavg()[0]:.1f}", flush=True)
+            entry["methods"][f"{generator}: {name}"] = {"summary": summarise(runs), "runs": runs}
     return entry
 
 

@@ -23,6 +23,7 @@ from ._train import EpochRecord, Phase
 
 INPUT_TYPES = ("auto", "image", "counts", "continuous")
 AUX_CHOICES = ("auto", "rotation", "masked_features", "none")
+REFINE_ON = ("auto", "outputs", "features")
 AUGMENTATION_DEFAULTS = {
     "image": {"max_rotation": 15.0, "crop": (0.75, 1.0), "max_shift": 0.1},
     "counts": {"keep": (0.5, 1.0), "mask_rate": 0.8},
@@ -109,9 +110,18 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
       matrix reconstruct a random 30 % of their entries hidden by a mask
       (``"masked_features"``: masked-gene reconstruction for cells).
     * **Refinement**, from epoch ``refine_epoch`` on: the targets become the
-      one-hot k-means labels of all outputs, renamed to agree best with the
+      one-hot k-means labels of all samples, renamed to agree best with the
       previous targets, and are no longer reassigned per batch. This frees
-      the equal-size prior of the fixed targets.
+      the equal-size prior of the fixed targets. The authors run k-means on
+      the outputs; for rows of a matrix the default runs it on the
+      (standardised) features before the last layer instead (``refine_on``):
+      the outputs have already been pulled to ``n_clusters`` balanced
+      corners, so k-means there mostly returns the balanced partition, while
+      the features still show how large each group is. On simulated
+      unbalanced types (8 of 2-30 %, 5 draws; ``python -m benchmarks.mmdc
+      --parts unbalanced``) this raised the mean NMI from 0.734 to 0.755 on
+      negative-binomial counts and from 0.964 to 0.996 on Gaussian clusters.
+      Images keep the authors' outputs, with which the digits were measured.
     * **Labels**: the argmax of the output (the nearest target mean).
 
     **Inputs.** ``input_type="auto"`` reads a 3-D ``(n, H, W)`` or 4-D
@@ -169,6 +179,11 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         Epoch where refinement starts; a float in [0, 1] is a fraction of
         ``epochs``; ``None`` never refines. 0.4 and the learning-rate drop
         at 0.8 are the authors' MNIST schedule (epochs 20 and 40 of 50).
+    refine_on : {"auto", "outputs", "features"}, default="auto"
+        What refinement's k-means reads: the L2-normalised outputs (the
+        authors' choice) or the features before the last layer, standardised
+        per column. ``"auto"``: outputs for images, features for rows of a
+        matrix (see above).
     batch_size : int, default=128
         At least 4, so that every mini-batch has 2 or more rows for batch norm.
     optimizer : {"auto", "sgd", "adam"}, default="auto"
@@ -203,6 +218,8 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         ``"image"``, ``"counts"`` or ``"continuous"``.
     aux_task_ : str
         The auxiliary task used.
+    refine_on_ : str
+        ``"outputs"`` or ``"features"``: what refinement's k-means read.
     optimizer_ : str
         ``"sgd"`` or ``"adam"``.
     image_shape_ : tuple or None
@@ -235,17 +252,18 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
     """
 
     _fitted_attributes = ("labels_", "outputs_", "embedding_", "history_", "n_epochs_", "interrupted_",
-                          "preprocessing_", "input_type_", "aux_task_", "optimizer_", "image_shape_", "view_names_")
+                          "preprocessing_", "input_type_", "aux_task_", "refine_on_", "optimizer_", "image_shape_", "view_names_")
     _resumable_params = ("epochs", "verbose")
 
     def __init__(self, n_clusters=8, *, aux_task="auto", input_type="auto", epochs=100, refine_epoch=0.4,
-                 batch_size=128, optimizer="auto", lr=None, sigma=0.0, channels=(32, 64, 128, 256), hidden=(256, 64),
+                 refine_on="auto", batch_size=128, optimizer="auto", lr=None, sigma=0.0, channels=(32, 64, 128, 256), hidden=(256, 64),
                  augmentation=None, n_init=10, device="auto", random_state=None, verbose=True):
         self.n_clusters = n_clusters
         self.aux_task = aux_task
         self.input_type = input_type
         self.epochs = epochs
         self.refine_epoch = refine_epoch
+        self.refine_on = refine_on
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.lr = lr
@@ -266,6 +284,7 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
     # -- checks -----------------------------------------------------------------------------------
     def _check_params(self):
         check_choice(self.aux_task, "aux_task", AUX_CHOICES)
+        check_choice(self.refine_on, "refine_on", REFINE_ON)
         check_choice(self.input_type, "input_type", INPUT_TYPES)
         check_positive_int(self.epochs, "epochs", minimum=0)
         check_positive_int(self.batch_size, "batch_size", minimum=4)  # batch norm needs 2+ rows in every batch
@@ -408,6 +427,10 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
             input_shape = (data.n_cols,)
         self.input_type_ = input_type
         self.aux_task_ = self._resolve_aux(input_type, self.image_shape_)
+        if self.refine_on == "auto":
+            self.refine_on_ = "outputs" if input_type == "image" else "features"
+        else:
+            self.refine_on_ = self.refine_on
         if self.optimizer == "auto":
             self.optimizer_ = "sgd" if input_type == "image" else "adam"
         else:
@@ -494,8 +517,13 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         state["labels"] = labels
         start = self._refine_start()
         refining = start is not None and epoch.index >= start
-        if refining:  # targets <- one-hot k-means labels of all outputs, named after the previous targets
-            km = KMeans(k, n_init=self.n_init, random_state=(seed + epoch.index) % 2**32).fit_predict(outputs)
+        if refining:  # targets <- one-hot k-means labels of all samples, named after the previous targets
+            if self.refine_on_ == "features":
+                features = self._outputs(data, views, what="features")
+                points = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-8)
+            else:
+                points = outputs
+            km = KMeans(k, n_init=self.n_init, random_state=(seed + epoch.index) % 2**32).fit_predict(points)
             targets[:] = np.eye(k, dtype=np.float32)[align_labels(km, targets.argmax(axis=1), k)]
 
         if self.aux_task_ != "none":

@@ -1,6 +1,7 @@
-"""``python -m benchmarks.mmdc --quick --parts digits`` runs and writes the expected JSON (no timing or accuracy assertions)."""
+"""``python -m benchmarks.mmdc --quick`` runs and writes the expected JSON (no timing or accuracy assertions)."""
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip("torch")
@@ -53,3 +54,19 @@ def test_combine_reads_the_printed_runs_of_a_stopped_run(tmp_path):
     assert [run["seed"] for run in method["runs"]] == [0, 3] and method["runs"][1]["nmi"] == 0.8
     assert "time_s" not in method["summary"] and method["summary"]["cpu_s"]["mean"] == pytest.approx(6.5)
     assert parts["digits"]["shape"] == [4, 2]
+
+
+def test_quick_unbalanced_run_compares_both_refinements_on_both_simulators(run_quick):
+    result, _ = run_quick("mmdc", "--parts", "unbalanced", "--seeds", "0")
+    methods = result["parts"]["unbalanced"]["methods"]
+    assert set(methods) == {f"{generator}: {name}" for generator in ("counts", "gaussian") for name in (
+        "MMDC (defaults: refinement on the features)", "MMDC, refinement on the outputs (the authors')", "k-means")}
+
+
+@pytest.mark.parametrize("make", ["unbalanced_counts", "unbalanced_gaussian"])
+def test_unbalanced_simulators_draw_the_stated_shares(make):
+    import benchmarks.mmdc as bench
+
+    X, types = getattr(bench, make)(0, n=20000, d=60)
+    assert X.shape == (20000, 60) and np.isfinite(X).all()
+    np.testing.assert_allclose(np.bincount(types, minlength=8) / len(types), bench.UNBALANCED_SHARES, atol=0.01)

@@ -351,6 +351,7 @@ def test_predict_with_other_image_shape_raises():
     (dict(input_type="video"), "input_type must be one of"),
     (dict(refine_epoch=1.5), "fraction of epochs"),
     (dict(refine_epoch="late"), "refine_epoch must be"),
+    (dict(refine_on="embedding"), "refine_on must be one of"),
     (dict(augmentation={"max_rotation": 10}), "do not apply to continuous input"),
     (dict(augmentation={"keep": (0.0, 1.0)}), "0 < low <= high <= 1"),
     (dict(lr=0.0), "lr must be"),
@@ -382,6 +383,32 @@ def test_auto_optimizer_is_sgd_for_images_and_adam_for_rows(kind, expected):
     model = MMDC(2, epochs=0, channels=(4,), hidden=(4,), verbose=False, random_state=0).fit(X)
     assert model.optimizer_ == expected
     assert MMDC(2, epochs=0, optimizer="adam", channels=(4,), hidden=(4,), verbose=False).fit(X).optimizer_ == "adam"
+
+
+@pytest.mark.parametrize("kind, expected", [("rows", "features"), ("images", "outputs")])
+def test_auto_refinement_reads_features_for_rows_and_outputs_for_images(kind, expected):
+    X = np.random.default_rng(0).normal(size=(12, 8, 8) if kind == "images" else (12, 5))
+    model = MMDC(2, epochs=0, channels=(4,), hidden=(4,), verbose=False, random_state=0).fit(X)
+    assert model.refine_on_ == expected
+
+
+@pytest.mark.parametrize("refine_on", ["outputs", "features"])
+def test_refinement_targets_are_the_kmeans_labels_of_what_refine_on_names(refine_on, mixture, monkeypatch):
+    """The points refinement's k-means reads have the width of the outputs (k) or of the features."""
+    import coclust_deep.deep.mmdc as module
+
+    seen = []
+    real = module.KMeans
+
+    class Recording(real):
+        def fit_predict(self, points, *args, **kwargs):
+            seen.append(points.shape[1])
+            return super().fit_predict(points, *args, **kwargs)
+
+    monkeypatch.setattr(module, "KMeans", Recording)
+    X, _ = mixture
+    MMDC(3, refine_on=refine_on, **{**ROWS, "epochs": 3, "refine_epoch": 2}).fit(X)
+    assert seen == [3 if refine_on == "outputs" else ROWS["hidden"][-1]]
 
 
 @pytest.mark.parametrize("params, message", [

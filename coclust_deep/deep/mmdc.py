@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -565,6 +566,12 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         self.outputs_ = self._outputs(data, views)
         self.embedding_ = self._outputs(data, views, what="features")
         self.labels_ = self.outputs_.argmax(axis=1).astype(np.int64)
+        unused = np.setdiff1d(np.arange(self.outputs_.shape[1]), self.labels_)
+        if unused.size:  # refinement's k-means split a group the network cannot tell apart on augmented views
+            warnings.warn(f"MMDC: {self.outputs_.shape[1] - unused.size} of the {self.outputs_.shape[1]} clusters hold "
+                          f"samples; no output has its maximum at clusters {unused.tolist()}. The data may hold fewer "
+                          "groups that survive the augmentations; labels_ keeps the clusters found.", UserWarning,
+                          stacklevel=3)
 
     # -- new data ---------------------------------------------------------------------------------
     def _new_data(self, X, row_views, row_view_masks):

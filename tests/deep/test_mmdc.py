@@ -420,6 +420,16 @@ def test_bad_training_parameters_raise(params, message):
         MMDC(2, **{**ROWS, **params}).fit(np.random.default_rng(0).normal(size=(20, 5)))
 
 
+def test_clusters_left_empty_are_named_in_a_warning():
+    X = np.tile(np.arange(5.0), (20, 1))  # identical rows: every output is the same, one cluster holds all
+    with pytest.warns(UserWarning, match="1 of the 3 clusters hold samples") as record:
+        model = MMDC(3, **{**ROWS, "epochs": 2}).fit(X)
+    found = int(model.labels_[0])
+    assert np.all(model.labels_ == found)
+    message = next(str(w.message) for w in record if "clusters hold samples" in str(w.message))
+    assert str(sorted({0, 1, 2} - {found})) in message
+
+
 def test_one_sample_raises():
     with pytest.raises(ValueError, match="at least 2 samples"):
         MMDC(1, **ROWS).fit(np.ones((1, 5)))

@@ -196,16 +196,8 @@ def run_part(part, data_dir, seeds, quick, only=None):
         methods = pbmc_methods(_pca(X))
     entry = {"shape": list(X.shape), "n_classes": int(len(np.unique(labels))),
              "class_sizes": np.unique(labels, return_counts=True)[1].tolist(), "methods": {}}
-    for name, fit in methods.items():
-        if only and not any(word.lower() in name.lower() for word in only):
-            continue
-        runs = []
-        for seed in seeds:
-            pred, extra, wall, cpu = _timed(lambda X_, s_: fit(X_, s_, quick=quick), X, seed)
-            runs.append({"seed": seed, **_scores(labels, pred), "time_s": wall, "cpu_s": cpu, **extra})
-            print(f"{part} | {name} | seed {seed} | ACC {runs[-1]['acc']:.3f} NMI {runs[-1]['nmi']:.3f} "
-                  f"ARI {runs[-1]['ari']:.3f} | CPU {cpu:.0f}s | load {os.getloadavg()[0]:.1f}", flush=True)
-        entry["methods"][name] = {"summary": summarise(runs), "runs": runs}
+    for name, fit in _selected(methods, only):
+        entry["methods"][name] = _seed_runs(part, name, fit, lambda seed: (X, labels), seeds, quick)
     return entry
 
 
@@ -215,19 +207,28 @@ def _run_unbalanced(seeds, quick, only):
                             "gaussian": unbalanced_gaussian.__doc__.split("\n")[0]},
              "shares": UNBALANCED_SHARES.tolist(), "methods": {}}
     for generator, make in (("counts", unbalanced_counts), ("gaussian", unbalanced_gaussian)):
-        for name, fit in unbalanced_methods().items():
-            if only and not any(word.lower() in name.lower() for word in only):
-                continue
-            runs = []
-            for seed in seeds:
-                X, labels = make(seed)
-                pred, extra, wall, cpu = _timed(lambda X_, s_: fit(X_, s_, quick=quick), X, seed)
-                runs.append({"seed": seed, **_scores(labels, pred), "time_s": wall, "cpu_s": cpu, **extra})
-                print(f"unbalanced | {generator}: {name} | seed {seed} | ACC {runs[-1]['acc']:.3f} "
-                      f"NMI {runs[-1]['nmi']:.3f} ARI {runs[-1]['ari']:.3f} | CPU {cpu:.0f}s "
-                      f"| load {os.getloadavg()[0]:.1f}", flush=True)
-            entry["methods"][f"{generator}: {name}"] = {"summary": summarise(runs), "runs": runs}
+        for name, fit in _selected(unbalanced_methods(), only):
+            name = f"{generator}: {name}"
+            entry["methods"][name] = _seed_runs("unbalanced", name, fit, make, seeds, quick)
     return entry
+
+
+def _selected(methods, only):
+    """The methods whose name contains one of the words ``only`` (all when None)."""
+    return [(name, fit) for name, fit in methods.items()
+            if not only or any(word.lower() in name.lower() for word in only)]
+
+
+def _seed_runs(part, name, fit, data, seeds, quick):
+    """One fit per seed on ``data(seed) -> (X, labels)``, each printed as a line ``_parts_from_log`` reads."""
+    runs = []
+    for seed in seeds:
+        X, labels = data(seed)
+        pred, extra, wall, cpu = _timed(lambda X_, s_: fit(X_, s_, quick=quick), X, seed)
+        runs.append({"seed": seed, **_scores(labels, pred), "time_s": wall, "cpu_s": cpu, **extra})
+        print(f"{part} | {name} | seed {seed} | ACC {runs[-1]['acc']:.3f} NMI {runs[-1]['nmi']:.3f} "
+              f"ARI {runs[-1]['ari']:.3f} | CPU {cpu:.0f}s | load {os.getloadavg()[0]:.1f}", flush=True)
+    return {"summary": summarise(runs), "runs": runs}
 
 
 _LOG_LINE = re.compile(r"^(\w+) \| (.+?) \| seed (\d+) \| ACC ([\d.]+) NMI ([\d.]+) ARI ([\d.]+) \| CPU (\d+)s "

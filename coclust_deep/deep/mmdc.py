@@ -253,12 +253,14 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
     """
 
     _fitted_attributes = ("labels_", "outputs_", "embedding_", "history_", "n_epochs_", "interrupted_",
-                          "preprocessing_", "input_type_", "aux_task_", "refine_on_", "optimizer_", "image_shape_", "view_names_")
+                          "preprocessing_", "input_type_", "aux_task_", "refine_on_", "optimizer_", "image_shape_",
+                          "view_names_")
     _resumable_params = ("epochs", "verbose")
 
     def __init__(self, n_clusters=8, *, aux_task="auto", input_type="auto", epochs=100, refine_epoch=0.4,
-                 refine_on="auto", batch_size=128, optimizer="auto", lr=None, sigma=0.0, channels=(32, 64, 128, 256), hidden=(256, 64),
-                 augmentation=None, n_init=10, device="auto", random_state=None, verbose=True):
+                 refine_on="auto", batch_size=128, optimizer="auto", lr=None, sigma=0.0,
+                 channels=(32, 64, 128, 256), hidden=(256, 64), augmentation=None, n_init=10, device="auto",
+                 random_state=None, verbose=True):
         self.n_clusters = n_clusters
         self.aux_task = aux_task
         self.input_type = input_type

@@ -77,8 +77,12 @@ class MMDCModule(nn.Module):
             count = count + present
         return total / count
 
+    def head(self, features):
+        """The L2-normalised outputs of fused features."""
+        return F.normalize(self.top_layer(features), dim=1)
+
     def forward(self, x, views=None, masks=None):
-        return F.normalize(self.top_layer(self.features(x, views, masks)), dim=1)
+        return self.head(self.features(x, views, masks))
 
     def clustering_loss(self, x, targets, views=None, masks=None):
         """MSE between the outputs and their assigned targets (kind clustering)."""

@@ -506,6 +506,19 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         return encode_in_chunks(data.n_rows, lambda idx: self._inputs(data, views, idx),
                                 lambda b: encode(b["input"], b.get("views"), b.get("masks")), self.device_)
 
+    def _features_and_outputs(self, data, views):
+        """The fused features and the outputs of every sample, from one inference pass."""
+        self.module_.eval()
+        module = self.module_
+
+        def both(batch):
+            features = module.features(batch["input"], batch.get("views"), batch.get("masks"))
+            return torch.cat([features, module.head(features)], dim=1)
+
+        joined = encode_in_chunks(data.n_rows, lambda idx: self._inputs(data, views, idx), both, self.device_)
+        k = module.top_layer.out_features
+        return joined[:, :-k], joined[:, -k:]
+
     # -- one epoch --------------------------------------------------------------------------------
     def _epoch(self, epoch, data, views, augmentation, k, seed):
         module, device = epoch.module, epoch.device
@@ -513,7 +526,7 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         if "targets" not in state:
             state["targets"] = sample_targets(data.n_rows, k, sigma=float(self.sigma), rng=epoch.rng)
         targets = state["targets"]
-        outputs = self._outputs(data, views)
+        features, outputs = self._features_and_outputs(data, views)
         labels = outputs.argmax(axis=1)
         previous = state.get("labels")
         change = float("nan") if previous is None else float(np.mean(labels != previous))
@@ -522,7 +535,6 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         refining = start is not None and epoch.index >= start
         if refining:  # targets <- one-hot k-means labels of all samples, named after the previous targets
             if self.refine_on_ == "features":
-                features = self._outputs(data, views, what="features")
                 points = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-8)
             else:
                 points = outputs
@@ -565,12 +577,12 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         return module.masked_loss(masked, z, mask, views_b, masks_b)
 
     def _finalize(self, data, views):
-        self.outputs_ = self._outputs(data, views)
-        self.embedding_ = self._outputs(data, views, what="features")
+        self.embedding_, self.outputs_ = self._features_and_outputs(data, views)
         self.labels_ = self.outputs_.argmax(axis=1).astype(np.int64)
-        unused = np.setdiff1d(np.arange(self.outputs_.shape[1]), self.labels_)
+        k = self.outputs_.shape[1]
+        unused = np.setdiff1d(np.arange(k), self.labels_)
         if unused.size:  # refinement's k-means split a group the network cannot tell apart on augmented views
-            warnings.warn(f"MMDC: {self.outputs_.shape[1] - unused.size} of the {self.outputs_.shape[1]} clusters hold "
+            warnings.warn(f"MMDC: {k - unused.size} of the {k} clusters hold "
                           f"samples; no output has its maximum at clusters {unused.tolist()}. The data may hold fewer "
                           "groups that survive the augmentations; labels_ keeps the clusters found.", UserWarning,
                           stacklevel=3)

@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .deep_accuracy import FILES, _require, load
+from .deep_accuracy import FILES, _lognorm, _require, load
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mmdc.json"
 UNBALANCED_SHARES = np.array([0.30, 0.20, 0.15, 0.12, 0.10, 0.07, 0.04, 0.02])
@@ -142,31 +142,21 @@ def unbalanced_gaussian(seed, n=2500, d=50):
     return (means[types] + rng.normal(size=(n, d))).astype(np.float32), types
 
 
-def unbalanced_methods():
+def unbalanced_methods(kmeans_embed):
     from coclust_deep.deep import MMDC
 
     quick_kw = {"epochs": 2}
     return {
         "MMDC (defaults: refinement on the features)": _deep(MMDC, 8, quick_kw),
         "MMDC, refinement on the outputs (the authors')": _deep(MMDC, 8, quick_kw, refine_on="outputs"),
-        "k-means": _kmeans(8, embed=_log_normalised_if_counts),
+        "k-means": _kmeans(8, embed=kmeans_embed),
     }
 
 
-def _log_normalised_if_counts(X):
-    if np.all(X >= 0) and np.all(X == np.round(X)):
-        totals = X.sum(axis=1, keepdims=True)
-        return np.log1p(X / np.maximum(totals, 1) * np.median(totals))
-    return X
-
-
 def _pca(X, seed=0):
-    import anndata as ad
     import scanpy as sc
 
-    adata = ad.AnnData(X.copy())
-    sc.pp.normalize_total(adata)
-    sc.pp.log1p(adata)
+    adata = _lognorm(X)
     sc.pp.pca(adata, n_comps=50, random_state=seed)
     return adata.obsm["X_pca"]
 
@@ -206,8 +196,10 @@ def _run_unbalanced(seeds, quick, only):
     entry = {"generators": {"counts": unbalanced_counts.__doc__.split("\n")[0],
                             "gaussian": unbalanced_gaussian.__doc__.split("\n")[0]},
              "shares": UNBALANCED_SHARES.tolist(), "methods": {}}
-    for generator, make in (("counts", unbalanced_counts), ("gaussian", unbalanced_gaussian)):
-        for name, fit in _selected(unbalanced_methods(), only):
+    simulators = (("counts", unbalanced_counts, lambda X: _lognorm(X).X),
+                  ("gaussian", unbalanced_gaussian, lambda X: X))
+    for generator, make, kmeans_embed in simulators:
+        for name, fit in _selected(unbalanced_methods(kmeans_embed), only):
             name = f"{generator}: {name}"
             entry["methods"][name] = _seed_runs("unbalanced", name, fit, make, seeds, quick)
     return entry

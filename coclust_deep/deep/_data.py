@@ -19,9 +19,11 @@ _CLIP = 10.0  # standardised inputs are clipped like sc.pp.scale(max_value=10)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _column_moments(Y):
+def _column_moments(Y, shared=False):
     """Per-column mean and standard deviation in float64 (zero-variance columns get std 1).
 
+    ``shared``: every column gets one scale, the root mean square of the
+    standard deviations of the columns that vary.
     float64 because squares of float32 values above ~1e19 overflow float32.
     """
     if sp.issparse(Y):
@@ -32,7 +34,10 @@ def _column_moments(Y):
         mean = Y.mean(axis=0, dtype=np.float64)
         var = Y.var(axis=0, dtype=np.float64)
     std = np.sqrt(np.maximum(var, 0.0))
-    std[std < 1e-8] = 1.0
+    varying = std >= 1e-8
+    if shared:
+        std[:] = np.sqrt(np.mean(var[varying])) if varying.any() else 1.0
+    std[~varying] = 1.0
     return mean.astype(np.float32), std.astype(np.float32)
 
 
@@ -105,6 +110,11 @@ class MatrixData:
     Column encoders read each column's standardised values on a fixed random
     subsample of at most ``max_col_input`` rows (``column_anchors``).
 
+    ``feature_scaling="shared"`` divides every centred column by one scale
+    (the root mean square of the columns' standard deviations) instead of
+    its own, so columns keep their relative variance, as in a PCA of
+    log-normalised counts.
+
     ``n_top_genes`` (count likelihoods only): when X has more columns, the
     row encoder and the count decoder see only the ``n_top_genes`` columns
     chosen by :func:`select_count_features` (``stats["row_features"]``); the
@@ -113,7 +123,8 @@ class MatrixData:
     (``count_library``).
     """
 
-    def __init__(self, X, likelihood, *, max_col_input=None, rng=None, stats=None, n_top_genes=None):
+    def __init__(self, X, likelihood, *, max_col_input=None, rng=None, stats=None, n_top_genes=None,
+                 feature_scaling="per_feature"):
         X = check_matrix(X, allow_gpu=False)
         values = X.data if sp.issparse(X) else X
         largest = float(np.abs(values).max()) if values.size else 0.0
@@ -150,7 +161,7 @@ class MatrixData:
                               np.asarray(X[:, self.features].sum(axis=1)).ravel().astype(np.float32))
         self.Y = self._transform(X)
         if "mean" not in self.stats:
-            self.stats["mean"], self.stats["std"] = _column_moments(self.Y)
+            self.stats["mean"], self.stats["std"] = _column_moments(self.Y, shared=feature_scaling == "shared")
             values = self.Y.data if sp.issparse(self.Y) else self.Y
             mean_all = float(values.sum()) / (self.n_rows * self.n_cols)
             var_all = float((values.astype(np.float64) ** 2).sum()) / (self.n_rows * self.n_cols) - mean_all ** 2

@@ -60,7 +60,8 @@ def test_quick_unbalanced_run_compares_both_refinements_on_both_simulators(run_q
     result, _ = run_quick("mmdc", "--parts", "unbalanced", "--seeds", "0")
     methods = result["parts"]["unbalanced"]["methods"]
     assert set(methods) == {f"{generator}: {name}" for generator in ("counts", "gaussian") for name in (
-        "MMDC (defaults: refinement on the features)", "MMDC, refinement on the outputs (the authors')", "k-means")}
+        "MMDC (defaults: refinement on the features)", "MMDC, refinement on the outputs (the authors')",
+        "MMDC, genes standardised one by one (the earlier default)", "k-means")}
 
 
 @pytest.mark.parametrize("make", ["unbalanced_counts", "unbalanced_gaussian"])

@@ -352,6 +352,7 @@ def test_predict_with_other_image_shape_raises():
     (dict(refine_epoch=1.5), "fraction of epochs"),
     (dict(refine_epoch="late"), "refine_epoch must be"),
     (dict(refine_on="embedding"), "refine_on must be one of"),
+    (dict(feature_scaling="minmax"), "feature_scaling must be one of"),
     (dict(augmentation={"max_rotation": 10}), "do not apply to continuous input"),
     (dict(augmentation={"keep": (0.0, 1.0)}), "0 < low <= high <= 1"),
     (dict(lr=0.0), "lr must be"),
@@ -390,6 +391,25 @@ def test_auto_refinement_reads_features_for_rows_and_outputs_for_images(kind, ex
     X = np.random.default_rng(0).normal(size=(12, 8, 8) if kind == "images" else (12, 5))
     model = MMDC(2, epochs=0, channels=(4,), hidden=(4,), verbose=False, random_state=0).fit(X)
     assert model.refine_on_ == expected
+
+
+@pytest.mark.parametrize("kind, expected", [("counts", "shared"), ("continuous", "per_feature"), ("images", None)])
+def test_auto_feature_scaling_is_shared_for_counts_only(kind, expected):
+    rng = np.random.default_rng(0)
+    X = {"counts": rng.poisson(3.0, size=(12, 5)), "continuous": rng.normal(size=(12, 5)),
+         "images": rng.normal(size=(12, 8, 8))}[kind]
+    model = MMDC(2, epochs=0, channels=(4,), hidden=(4,), verbose=False, random_state=0).fit(X)
+    assert model.feature_scaling_ == expected
+
+
+def test_shared_feature_scaling_gives_counts_one_scale_kept_for_new_data():
+    X = np.random.default_rng(0).poisson([0.2, 2.0, 20.0], size=(60, 3))
+    model = MMDC(2, epochs=0, hidden=(4,), verbose=False, random_state=0).fit(X)
+    std = model.preprocessing_["std"]
+    assert np.all(std == std[0])
+    per_gene = MMDC(2, epochs=0, hidden=(4,), feature_scaling="per_feature", verbose=False, random_state=0).fit(X)
+    assert len(np.unique(per_gene.preprocessing_["std"])) == 3
+    np.testing.assert_allclose(model.transform(X), model.embedding_, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("refine_on", ["outputs", "features"])

@@ -111,6 +111,18 @@ def test_sparse_input_stays_sparse():
     assert data.column_input.shape == (30, 50)
 
 
+def test_shared_feature_scaling_keeps_the_columns_relative_spread():
+    from coclust_deep.deep._data import MatrixData
+
+    X = np.random.default_rng(0).normal(size=(200, 3)) * np.array([1.0, 2.0, 4.0])
+    per_column = MatrixData(X, "gaussian").inputs(np.arange(200))["input"]
+    shared = MatrixData(X, "gaussian", feature_scaling="shared").inputs(np.arange(200))["input"]
+    np.testing.assert_allclose(per_column.std(axis=0), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(shared.std(axis=0) / shared.std(axis=0)[0], X.std(axis=0) / X.std(axis=0)[0],
+                               rtol=1e-4)
+    np.testing.assert_allclose(np.sqrt(np.mean(shared.std(axis=0) ** 2)), 1.0, rtol=1e-4)
+
+
 def test_column_encoder_reads_row_subsample(planted):
     X, _, cols = planted
     model = DeepCoclustering(3, 2, max_col_input=100, pretrain_epochs=15, epochs=10, random_state=0,

@@ -6,6 +6,8 @@ Run from the repository root::
     python -m benchmarks.deep_accuracy --datasets pbmc68k --seeds 0 1 2 3 4
     python -m benchmarks.deep_accuracy --datasets pbmc10x --scvi                 # + scvi-tools (slow)
     python -m benchmarks.deep_accuracy --datasets pbmc68k --quick                # smoke run
+    python -m benchmarks.deep_accuracy --datasets cbmc --seeds 0 1 2 3 4 --ours-only  # after a model change
+    python -m benchmarks.deep_accuracy --datasets cbmc --seeds 0 1 2 3 4 --ours-only --scaling-ablation-only
 
 Writes ``benchmarks/results/deep_accuracy.json`` (or ``--out``; after every
 seed, per-seed rows and mean ± std) and prints a markdown table. Data: 10X
@@ -30,11 +32,13 @@ dataset and seed, in the same process:
 * **ours**: ``DeepCoclustering`` with its defaults on the raw counts
   (``likelihood="auto"`` -> NB), ``n_col_clusters=10``, given the true k and
   with k estimated (``n_row_clusters=None``); on CBMC also with the ADT view;
-  the block-term ablation ``block_weight=0`` (given the true k); on
-  pbmc68k_reduced (gene names) the coherence of the gene clusters: for each
-  cell type of :data:`coclust_deep.markers.PBMC_MARKERS`, the gene clusters of
-  its markers, and the share of marker pairs of one type in one gene cluster
-  against the chance level.
+  the block-term ablation ``block_weight=0`` (given the true k); with
+  ``--scaling-ablation``, the true-k fits (RNA, and with each view) again
+  with ``feature_scaling="shared"``; on pbmc68k_reduced (gene names) the
+  coherence of the gene clusters: for each cell type of
+  :data:`coclust_deep.markers.PBMC_MARKERS`, the gene clusters of its markers,
+  and the share of marker pairs of one type in one gene cluster against the
+  chance level.
 
 ARI and NMI are against the published labels; nothing is chosen by them.
 Times are wall-clock seconds of each fit with ``--threads`` torch threads
@@ -58,6 +62,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "deep_accuracy.json"
 FILES = {"pbmc10x": "10X_PBMC_top2000.h5", "cbmc": "CITE_CBMC_counts_top2000.h5"}
 DATASETS = ("pbmc10x", "cbmc", "pbmc68k")
 N_GENE_CLUSTERS = 10
+SHARED = "feature_scaling='shared'"  # the gene-scaling ablation's rows
 
 
 def _require(path):
@@ -234,8 +239,13 @@ def clustpy_rows(X, labels, seed=0, quick=False):
     return rows
 
 
-def ours(X, labels, views, *, quick=False, seed=0, verbose=False, estimate_k=True, block_ablation=False):
-    """DeepCoclustering with its defaults on the raw counts: true k, k estimated, views, block ablation."""
+def ours(X, labels, views, *, quick=False, seed=0, verbose=False, estimate_k=True, block_ablation=False,
+         scaling_ablation=False, select=None):
+    """DeepCoclustering with its defaults on the raw counts: true k, k estimated, views, ablations.
+
+    ``select(method) -> bool`` keeps only some of these fits (for example only
+    the scaling ablation's rows, added to an earlier run).
+    """
     from coclust_deep.deep import DeepCoclustering
 
     k = len(np.unique(labels))
@@ -247,10 +257,17 @@ def ours(X, labels, views, *, quick=False, seed=0, verbose=False, estimate_k=Tru
         runs.append(("DeepCoclustering (RNA), k estimated", None, None, {}))
     if block_ablation:
         runs.append(("DeepCoclustering (RNA), block_weight=0", None, k, {"block_weight": 0.0}))
+    if scaling_ablation:
+        runs.append((f"DeepCoclustering (RNA), {SHARED}", None, k, {"feature_scaling": "shared"}))
     for name, view in views.items():
         runs.append((f"DeepCoclustering (RNA + {name} view)", {name: view}, k, {}))
+        if scaling_ablation:
+            runs.append((f"DeepCoclustering (RNA + {name} view), {SHARED}", {name: view}, k,
+                         {"feature_scaling": "shared"}))
         if estimate_k:
             runs.append((f"DeepCoclustering (RNA + {name} view), k estimated", {name: view}, None, {}))
+    if select is not None:
+        runs = [run for run in runs if select(run[0])]
     rows, models = [], {}
     for method, row_views, n_clusters, extra in runs:
         model = DeepCoclustering(n_clusters, N_GENE_CLUSTERS, **kw, **extra)
@@ -311,7 +328,7 @@ def summarise(per_seed):
 
 
 def run(datasets, data_dir, *, seeds=(0, 1, 2), threads=1, quick=False, verbose=False, scvi=False,
-        clustpy=False, dec=True, estimate_k=True, block_ablation=True, on_seed=None):
+        clustpy=False, dec=True, estimate_k=True, block_ablation=True, scaling_ablation=False, on_seed=None):
     """All rows for ``datasets`` x ``seeds``; ``on_seed(results)`` after each seed (partial results)."""
     import torch
 
@@ -334,7 +351,8 @@ def run(datasets, data_dir, *, seeds=(0, 1, 2), threads=1, quick=False, verbose=
             if clustpy:
                 rows += clustpy_rows(X, labels, seed=seed, quick=quick)
             deep_rows, models = ours(X, labels, views, quick=quick, seed=seed, verbose=verbose,
-                                     estimate_k=estimate_k, block_ablation=block_ablation)
+                                     estimate_k=estimate_k, block_ablation=block_ablation,
+                                     scaling_ablation=scaling_ablation)
             rows += deep_rows
             for row in rows:
                 row["seed"] = seed
@@ -350,6 +368,58 @@ def run(datasets, data_dir, *, seeds=(0, 1, 2), threads=1, quick=False, verbose=
         print(markdown({name: entry}), flush=True)
     results["machine"]["loadavg_after"] = os.getloadavg()
     return results
+
+
+def rerun_ours(previous, datasets, data_dir, *, seeds, threads=1, quick=False, verbose=False, scaling_ablation=False,
+               scaling_ablation_only=False, on_seed=None):
+    """Re-measure only DeepCoclustering's rows of ``previous`` (after a change to the model), in place.
+
+    The peers' rows of each dataset and seed stay as they were measured; the
+    DeepCoclustering rows (the same kinds as before: k given or estimated,
+    block ablation, scaling ablation, views) are replaced, the scaling ablation
+    is added with ``scaling_ablation``, and the run is recorded under
+    ``previous["runs"]``. With ``scaling_ablation_only`` only the scaling
+    ablation's rows are fitted (added, or replaced where present); every other
+    row stays as measured.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": threads,
+               "torch": torch.__version__, "loadavg_before": os.getloadavg()}
+    for name in datasets:
+        entry = previous["datasets"][name]
+        by_seed = {rows[0]["seed"]: i for i, rows in enumerate(entry["per_seed"])}
+        missing = [seed for seed in seeds if seed not in by_seed]
+        if missing:
+            raise ValueError(f"{name}: seeds {missing} have no earlier run to update; run without --ours-only.")
+        X, labels, views, gene_names = load(name, data_dir)
+        for seed in seeds:
+            i = by_seed[seed]
+            refit = (lambda m: SHARED in m) if scaling_ablation_only else (lambda m: m.startswith("DeepCoclustering"))
+            kept = [r for r in entry["per_seed"][i] if not refit(r["method"])]
+            before = {r["method"] for r in entry["per_seed"][i] if r["method"].startswith("DeepCoclustering")}
+            deep_rows, models = ours(X, labels, views if any("view" in m for m in before) else {}, quick=quick,
+                                     seed=seed, verbose=verbose,
+                                     estimate_k=any(m.endswith("k estimated") for m in before),
+                                     block_ablation=any("block_weight=0" in m for m in before),
+                                     scaling_ablation=scaling_ablation or scaling_ablation_only
+                                     or any(SHARED in m for m in before),
+                                     select=refit)
+            for row in deep_rows:
+                row["seed"] = seed
+            entry["per_seed"][i] = kept + deep_rows
+            if gene_names is not None and "DeepCoclustering (RNA)" in models:
+                entry["marker_coherence"][i] = marker_coherence(models["DeepCoclustering (RNA)"], gene_names)
+            entry["summary"] = summarise(entry["per_seed"])
+            print(f"{name} seed {seed}: " + ", ".join(f"{r['method']} {r['ari']:.3f}" for r in deep_rows),
+                  flush=True)
+            machine["loadavg_after"] = os.getloadavg()
+            what = f"{SHARED} rows only" if scaling_ablation_only else "DeepCoclustering rows only"
+            previous.setdefault("runs", {})[f"{name}, {what}"] = {**machine, "seeds": list(seeds)}
+            if on_seed is not None:
+                on_seed(previous)
+    return previous
 
 
 def markdown(datasets):
@@ -376,8 +446,14 @@ def main(argv=None):
     parser.add_argument("--no-dec", action="store_true", help="skip this package's DEC and IDEC")
     parser.add_argument("--no-estimate-k", action="store_true", help="skip the k-estimated DeepCoclustering fits")
     parser.add_argument("--no-ablation", action="store_true", help="skip the block_weight=0 fit")
+    parser.add_argument("--scaling-ablation", action="store_true",
+                        help="also fit with feature_scaling='shared' (true k; RNA and each view)")
     parser.add_argument("--quick", action="store_true", help="3+3 epochs: a smoke run, not a measurement")
     parser.add_argument("--verbose", action="store_true", help="show the training progress bars")
+    parser.add_argument("--ours-only", action="store_true",
+                        help="re-measure only DeepCoclustering's rows of the results in --out, keeping the peers'")
+    parser.add_argument("--scaling-ablation-only", action="store_true",
+                        help=f"with --ours-only: fit only the {SHARED} rows, keeping every other row of --out")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     for name in args.datasets:  # fail before any training when a file is missing
@@ -397,10 +473,19 @@ def main(argv=None):
         out.write_text(json.dumps(results, indent=2, default=float))
         return results
 
+    if args.ours_only:
+        results = rerun_ours(json.loads(out.read_text()), args.datasets, args.data_dir, seeds=args.seeds,
+                             threads=args.threads, quick=args.quick, verbose=args.verbose,
+                             scaling_ablation=args.scaling_ablation,
+                             scaling_ablation_only=args.scaling_ablation_only,
+                             on_seed=lambda r: out.write_text(json.dumps(r, indent=2, default=float)))
+        print(markdown({name: results["datasets"][name] for name in args.datasets}))
+        print(f"\nwritten to {out}")
+        return
     results = run(args.datasets, args.data_dir, seeds=args.seeds, threads=args.threads, quick=args.quick,
                   verbose=args.verbose, scvi=args.scvi, clustpy=args.clustpy, dec=not args.no_dec,
                   estimate_k=not args.no_estimate_k,
-                  block_ablation=not args.no_ablation, on_seed=write)
+                  block_ablation=not args.no_ablation, scaling_ablation=args.scaling_ablation, on_seed=write)
     results = write(results)
     print()
     print(markdown(results["datasets"]))

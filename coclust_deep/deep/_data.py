@@ -15,15 +15,17 @@ from .._validation import check_matrix
 
 LIKELIHOODS = ("gaussian", "nb", "zinb")
 N_TOP_GENES = 2000  # highly variable genes kept for the row side under a count likelihood
+FEATURE_SCALING = ("per_feature", "shared")
 _CLIP = 10.0  # standardised inputs are clipped like sc.pp.scale(max_value=10)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _column_moments(Y, shared=False):
+def _column_moments(Y, shared=False, scale_columns=None):
     """Per-column mean and standard deviation in float64 (zero-variance columns get std 1).
 
     ``shared``: every column gets one scale, the root mean square of the
-    standard deviations of the columns that vary.
+    standard deviations of the columns that vary (among ``scale_columns``
+    when given: the columns the encoder reads).
     float64 because squares of float32 values above ~1e19 overflow float32.
     """
     if sp.issparse(Y):
@@ -36,7 +38,10 @@ def _column_moments(Y, shared=False):
     std = np.sqrt(np.maximum(var, 0.0))
     varying = std >= 1e-8
     if shared:
-        std[:] = np.sqrt(np.mean(var[varying])) if varying.any() else 1.0
+        pool = np.zeros_like(varying)
+        pool[slice(None) if scale_columns is None else scale_columns] = True
+        pool &= varying
+        std[:] = np.sqrt(np.mean(var[pool])) if pool.any() else 1.0
     std[~varying] = 1.0
     return mean.astype(np.float32), std.astype(np.float32)
 
@@ -111,8 +116,8 @@ class MatrixData:
     subsample of at most ``max_col_input`` rows (``column_anchors``).
 
     ``feature_scaling="shared"`` divides every centred column by one scale
-    (the root mean square of the columns' standard deviations) instead of
-    its own, so columns keep their relative variance, as in a PCA of
+    (the root mean square of the kept columns' standard deviations) instead
+    of its own, so columns keep their relative variance, as in a PCA of
     log-normalised counts.
 
     ``n_top_genes`` (count likelihoods only): when X has more columns, the
@@ -161,7 +166,8 @@ class MatrixData:
                               np.asarray(X[:, self.features].sum(axis=1)).ravel().astype(np.float32))
         self.Y = self._transform(X)
         if "mean" not in self.stats:
-            self.stats["mean"], self.stats["std"] = _column_moments(self.Y, shared=feature_scaling == "shared")
+            self.stats["mean"], self.stats["std"] = _column_moments(
+                self.Y, shared=feature_scaling == "shared", scale_columns=self.features)
             values = self.Y.data if sp.issparse(self.Y) else self.Y
             mean_all = float(values.sum()) / (self.n_rows * self.n_cols)
             var_all = float((values.astype(np.float64) ** 2).sum()) / (self.n_rows * self.n_cols) - mean_all ** 2

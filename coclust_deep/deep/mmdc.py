@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._validation import check_choice, check_matrix, check_n_clusters, check_nonneg_float, check_positive_int
 from ._augment import log_normalise, mask_features, random_affine, thin_counts
 from ._base import DeepEstimatorBase, encode_in_chunks, resolve_device, to_tensors
-from ._data import MatrixData, check_views, fingerprint
+from ._data import FEATURE_SCALING, MatrixData, check_views, fingerprint
 from ._images import ImageData
 from ._module_mmdc import MMDCModule
 from ._train import EpochRecord, Phase
@@ -25,7 +25,6 @@ from ._train import EpochRecord, Phase
 INPUT_TYPES = ("auto", "image", "counts", "continuous")
 AUX_CHOICES = ("auto", "rotation", "masked_features", "none")
 REFINE_ON = ("auto", "outputs", "features")
-FEATURE_SCALING = ("auto", "per_feature", "shared")
 AUGMENTATION_DEFAULTS = {
     "image": {"max_rotation": 15.0, "crop": (0.75, 1.0), "max_shift": 0.1},
     "counts": {"keep": (0.5, 1.0), "mask_rate": 0.8},
@@ -307,7 +306,7 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
     def _check_params(self):
         check_choice(self.aux_task, "aux_task", AUX_CHOICES)
         check_choice(self.refine_on, "refine_on", REFINE_ON)
-        check_choice(self.feature_scaling, "feature_scaling", FEATURE_SCALING)
+        check_choice(self.feature_scaling, "feature_scaling", ("auto", *FEATURE_SCALING))
         check_choice(self.input_type, "input_type", INPUT_TYPES)
         check_positive_int(self.epochs, "epochs", minimum=0)
         check_positive_int(self.batch_size, "batch_size", minimum=4)  # batch norm needs 2+ rows in every batch

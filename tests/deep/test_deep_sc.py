@@ -55,6 +55,14 @@ def test_auto_picks_gaussian_otherwise(transform):
     assert model.zero_count_rows_.size == 0
 
 
+@pytest.mark.parametrize("feature_scaling, n_scales", [("per_feature", 60), ("shared", 1)])
+def test_feature_scaling_sets_how_many_gene_scales_the_encoder_input_has(feature_scaling, n_scales):
+    X, _, _ = _poisson_lbm()
+    model = DeepCoclustering(3, 2, feature_scaling=feature_scaling, pretrain_epochs=1, epochs=1, random_state=0,
+                             **SMALL).fit(X)
+    assert len(np.unique(model.preprocessing_["std"])) == n_scales
+
+
 def test_count_likelihood_refuses_non_integers():
     X, _, _ = _poisson_lbm()
     with pytest.raises(ValueError, match="non-integer values .*raw counts"):

@@ -123,6 +123,22 @@ def test_shared_feature_scaling_keeps_the_columns_relative_spread():
     np.testing.assert_allclose(np.sqrt(np.mean(shared.std(axis=0) ** 2)), 1.0, rtol=1e-4)
 
 
+def test_shared_feature_scale_comes_from_the_columns_the_encoder_reads():
+    from coclust_deep.deep._data import MatrixData
+
+    rng = np.random.default_rng(0)
+    means = rng.lognormal(-1.0, 1.0, size=100)
+    means = np.tile(means, (300, 1))
+    means[:150, :20] *= 10.0  # 20 genes mark half the cells: the variable genes kept
+    X = rng.poisson(means)
+    data = MatrixData(X, "nb", n_top_genes=20, feature_scaling="shared")
+    kept = data.inputs(np.arange(300))["input"]
+    assert kept.shape == (300, 20)
+    np.testing.assert_allclose(np.sqrt(np.mean(kept.std(axis=0) ** 2)), 1.0, rtol=1e-3)
+    every_column = MatrixData(X, "nb", feature_scaling="shared").stats["std"][0]
+    assert abs(data.stats["std"][0] - every_column) > 0.1 * every_column
+
+
 def test_column_encoder_reads_row_subsample(planted):
     X, _, cols = planted
     model = DeepCoclustering(3, 2, max_col_input=100, pretrain_epochs=15, epochs=10, random_state=0,
@@ -326,6 +342,8 @@ def test_bad_parameters(tiny):
         DeepCoclustering(2, 2, likelihood="poisson", **SMALL).fit(tiny)
     with pytest.raises(ValueError, match="block_weight"):
         DeepCoclustering(2, 2, block_weight=-1, **SMALL).fit(tiny)
+    with pytest.raises(ValueError, match="feature_scaling must be one of"):
+        DeepCoclustering(2, 2, feature_scaling="auto", **SMALL).fit(tiny)
     with pytest.raises(ValueError, match="hidden"):
         DEC(2, hidden=(0,), verbose=False).fit(tiny)
 

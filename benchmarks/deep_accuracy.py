@@ -387,6 +387,10 @@ def rerun_ours(previous, datasets, data_dir, *, seeds, threads=1, quick=False, v
     torch.set_num_threads(threads)
     machine = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch_threads": threads,
                "torch": torch.__version__, "loadavg_before": os.getloadavg()}
+    if scaling_ablation_only:
+        refit, what = (lambda m: SHARED in m), f"{SHARED} rows only"
+    else:
+        refit, what = (lambda m: m.startswith("DeepCoclustering")), "DeepCoclustering rows only"
     for name in datasets:
         entry = previous["datasets"][name]
         by_seed = {rows[0]["seed"]: i for i, rows in enumerate(entry["per_seed"])}
@@ -396,7 +400,6 @@ def rerun_ours(previous, datasets, data_dir, *, seeds, threads=1, quick=False, v
         X, labels, views, gene_names = load(name, data_dir)
         for seed in seeds:
             i = by_seed[seed]
-            refit = (lambda m: SHARED in m) if scaling_ablation_only else (lambda m: m.startswith("DeepCoclustering"))
             kept = [r for r in entry["per_seed"][i] if not refit(r["method"])]
             before = {r["method"] for r in entry["per_seed"][i] if r["method"].startswith("DeepCoclustering")}
             deep_rows, models = ours(X, labels, views if any("view" in m for m in before) else {}, quick=quick,
@@ -415,7 +418,6 @@ def rerun_ours(previous, datasets, data_dir, *, seeds, threads=1, quick=False, v
             print(f"{name} seed {seed}: " + ", ".join(f"{r['method']} {r['ari']:.3f}" for r in deep_rows),
                   flush=True)
             machine["loadavg_after"] = os.getloadavg()
-            what = f"{SHARED} rows only" if scaling_ablation_only else "DeepCoclustering rows only"
             previous.setdefault("runs", {})[f"{name}, {what}"] = {**machine, "seeds": list(seeds)}
             if on_seed is not None:
                 on_seed(previous)

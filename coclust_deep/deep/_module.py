@@ -22,7 +22,7 @@ from ._nn import (
     mlp,
 )
 
-LOSS_KINDS = ("reconstruction", "clustering", "block", "alignment", "auxiliary", "adversarial")
+LOSS_KINDS = ("reconstruction", "clustering", "block", "alignment", "auxiliary", "adversarial", "anchor")
 
 
 @dataclass
@@ -41,7 +41,9 @@ class Losses:
     * ``auxiliary``: self-supervised side tasks (e.g. MMDC's rotation task);
     * ``adversarial``: a generator's terms against a discriminator (DM2C);
       the discriminator's own loss is trained by its own optimiser and
-      recorded as a monitor, not a term.
+      recorded as a monitor, not a term;
+    * ``anchor``: pulls towards targets fixed before training (DM2C's
+      Gromov-Wasserstein anchors in the other modality's space).
 
     Examples
     --------
@@ -59,6 +61,7 @@ class Losses:
     alignment: dict = field(default_factory=dict)
     auxiliary: dict = field(default_factory=dict)
     adversarial: dict = field(default_factory=dict)
+    anchor: dict = field(default_factory=dict)
 
     def __post_init__(self):
         seen = set()

@@ -156,7 +156,7 @@ class DM2CModule(nn.Module):
             for param in self.critic_parameters():
                 param.clamp_(-value, value)
 
-    def generator_losses(self, batch_a, batch_b):
+    def generator_losses(self, batch_a, batch_b, anchors=None):
         """The generator step's terms and the two latents (for the critic step, detached by the caller).
 
         Terms: ``reconstruction_a``/``_b`` and ``cycle_reconstruction_a``/``_b``
@@ -165,9 +165,14 @@ class DM2CModule(nn.Module):
         alignment), ``geometry_a``/``geometry_b`` (distortion of the
         batch's pairwise distances by ``G_AB``/``G_BA``; kind auxiliary),
         ``adversarial_a``/``adversarial_b`` (the generators' terms against
-        ``D_A``/``D_B``; kind adversarial). The adversarial and geometry
-        terms read detached latents: they train the generators, not the
-        encoders.
+        ``D_A``/``D_B``; kind adversarial) and, given ``anchors`` (tensors
+        ``centres_a``/``_b``: micro-cluster centres in their own latent
+        space, ``targets_a``/``_b``: their targets in the other one,
+        ``weights_a``/``_b``: the micro-clusters' shares of samples),
+        ``anchor_a``/``anchor_b``, the weighted mean squared distance of
+        ``G_AB(centres_a)`` and ``G_BA(centres_b)`` to their targets (kind
+        anchor). The adversarial, geometry and anchor terms read detached
+        latents: they train the generators, not the encoders.
         """
         z_a = self.latent_a(batch_a["input"])
         z_b = self.latent_b(batch_b["input"])
@@ -202,4 +207,8 @@ class DM2CModule(nn.Module):
         za, zb = z_a.detach(), z_b.detach()
         out.add("auxiliary", "geometry_a", distance_distortion(za, self.a_to_b(za)))
         out.add("auxiliary", "geometry_b", distance_distortion(zb, self.b_to_a(zb)))
+        if anchors is not None:  # micro-cluster centres and their targets in the other space
+            for side, generator in (("a", self.a_to_b), ("b", self.b_to_a)):
+                gap = (generator(anchors[f"centres_{side}"]) - anchors[f"targets_{side}"]).pow(2).mean(dim=1)
+                out.add("anchor", f"anchor_{side}", (anchors[f"weights_{side}"] * gap).sum())
         return out, z_a, z_b

@@ -109,8 +109,8 @@ def test_predict_and_transform_on_the_training_samples_give_the_fitted_results(m
 def test_history_records_every_term_and_the_critic_monitors(fitted):
     history = fitted.history_
     for name in ("reconstruction_a", "reconstruction_b", "cycle_reconstruction_a", "cycle_a", "cycle_b",
-                 "adversarial_a", "adversarial_b", "geometry_a", "wasserstein_a", "wasserstein_b",
-                 "gradient_penalty_a", "critic_loss"):
+                 "adversarial_a", "adversarial_b", "geometry_a", "anchor_a", "anchor_b", "wasserstein_a",
+                 "wasserstein_b", "gradient_penalty_a", "critic_loss"):
         values = [v for v in history[name] if v is not None and not (isinstance(v, float) and np.isnan(v))]
         assert values and np.all(np.isfinite(values)), name
     assert fitted.n_epochs_ == {"pretrain": 30, "train": 60}
@@ -140,6 +140,12 @@ def test_other_adversarial_objectives_train_with_finite_losses(mixture, adversar
 
 
 # -- determinism, resume, files ------------------------------------------------------------------------
+def test_anchors_none_trains_without_anchor_terms(mixture):
+    X_a, X_b, _, _ = mixture
+    model = DM2C(3, **{**TINY, "anchors": "none"}).fit(X_a, X_b)
+    assert "anchor_a" not in model.history_ and "cycle_a" in model.history_
+
+
 def test_same_seed_same_result(mixture):
     X_a, X_b, _, _ = mixture
     first, again = DM2C(3, **TINY).fit(X_a, X_b), DM2C(3, **TINY).fit(X_a, X_b)
@@ -238,6 +244,7 @@ def test_a_modality_with_fewer_samples_than_clusters_is_refused(mixture):
     ({"adversarial": "gan"}, "adversarial"), ({"cycle_weight": -1.0}, "cycle_weight"),
     ({"critic_steps": 0}, "critic_steps"), ({"generator_hidden": (0,)}, "generator_hidden"),
     ({"likelihood_a": "poisson"}, "likelihood_a"), ({"critic_lr": 0}, "critic_lr"),
+    ({"anchors": "ot"}, "anchors"), ({"anchor_weight": -1.0}, "anchor_weight"),
 ])
 def test_bad_parameters_raise(mixture, params, match):
     X_a, X_b, _, _ = mixture

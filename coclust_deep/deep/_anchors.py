@@ -1,4 +1,4 @@
-"""Cross-modal anchors without pairing: a Gromov-Wasserstein coupling of two latent spaces (numpy, POT).
+"""Cross-modal anchors without pairing: a Gromov-Wasserstein coupling of two modalities (numpy, POT).
 
 DM2C's adversarial game matches the two latent distributions, but a match
 of marginals is blind to *which* group of one space should land on which

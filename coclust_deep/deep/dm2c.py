@@ -179,6 +179,7 @@ class DM2C(DeepEstimatorBase):
     anchors : {"gw", "none"}, default="gw"
         ``"gw"``: Gromov-Wasserstein anchors (see above; needs POT, PyPI
         ``pot``, in the ``deep`` extra); ``"none"``: the authors' training.
+        A modality with a single sample trains without anchors.
     anchor_weight : float, default=10.0
         Weight of the anchor terms; 0 turns them off.
     adversarial : {"wgan-gp", "lsgan", "wgan-clip"}, default="wgan-gp"
@@ -441,8 +442,8 @@ class DM2C(DeepEstimatorBase):
         checkpointed state; the centres and targets follow the encoders'
         current latents.
         """
-        if self.anchors == "none" or self.anchor_weight == 0:
-            return None
+        if self.anchors == "none" or self.anchor_weight == 0 or min(data_a.n_rows, data_b.n_rows) < 2:
+            return None  # (a single sample has no geometry to couple)
         if "anchors" not in state:
             state["anchors"] = Anchors(input_pcs(data_a, seed), input_pcs(data_b, seed), seed)
         anchors = state["anchors"]

@@ -146,6 +146,12 @@ def test_anchors_none_trains_without_anchor_terms(mixture):
     assert "anchor_a" not in model.history_ and "cycle_a" in model.history_
 
 
+def test_one_sample_per_modality_fits_without_anchors(mixture):
+    X_a, X_b, _, _ = mixture
+    model = DM2C(1, **TINY).fit(X_a[:1], X_b[:1])
+    assert model.labels_a_.tolist() == [0] and model.labels_b_.tolist() == [0] and "anchor_a" not in model.history_
+
+
 def test_same_seed_same_result(mixture):
     X_a, X_b, _, _ = mixture
     first, again = DM2C(3, **TINY).fit(X_a, X_b), DM2C(3, **TINY).fit(X_a, X_b)

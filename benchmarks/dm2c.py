@@ -225,10 +225,12 @@ def bench_cases(cases, data_dir, seeds, fast, variants=("dm2c",), jobs=1, thread
         if case == "cbmc":
             counts, protein, y = load_cbmc(data_dir)
             baselines = [cbmc_baselines(counts, protein, y, seed) for seed in seeds]
+            n_a, n_b = (len(half) for half in _split(len(y), seeds[0]))
         else:
             baselines = []
-        _, _, y_a, y_b = cbmc_data(data_dir, seeds[0]) if case == "cbmc" else digits_data(seeds[0])
-        results[case] = _collect(runs, baselines, int(np.unique(np.r_[y_a, y_b]).size), n_a=len(y_a), n_b=len(y_b))
+            _, _, y_a, y_b = digits_data(seeds[0])
+            y, n_a, n_b = np.r_[y_a, y_b], len(y_a), len(y_b)
+        results[case] = _collect(runs, baselines, int(np.unique(y).size), n_a=n_a, n_b=n_b)
     return results
 
 

@@ -42,8 +42,9 @@ class Losses:
     * ``adversarial``: a generator's terms against a discriminator (DM2C);
       the discriminator's own loss is trained by its own optimiser and
       recorded as a monitor, not a term;
-    * ``anchor``: pulls towards targets fixed before training (DM2C's
-      Gromov-Wasserstein anchors in the other modality's space).
+    * ``anchor``: pulls towards targets computed outside the gradient
+      (DM2C's Gromov-Wasserstein anchors: micro-cluster centres and their
+      partners' centres in the other modality's space).
 
     Examples
     --------

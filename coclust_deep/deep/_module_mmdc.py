@@ -68,10 +68,13 @@ class MMDCModule(nn.Module):
             self.aux_head = None
 
     def features(self, x, views=None, masks=None):
-        """Fused features: the mean of the backbone's and each available view encoder's output."""
+        """Fused features: the mean of the backbone's and each available view encoder's output.
+
+        ``masks=None`` (pretraining) reads the backbone alone.
+        """
         total = self.backbone(x)
         count = torch.ones_like(total[:, :1])
-        for name in self.view_names:
+        for name in self.view_names if masks is not None else ():
             present = masks[name][:, None]
             total = total + present * self.view_encoders[name](views[name])
             count = count + present

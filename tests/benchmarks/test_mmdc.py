@@ -59,15 +59,19 @@ def test_combine_reads_the_printed_runs_of_a_stopped_run(tmp_path):
 def test_quick_unbalanced_run_compares_both_refinements_on_both_simulators(run_quick):
     result, _ = run_quick("mmdc", "--parts", "unbalanced", "--seeds", "0")
     methods = result["parts"]["unbalanced"]["methods"]
-    assert set(methods) == {f"{generator}: {name}" for generator in ("counts", "gaussian") for name in (
-        "MMDC (defaults: refinement on the features)", "MMDC, refinement on the outputs (the authors')",
-        "MMDC, genes standardised one by one (the earlier default)", "k-means")}
+    assert set(methods) == {f"{generator}: {name}" for generator in ("counts", "gaussian", "splat") for name in (
+        "MMDC (defaults: refinement on the features)",
+        "MMDC with 50 epochs of pretraining on the auxiliary task (pretrain_epochs=50)",
+        "MMDC, refinement on the outputs (the authors')", "MMDC, genes standardised one by one (the earlier default)",
+        "k-means")}
 
 
-@pytest.mark.parametrize("make", ["unbalanced_counts", "unbalanced_gaussian"])
-def test_unbalanced_simulators_draw_the_stated_shares(make):
+@pytest.mark.parametrize("make, shares", [("unbalanced_counts", "UNBALANCED_SHARES"),
+                                          ("unbalanced_gaussian", "UNBALANCED_SHARES"),
+                                          ("unbalanced_splat", "SPLAT_SHARES")])
+def test_unbalanced_simulators_draw_the_stated_shares(make, shares):
     import benchmarks.mmdc as bench
 
     X, types = getattr(bench, make)(0, n=20000, d=60)
     assert X.shape == (20000, 60) and np.isfinite(X).all()
-    np.testing.assert_allclose(np.bincount(types, minlength=8) / len(types), bench.UNBALANCED_SHARES, atol=0.01)
+    np.testing.assert_allclose(np.bincount(types, minlength=8) / len(types), getattr(bench, shares), atol=0.01)

@@ -296,6 +296,63 @@ def test_resume_after_interrupt_equals_uninterrupted_fit(kind, mixture, monkeypa
     np.testing.assert_equal(model.history_, reference.history_)
 
 
+def test_resume_inside_pretraining_equals_uninterrupted_fit(mixture, monkeypatch):
+    X = mixture[0]
+    settings = {**ROWS, "pretrain_epochs": 4, "epochs": 2}
+    reference = MMDC(3, **settings).fit(X)
+    model = MMDC(3, **settings)
+    _interrupt_on_update(monkeypatch, 2 * _batches_per_pass(len(X), settings) + 1)  # inside pretraining epoch 3
+    with pytest.warns(RuntimeWarning, match="resume=True"):
+        model.fit(X)
+    assert model.interrupted_ and model.n_epochs_ == {"pretrain": 2, "train": 0}
+    monkeypatch.undo()
+    model.fit(X, resume=True)
+    assert model.n_epochs_ == {"pretrain": 4, "train": 2}
+    np.testing.assert_array_equal(model.outputs_, reference.outputs_)
+
+
+def test_pretraining_trains_the_auxiliary_task_alone(mixture):
+    model = MMDC(3, **{**ROWS, "pretrain_epochs": 6, "epochs": 2}).fit(mixture[0])
+    history = model.history_
+    assert history["phase"] == ["pretrain"] * 6 + ["train"] * 2
+    pretraining = history["masked_features"][:6]
+    assert np.all(np.isnan(history["target_mse"][:6])) and pretraining[-1] < pretraining[0]
+
+
+def test_pretraining_recovers_the_handwritten_gaussian_mixture(mixture):
+    X, labels = mixture
+    assert ari(labels, MMDC(3, **{**ROWS, "pretrain_epochs": 10}).fit_predict(X)) > 0.95
+
+
+def test_pretraining_leaves_the_views_out(mixture, monkeypatch):
+    """The pretraining passes run the backbone alone; the training passes fuse the view."""
+    import coclust_deep.deep._module_mmdc as module
+
+    seen, real = [], module.MMDCModule.masked_loss
+
+    def recording(self, x_masked, x, mask, views=None, masks=None):
+        seen.append(views is not None)
+        return real(self, x_masked, x, mask, views, masks)
+
+    monkeypatch.setattr(module.MMDCModule, "masked_loss", recording)
+    X = mixture[0]
+    settings = {**ROWS, "pretrain_epochs": 1, "epochs": 1}
+    MMDC(3, **settings).fit(X, row_views={"v": np.random.default_rng(0).normal(size=(len(X), 3))})
+    per_pass = _batches_per_pass(len(X), settings)
+    assert seen == [False] * per_pass + [True] * per_pass
+
+
+def test_resume_with_another_pretraining_length_raises(mixture):
+    model = MMDC(3, **{**ROWS, "epochs": 1}).fit(mixture[0])
+    with pytest.raises(ValueError, match=r"\['pretrain_epochs'\] changed since"):
+        model.set_params(pretrain_epochs=2).fit(mixture[0], resume=True)
+
+
+def test_pretraining_without_an_auxiliary_task_raises():
+    with pytest.raises(ValueError, match="pretrain_epochs=3 trains the auxiliary task alone"):
+        MMDC(2, **{**ROWS, "pretrain_epochs": 3, "aux_task": "none"}).fit(np.random.default_rng(0).normal(size=(20, 5)))
+
+
 def test_resume_with_more_epochs_continues(mixture):
     X, _ = mixture
     model = MMDC(3, **{**ROWS, "epochs": 3, "refine_epoch": None}).fit(X)
@@ -356,6 +413,8 @@ def test_predict_with_other_image_shape_raises():
     (dict(augmentation={"max_rotation": 10}), "do not apply to continuous input"),
     (dict(augmentation={"keep": (0.0, 1.0)}), "0 < low <= high <= 1"),
     (dict(lr=0.0), "lr must be"),
+    (dict(pretrain_epochs=-1), "pretrain_epochs must be"),
+    (dict(pretrain_epochs="long"), "pretrain_epochs must be"),
     (dict(hidden=()), "hidden must be"),
     (dict(aux_task="rotation"), "needs images"),
 ])

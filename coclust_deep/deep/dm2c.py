@@ -422,17 +422,14 @@ class DM2C(DeepEstimatorBase):
 
     def _set_latent_scales(self, data_a, data_b):
         """Standardise each latent space by its pretrained embeddings' per-dimension mean and std."""
-        self.module_.eval()
         for side, data, encoder in (("a", data_a, self.module_.encoder_a), ("b", data_b, self.module_.encoder_b)):
-            z = encode_in_chunks(data.n_rows, data.inputs, lambda b: encoder(b["input"]), self.device_)
+            z = self._encode(data, encoder)
             with torch.no_grad():
                 self.module_.set_latent_scale(side, z.mean(axis=0), z.std(axis=0))
 
     def _latents(self, data_a, data_b):
         """Every sample in its own standardised latent space: ``(z_a, z_b)``."""
-        self.module_.eval()
-        return tuple(encode_in_chunks(data.n_rows, data.inputs, lambda b, f=latent: f(b["input"]), self.device_)
-                     for data, latent in ((data_a, self.module_.latent_a), (data_b, self.module_.latent_b)))
+        return self._encode(data_a, self.module_.latent_a), self._encode(data_b, self.module_.latent_b)
 
     def _anchor_pairs(self, state, data_a, data_b, seed):
         """This epoch's anchors (micro-cluster centres, targets and weights of both sides), or None.
@@ -461,9 +458,12 @@ class DM2C(DeepEstimatorBase):
         self.cluster_centers_ = km.cluster_centers_
 
     def _embed(self, data, modality):
+        return self._encode(data, self.module_.embed_a if modality == "a" else self.module_.embed_b)
+
+    def _encode(self, data, encode):
+        """``encode`` (a module method reading an input batch) of every sample of ``data``, in eval mode."""
         self.module_.eval()
-        embed = self.module_.embed_a if modality == "a" else self.module_.embed_b
-        return encode_in_chunks(data.n_rows, data.inputs, lambda b: embed(b["input"]), self.device_)
+        return encode_in_chunks(data.n_rows, data.inputs, lambda b: encode(b["input"]), self.device_)
 
     # -- new samples -------------------------------------------------------------------------------
     def _new_data(self, X, modality):

@@ -31,11 +31,11 @@ def _require_pot():
     return ot
 
 
-def micro_clusters(points, n_micro, seed):
+def micro_clusters(points, n_micro, seed, n_init=3):
     """k-means micro-clusters: ``(labels, centres, weights)``, weights the share of samples in each."""
     from sklearn.cluster import KMeans
 
-    km = KMeans(n_micro, n_init=3, random_state=seed).fit(points)
+    km = KMeans(n_micro, n_init=n_init, random_state=seed).fit(points)
     weights = np.bincount(km.labels_, minlength=n_micro).astype(np.float64)
     return km.labels_.astype(np.int64), km.cluster_centers_, weights / weights.sum()
 

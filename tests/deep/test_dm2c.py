@@ -106,6 +106,40 @@ def test_predict_and_transform_on_the_training_samples_give_the_fitted_results(m
     assert np.mean(fitted.predict(X_b, modality="b") == fitted.labels_b_) >= 0.99
 
 
+# -- readout="ot" ----------------------------------------------------------------------------------------
+def test_ot_readout_moves_b_onto_a_where_the_generators_left_it_apart(mixture):
+    # without joint training B's embeddings (an untrained G_BA) lie away from A's and k-means splits the modalities
+    from sklearn.metrics import pairwise_distances_argmin_min
+
+    X_a, X_b, y_a, y_b = mixture
+    untrained = dict(FAST, epochs=0)
+    kmeans = DM2C(3, **untrained).fit(X_a, X_b)
+    ot = DM2C(3, readout="ot", **untrained).fit(X_a, X_b)
+    gap = {name: np.median(pairwise_distances_argmin_min(m.embedding_b_, m.embedding_a_)[1])
+           for name, m in (("kmeans", kmeans), ("ot", ot))}
+    assert gap["ot"] < 0.75 * gap["kmeans"]  # measured 0.89 against 1.37
+    assert _shared_scores(y_a, y_b, ot)[1] < 0.6 * _shared_scores(y_a, y_b, kmeans)[1]  # 0.14 against 0.29
+    np.testing.assert_array_equal(ot.embedding_a_, kmeans.embedding_a_)  # only B moves
+
+
+def test_ot_readout_keeps_the_recovery_of_the_trained_model(mixture, fitted):
+    X_a, X_b, y_a, y_b = mixture
+    model = DM2C(3, readout="ot", **FAST).fit(X_a, X_b)
+    acc, with_modality = _shared_scores(y_a, y_b, model)
+    assert acc >= 0.75 and with_modality <= 0.05
+    np.testing.assert_array_equal(model.embedding_a_, fitted.embedding_a_)  # the same training
+
+
+def test_ot_readout_moves_new_samples_as_the_training_samples(mixture, tmp_path):
+    X_a, X_b, _, _ = mixture
+    model = DM2C(3, readout="ot", **TINY).fit(X_a, X_b)
+    assert model.alignment_["centres"].shape == model.alignment_["shifts"].shape
+    np.testing.assert_allclose(model.transform(X_b, modality="b"), model.embedding_b_, atol=1e-5)
+    model.save(tmp_path / "dm2c.pt")
+    loaded = DM2C.load(tmp_path / "dm2c.pt")
+    np.testing.assert_array_equal(loaded.predict(X_b, modality="b"), model.predict(X_b, modality="b"))
+
+
 def test_history_records_every_term_and_the_critic_monitors(fitted):
     history = fitted.history_
     for name in ("reconstruction_a", "reconstruction_b", "cycle_reconstruction_a", "cycle_a", "cycle_b",
@@ -250,7 +284,7 @@ def test_a_modality_with_fewer_samples_than_clusters_is_refused(mixture):
     ({"adversarial": "gan"}, "adversarial"), ({"cycle_weight": -1.0}, "cycle_weight"),
     ({"critic_steps": 0}, "critic_steps"), ({"generator_hidden": (0,)}, "generator_hidden"),
     ({"likelihood_a": "poisson"}, "likelihood_a"), ({"critic_lr": 0}, "critic_lr"),
-    ({"anchors": "ot"}, "anchors"), ({"anchor_weight": -1.0}, "anchor_weight"),
+    ({"anchors": "ot"}, "anchors"), ({"anchor_weight": -1.0}, "anchor_weight"), ({"readout": "mean"}, "readout"),
 ])
 def test_bad_parameters_raise(mixture, params, match):
     X_a, X_b, _, _ = mixture

@@ -113,7 +113,7 @@ def dm2c(
         Seed of the model (same seed, same result on CPU).
     **kw
         Further :class:`~coclust_deep.deep.DM2C` parameters (``epochs``,
-        ``latent_dim``, ``likelihood_a``, ``adversarial``, ``device``,
+        ``latent_dim``, ``likelihood_a``, ``adversarial``, ``readout``, ``device``,
         ``verbose``, ...).
 
     Returns

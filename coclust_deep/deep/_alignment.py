@@ -42,9 +42,9 @@ def micro_cluster_shifts(reference, other, seed):
     True
     """
     ot = _require_pot()
-    n_micro = max(1, min(MAX_MICRO_CLUSTERS, len(reference) // 4, len(other) // 4))
-    _, centres_ref, weights_ref = micro_clusters(reference, min(n_micro, len(reference)), seed, n_init=1)
-    _, centres, weights = micro_clusters(other, min(n_micro, len(other)), seed, n_init=1)
+    n_micro = max(1, min(MAX_MICRO_CLUSTERS, len(reference) // 4, len(other) // 4))  # <= both sizes
+    _, centres_ref, weights_ref = micro_clusters(reference, n_micro, seed, n_init=1)
+    _, centres, weights = micro_clusters(other, n_micro, seed, n_init=1)
     cost = ot.dist(centres, centres_ref)
     scale = cost.mean()
     if not scale > 0:  # every centre at one point: nothing to move

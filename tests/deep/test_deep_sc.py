@@ -44,7 +44,7 @@ def test_auto_picks_nb_for_counts():
     X, _, _ = _poisson_lbm(sparse=True)
     model = DeepCoclustering(3, 2, pretrain_epochs=1, epochs=1, random_state=0, **SMALL).fit(X)
     assert model.likelihood == "auto" and model.likelihood_ == "nb"
-    assert model.input_noise_ == 2.5
+    assert model.input_noise_ == 1.5
 
 
 @pytest.mark.parametrize("transform", [np.log1p, lambda X: X - 3.0], ids=["log-normalised", "negative ints"])

@@ -23,7 +23,8 @@ from ._train import EpochRecord, Phase
 
 # Gaussian input noise (in standard deviations of the standardised input) of the denoising row
 # autoencoder under a count likelihood. scDeepCluster's 2.5 drowned markers carried by few genes on
-# count simulators (benchmarks.deep_simulated's noise rows); 1.5 was best of 0, 0.5, 1, 1.5, 2.5 there.
+# count simulators: 1.5 was best of 0, 0.5, 1, 1.5, 2.5 there (README changelog), and
+# benchmarks.deep_simulated compares it with 2.5 (other levels with --input-noise).
 _COUNT_INPUT_NOISE = 1.5
 
 

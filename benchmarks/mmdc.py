@@ -25,7 +25,8 @@ before it wrote its JSON) contributes the runs it printed, without wall times.
   by one (``feature_scaling="per_feature"``, the earlier default), without
   refinement (``refine_epoch=None``) and without the
   auxiliary task (``aux_task="none"``), with 50 epochs of the masked-gene
-  task alone first (``pretrain_epochs=50``), and k-means on the PCA of
+  task alone first (``pretrain_epochs=50``), with the MLP reading 50
+  principal components of its input (``n_pcs=50``), and k-means on the PCA of
   log-normalised counts (scanpy: ``normalize_total``, ``log1p``, 50
   components; ``n_init=10``).
 * **unbalanced** (no real data, no labels of a shared set): the two
@@ -35,7 +36,8 @@ before it wrote its JSON) contributes the runs it printed, without wall times.
   lineage means), and ``unbalanced_splat`` (splat-like counts: 2000 mostly
   weak genes, 8 types of 4-30 % in 3 lineages), one draw per seed:
   ``MMDC(8)`` with refinement on the features (the default) and on the
-  outputs, with per-gene scaling, with ``pretrain_epochs=50``, and k-means
+  outputs, with per-gene scaling, with ``pretrain_epochs=50``, with
+  ``n_pcs=50``, and k-means
   (on log-normalised counts for the counts, on their 50 PCs for splat).
 
 Every method runs once per seed (``--seeds``, default 0-4) and is given the
@@ -67,6 +69,7 @@ PARTS = ("digits", "pbmc10x", "unbalanced")
 METRICS = ("acc", "nmi", "ari")
 PER_GENE = "MMDC, genes standardised one by one (the earlier default)"
 PRETRAINED = "MMDC with 50 epochs of pretraining on the auxiliary task (pretrain_epochs=50)"
+PROJECTED = "MMDC reading 50 principal components (n_pcs=50)"
 
 
 def _scores(labels, pred):
@@ -117,6 +120,7 @@ def pbmc_methods(pcs):
     return {
         "MMDC (defaults: masked genes, refinement on the features)": _deep(MMDC, 8, quick_kw),
         PRETRAINED: _deep(MMDC, 8, {**quick_kw, "pretrain_epochs": 2}, pretrain_epochs=50),
+        PROJECTED: _deep(MMDC, 8, quick_kw, n_pcs=50),
         "MMDC, refinement on the outputs (the authors')": _deep(MMDC, 8, quick_kw, refine_on="outputs"),
         PER_GENE: _deep(MMDC, 8, quick_kw, feature_scaling="per_feature"),
         "MMDC without refinement": _deep(MMDC, 8, quick_kw, refine_epoch=None),
@@ -184,6 +188,7 @@ def unbalanced_methods(kmeans_embed):
     return {
         "MMDC (defaults: refinement on the features)": _deep(MMDC, 8, quick_kw),
         PRETRAINED: _deep(MMDC, 8, {**quick_kw, "pretrain_epochs": 2}, pretrain_epochs=50),
+        PROJECTED: _deep(MMDC, 8, quick_kw, n_pcs=50),
         "MMDC, refinement on the outputs (the authors')": _deep(MMDC, 8, quick_kw, refine_on="outputs"),
         PER_GENE: _deep(MMDC, 8, quick_kw, feature_scaling="per_feature"),
         "k-means": _kmeans(8, embed=kmeans_embed),

@@ -202,6 +202,23 @@ class MatrixData:
         """The encoder input of rows ``idx`` (standardised Y), as ``{"input": array}``."""
         return {"input": self._standardise(_dense(self.Y[idx]).astype(np.float32, copy=False))}
 
+    def principal_axes(self, n_components, random_state=None):
+        """The leading ``n_components`` principal axes of the row encoder's input, shape (n_components, n_features).
+
+        scikit-learn's :class:`~sklearn.decomposition.PCA` on the kept columns
+        of ``Y`` divided by their scales (sparse Y stays sparse: PCA centres it
+        implicitly); the input's clipping at +-10 is left out of the fit.
+        """
+        from sklearn.decomposition import PCA
+
+        std = self.stats["std"][self.features]
+        Y = self.Y if self.all_features else self.Y[:, self.features]
+        scaled = sp.csr_matrix(Y.multiply(1.0 / std[None, :])) if sp.issparse(Y) else Y / std
+        if sp.issparse(scaled) and n_components >= min(scaled.shape):  # ARPACK needs fewer; this matrix is small
+            scaled = scaled.toarray()
+        pca = PCA(int(n_components), random_state=random_state).fit(scaled)
+        return pca.components_.astype(np.float32)
+
     def rows(self, idx):
         """Dense arrays for rows ``idx``: encoder input, reconstruction target, library, block data."""
         Yd = _dense(self.Y[idx]).astype(np.float32, copy=False)

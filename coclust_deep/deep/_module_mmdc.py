@@ -41,15 +41,24 @@ class MMDCModule(nn.Module):
         MLP encoder (batch norm, as the backbone) into the feature space, and
         the fused features are the mean over the inputs a row has (as in
         ``SideModule``).
+    n_pcs : int or None
+        Rows of a matrix: the MLP reads the input projected on ``n_pcs`` fixed
+        principal axes (:class:`PrincipalProjection`, set by the estimator)
+        instead of the input itself. The auxiliary head still predicts the
+        input's own entries.
     """
 
-    def __init__(self, input_shape, target_dim, *, channels, hidden, aux_task, view_dims):
+    def __init__(self, input_shape, target_dim, *, channels, hidden, aux_task, view_dims, n_pcs=None):
         super().__init__()
         if aux_task not in AUX_TASKS:
             raise ValueError(f"aux_task must be one of {AUX_TASKS}, got {aux_task!r}.")
         if len(input_shape) == 3:
             self.backbone = ConvBackbone(*input_shape, channels)
             n_features = self.backbone.out_features
+        elif n_pcs:
+            self.backbone = nn.Sequential(PrincipalProjection(input_shape[0], n_pcs),
+                                          _batch_norm_mlp(n_pcs, hidden))
+            n_features = int(hidden[-1])
         else:
             self.backbone = _batch_norm_mlp(input_shape[0], hidden)
             n_features = int(hidden[-1])
@@ -105,6 +114,17 @@ class MMDCModule(nn.Module):
         reconstruction = self.aux_head(self.features(x_masked, views, masks))
         error = ((reconstruction - x) ** 2 * mask).sum() / mask.sum().clamp_min(1.0)
         return Losses(auxiliary={"masked_features": error})
+
+
+class PrincipalProjection(nn.Module):
+    """``x @ axes.T``: a fixed projection on principal axes, a buffer (saved with the module, never trained)."""
+
+    def __init__(self, n_in, n_components):
+        super().__init__()
+        self.register_buffer("axes", torch.zeros(int(n_components), int(n_in)))
+
+    def forward(self, x):
+        return x @ self.axes.T
 
 
 def _batch_norm_mlp(n_in, widths):

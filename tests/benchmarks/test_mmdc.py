@@ -62,7 +62,7 @@ def test_quick_unbalanced_run_compares_both_refinements_on_both_simulators(run_q
     assert set(methods) == {f"{generator}: {name}" for generator in ("counts", "gaussian", "splat") for name in (
         "MMDC (defaults: refinement on the features)",
         "MMDC with 50 epochs of pretraining on the auxiliary task (pretrain_epochs=50)",
-        "MMDC, refinement on the outputs (the authors')", "MMDC, genes standardised one by one (the earlier default)",
+        "MMDC reading 50 principal components (n_pcs=50)", "MMDC, refinement on the outputs (the authors')", "MMDC, genes standardised one by one (the earlier default)",
         "k-means")}
 
 

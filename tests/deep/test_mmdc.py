@@ -254,6 +254,15 @@ def test_save_load_round_trip(fitted, mixture, tmp_path):
     assert loaded.aux_task_ == "masked_features" and loaded.get_params() == fitted.get_params()
 
 
+def test_save_load_keeps_the_principal_axes(tmp_path):
+    X, _, _ = handwritten_lbm("poisson", n_rows=120, n_cols=40)
+    model = MMDC(3, **{**ROWS, "epochs": 2, "n_pcs": 5}).fit(X)
+    model.save(tmp_path / "mmdc.pt")
+    loaded = MMDC.load(tmp_path / "mmdc.pt")
+    np.testing.assert_array_equal(loaded.module_.backbone[0].axes, model.module_.backbone[0].axes)
+    np.testing.assert_allclose(loaded.predict_outputs(X), model.outputs_, rtol=1e-5, atol=1e-6)
+
+
 def test_save_load_images(tmp_path):
     X, _ = shape_images()
     model = MMDC(3, **{**IMAGES, "epochs": 2}).fit(X)
@@ -403,6 +412,11 @@ def test_predict_with_other_image_shape_raises():
         model.predict(np.zeros((4, 9, 9)))
 
 
+
+def test_n_pcs_on_images_raises():
+    with pytest.raises(ValueError, match="images go to the ConvNet"):
+        MMDC(2, **{**IMAGES, "n_pcs": 5}).fit(np.zeros((12, 8, 8)))
+
 @pytest.mark.parametrize("params, message", [
     (dict(aux_task="jigsaw"), "aux_task must be one of"),
     (dict(input_type="video"), "input_type must be one of"),
@@ -417,6 +431,8 @@ def test_predict_with_other_image_shape_raises():
     (dict(pretrain_epochs="long"), "pretrain_epochs must be"),
     (dict(hidden=()), "hidden must be"),
     (dict(aux_task="rotation"), "needs images"),
+    (dict(n_pcs=0), "n_pcs must be"),
+    (dict(n_pcs=6), "more than the 5 columns"),
 ])
 def test_bad_parameters_raise(params, message):
     X = np.random.default_rng(0).poisson(2.0, size=(20, 5)) if "keep" in str(params) else \
@@ -471,23 +487,31 @@ def test_shared_feature_scaling_gives_counts_one_scale_kept_for_new_data():
     np.testing.assert_allclose(model.transform(X), model.embedding_, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("refine_on", ["outputs", "features"])
-def test_refinement_targets_are_the_kmeans_labels_of_what_refine_on_names(refine_on, mixture, monkeypatch):
-    """The points refinement's k-means reads have the width of the outputs (k) or of the features."""
-    import coclust_deep.deep.mmdc as module
 
-    seen = []
-    real = module.KMeans
+def test_principal_axes_are_the_pca_of_the_scaled_log_normalised_counts_and_stay_fixed():
+    X, _, _ = handwritten_lbm("poisson", n_rows=240, n_cols=60)
+    model = MMDC(3, **{**ROWS, "epochs": 3, "n_pcs": 5}).fit(X)
+    axes = model.module_.backbone[0].axes.numpy()
+    logged = np.log1p(X / X.sum(axis=1, keepdims=True) * np.median(X.sum(axis=1)))
+    centred = logged - logged.mean(axis=0)
+    expected = np.linalg.svd(centred, full_matrices=False)[2][:5]  # one shared scale: the same axes
+    np.testing.assert_allclose(np.abs(np.sum(axes * expected, axis=1)), 1.0, atol=1e-4)
+    assert not any(name.endswith("axes") for name, _ in model.module_.named_parameters())
 
-    class Recording(real):
-        def fit_predict(self, points, *args, **kwargs):
-            seen.append(points.shape[1])
-            return super().fit_predict(points, *args, **kwargs)
 
-    monkeypatch.setattr(module, "KMeans", Recording)
-    X, _ = mixture
-    MMDC(3, refine_on=refine_on, **{**ROWS, "epochs": 3, "refine_epoch": 2}).fit(X)
-    assert seen == [3 if refine_on == "outputs" else ROWS["hidden"][-1]]
+def test_by_default_the_mlp_reads_the_input_itself():
+    X, _, _ = handwritten_lbm("poisson", n_rows=240, n_cols=60)
+    model = MMDC(3, **{**ROWS, "epochs": 1}).fit(X)
+    assert model.n_pcs_ is None
+    assert model.module_.backbone[0].in_features == 60
+
+
+def test_recovers_poisson_counts_through_principal_components():
+    X, rows, _ = handwritten_lbm("poisson", n_rows=240, n_cols=60)
+    X, rows = X[rows < 3], rows[rows < 3]  # as in the test without projection
+    model = MMDC(3, **{**ROWS, "n_pcs": 10}).fit(X)
+    assert model.n_pcs_ == 10
+    assert ari(rows, model.labels_) > 0.95
 
 
 @pytest.mark.parametrize("params, message", [

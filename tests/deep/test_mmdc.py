@@ -412,10 +412,10 @@ def test_predict_with_other_image_shape_raises():
         model.predict(np.zeros((4, 9, 9)))
 
 
-
 def test_n_pcs_on_images_raises():
     with pytest.raises(ValueError, match="images go to the ConvNet"):
         MMDC(2, **{**IMAGES, "n_pcs": 5}).fit(np.zeros((12, 8, 8)))
+
 
 @pytest.mark.parametrize("params, message", [
     (dict(aux_task="jigsaw"), "aux_task must be one of"),
@@ -487,7 +487,6 @@ def test_shared_feature_scaling_gives_counts_one_scale_kept_for_new_data():
     np.testing.assert_allclose(model.transform(X), model.embedding_, rtol=1e-5, atol=1e-6)
 
 
-
 def test_principal_axes_are_the_pca_of_the_scaled_log_normalised_counts_and_stay_fixed():
     X, _, _ = handwritten_lbm("poisson", n_rows=240, n_cols=60)
     model = MMDC(3, **{**ROWS, "epochs": 3, "n_pcs": 5}).fit(X)
@@ -512,6 +511,25 @@ def test_recovers_poisson_counts_through_principal_components():
     model = MMDC(3, **{**ROWS, "n_pcs": 10}).fit(X)
     assert model.n_pcs_ == 10
     assert ari(rows, model.labels_) > 0.95
+
+
+@pytest.mark.parametrize("refine_on", ["outputs", "features"])
+def test_refinement_targets_are_the_kmeans_labels_of_what_refine_on_names(refine_on, mixture, monkeypatch):
+    """The points refinement's k-means reads have the width of the outputs (k) or of the features."""
+    import coclust_deep.deep.mmdc as module
+
+    seen = []
+    real = module.KMeans
+
+    class Recording(real):
+        def fit_predict(self, points, *args, **kwargs):
+            seen.append(points.shape[1])
+            return super().fit_predict(points, *args, **kwargs)
+
+    monkeypatch.setattr(module, "KMeans", Recording)
+    X, _ = mixture
+    MMDC(3, refine_on=refine_on, **{**ROWS, "epochs": 3, "refine_epoch": 2}).fit(X)
+    assert seen == [3 if refine_on == "outputs" else ROWS["hidden"][-1]]
 
 
 @pytest.mark.parametrize("params, message", [

@@ -163,7 +163,8 @@ class DeepCoclustering(DeepEstimatorBase):
     tol : float, default=1e-3
         Early stopping threshold on the fraction of changed labels.
     n_init : int, default=10
-        k-means restarts for the centre initialisation.
+        k-means restarts for the centre initialisation (leiden bisected to
+        k centres was measured instead and did not gain; README changelog).
     device : str, default="auto"
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         On an accelerator the prepared matrix (dense float32), the count

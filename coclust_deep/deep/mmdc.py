@@ -215,10 +215,12 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
         the primary input only; needs an auxiliary task.
     epochs : int, default=100
         Training epochs (each: one auxiliary pass, one clustering pass).
+        200 did not fit count data better (README changelog).
     refine_epoch : int, float or None, default=0.4
         Epoch where refinement starts; a float in [0, 1] is a fraction of
         ``epochs``; ``None`` never refines. 0.4 and the learning-rate drop
-        at 0.8 are the authors' MNIST schedule (epochs 20 and 40 of 50).
+        at 0.8 are the authors' MNIST schedule (epochs 20 and 40 of 50);
+        0.2 on count data was not better on both count simulators.
     refine_on : {"auto", "outputs", "features"}, default="auto"
         What refinement's k-means reads: the L2-normalised outputs (the
         authors' choice) or the features before the last layer, standardised

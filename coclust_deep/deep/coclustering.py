@@ -339,6 +339,9 @@ class DeepCoclustering(DeepEstimatorBase):
             g = check_n_clusters(self.n_row_clusters, "n_row_clusters", data.n_rows, "rows")
         m = check_n_clusters(self.n_col_clusters, "n_col_clusters", data.n_cols, "columns")
         train_rows = self._training_rows(data)
+        if train_rows.size < g:
+            raise ValueError(f"n_row_clusters={g} but only {train_rows.size} rows of X have counts (on the modelled "
+                             "columns); pass at most that many clusters, or the raw counts of more cells.")
         row_v = check_views(row_views, row_view_masks, data.n_rows, axis="rows", kind="row")
         col_v = check_views(col_views, col_view_masks, data.n_cols, axis="columns", kind="col")
         self._record_features(X, feature_names)

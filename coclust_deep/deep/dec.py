@@ -127,8 +127,8 @@ class _EmbeddedClustering(ClusterMixin, TransformerMixin, DeepEstimatorBase):
 
     def _new_data(self, X):
         check_is_fitted(self, "labels_")
-        data = MatrixData(X, self.likelihood, stats=self.preprocessing_)
         self._check_features(X)
+        data = MatrixData(X, self.likelihood, stats=self.preprocessing_)
         return data
 
     def transform(self, X):

@@ -704,8 +704,8 @@ class MMDC(ClusterMixin, TransformerMixin, DeepEstimatorBase):
                 raise ValueError(f"X holds images of shape {data.image_shape} (C, H, W) but the model was fitted "
                                  f"on {tuple(self.image_shape_)}.")
         else:
+            self._check_features(X)  # before preparing X, which indexes the fitted columns
             data = self._make_data(X, self.input_type_, stats=self.preprocessing_)
-            self._check_features(X)
         n = data.n_rows
         if row_views is None and self.view_names_:  # no views given: every sample lacks them
             dims = self._module_config["view_dims"]

@@ -354,8 +354,8 @@ class MultiSub(DeepEstimatorBase):
     # -- new data ----------------------------------------------------------------------------------
     def _new_outputs(self, X):
         check_is_fitted(self, "labels_")
-        data = MatrixData(X, "gaussian", stats=self.preprocessing_)
         self._check_features(X)
+        data = MatrixData(X, "gaussian", stats=self.preprocessing_)
         if not hasattr(self, "device_"):
             self.device_ = resolve_device(self.device)
         return self._outputs(data)

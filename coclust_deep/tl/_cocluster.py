@@ -173,7 +173,7 @@ def cocluster(
     key = key_added if key_added is not None else method_name.lower()
     # the estimators that read X by row blocks take a backed or dask-backed AnnData
     lazy = isinstance(estimator, _lazy_estimators())
-    COCLUSTER.check(adata, key, overwrite=overwrite, allow_backed=lazy)
+    COCLUSTER.check(adata, key, overwrite=overwrite, allow_backed=lazy, copy=copy)
 
     estimator = _set_cluster_numbers(estimator, n_row_clusters, n_col_clusters)
     own_params = estimator.get_params(deep=False)

@@ -27,7 +27,9 @@ def _result_labels(adata, key):
             f"no co-clustering result {key!r} in obs/var; run a coclust_deep tool first (e.g. "
             f"coclust_deep.tl.lbm(adata, ..., key_added={key!r})) or pass key= naming an existing result."
         )
-    return adata.obs[key], adata.var[key]
+    cells, genes = adata.obs[key], adata.var[key]
+    # labels rewritten by hand (e.g. .astype(str)) are read as categories, without touching adata
+    return tuple(v if isinstance(v.dtype, pd.CategoricalDtype) else v.astype("category") for v in (cells, genes))
 
 
 def _cluster_statistics(X, codes, n_clusters):
@@ -273,6 +275,8 @@ def score_modules(adata, key="lbm", *, genes="top", n_top=None, key_added=None, 
     prefix = f"{key}_module_" if key_added is None else key_added
     if not isinstance(prefix, str) or not prefix:
         raise TypeError(f"key_added must be a non-empty string, got {key_added!r}.")
+    if use_raw and adata.raw is None:
+        raise ValueError("use_raw=True but adata.raw is None; pass use_raw=False (or layer=) to score on adata.X.")
     adata = adata.copy() if copy else adata
     if genes == "top":
         if n_top is not None or "module_genes" not in adata.uns.get(key, {}):
@@ -288,7 +292,8 @@ def score_modules(adata, key="lbm", *, genes="top", n_top=None, key_added=None, 
         raise ValueError(f"obs already has {taken}, which score_modules did not write; pass key_added= "
                          "another prefix or overwrite=True.")
     for column in earlier - set(columns.values()):
-        adata.obs.pop(column, None)
+        if column in adata.obs.columns:
+            del adata.obs[column]
     for module, gene_list in sets.items():
         source = {"layer": layer} if layer is not None else {"use_raw": use_raw}
         sc.tl.score_genes(adata, gene_list, score_name=columns[module], random_state=random_state,

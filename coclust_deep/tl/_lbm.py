@@ -97,7 +97,7 @@ def lbm(
     ['backend', 'block_means', 'block_params']
     """
     # 1. validate options
-    LBM.check(adata, key_added, overwrite=overwrite, allow_backed=True)
+    LBM.check(adata, key_added, overwrite=overwrite, allow_backed=True, copy=copy)
     check_choice(family, "family", FAMILIES)
     # 2. the estimator
     from ..lbm import LatentBlockModel

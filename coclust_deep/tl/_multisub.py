@@ -102,6 +102,11 @@ def multisub(
         if not isinstance(concept, str):
             raise TypeError(f"concept names must be strings, got {concept!r}.")
         MULTISUB_CONCEPT.check(adata, _concept_key(key_added, concept), overwrite=overwrite)
+        slashed = [p for p in (concepts[concept] if isinstance(concepts[concept], dict) else ())
+                   if isinstance(p, str) and "/" in p]
+        if slashed:  # uns keys: h5ad would read them back as nested groups
+            raise ValueError(f"proxy names of concept {concept!r} contain '/', which h5ad files read back as "
+                             f"nested groups: {slashed}; use another character, e.g. '_'.")
     try:
         from ..deep import MultiSub
     except ImportError as err:

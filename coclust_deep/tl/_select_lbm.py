@@ -81,7 +81,7 @@ def select_lbm(
     >>> len(adata.uns["lbm"]["icl_table"]["icl"])
     4
     """
-    SELECT_LBM.check(adata, key_added, overwrite=overwrite, allow_backed=True)
+    SELECT_LBM.check(adata, key_added, overwrite=overwrite, allow_backed=True, copy=copy)
     check_choice(family, "family", FAMILIES)
     check_choice(criterion, "criterion", ("icl", "icl_exact"))
     row_grid, col_grid = _read_once(n_row_clusters), _read_once(n_col_clusters)  # checked by select_lbm

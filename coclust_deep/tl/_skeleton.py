@@ -268,18 +268,30 @@ class Tool:
         )(func)
         return accept_mudata(documented)
 
-    def check(self, adata, key, *, overwrite=False, allow_backed=False):
+    def check(self, adata, key, *, overwrite=False, allow_backed=False, copy=False):
         """Step 1 of a tool: raise unless ``adata`` and ``key`` can take this tool's result.
 
         ``adata`` must be an AnnData (in memory, unless ``allow_backed`` for a
-        tool that reads a backed X by row blocks) and ``key`` a non-empty string.
+        tool that reads a backed X by row blocks; then neither a view nor
+        ``copy=True``, which anndata cannot do without a file) and ``key`` a
+        non-empty string without ``"/"`` (h5ad reads a slash as a group).
         Unless ``overwrite`` is true, none of the keys this tool may write may
         exist, except those an earlier result under ``key`` (a registered
         tool's, per ``uns[key]["params"]["tool"]``) wrote.
         """
         check_adata(adata, allow_backed=allow_backed)
+        if adata.isbacked and copy:
+            raise ValueError("copy=True cannot copy a backed AnnData (anndata needs a file for the copy); pass "
+                             "copy=False, which writes only the results into adata's obs/var/uns, or load it "
+                             "with adata.to_memory() first.")
+        if adata.isbacked and adata.is_view:
+            raise ValueError("adata is a view of a backed AnnData, which cannot take results; load the subset "
+                             "with adata[cells].to_memory(), or pass the whole backed AnnData.")
         if not isinstance(key, str) or not key:
             raise TypeError(f"key_added must be a non-empty string, got {key!r}.")
+        if "/" in key:
+            raise ValueError(f"key_added={key!r} contains '/', which h5ad files read back as nested groups; "
+                             "use another character, e.g. '_'.")
         if overwrite:
             return
         earlier = earlier_result(adata, key)
@@ -337,6 +349,10 @@ class Tool:
             store = getattr(adata, attr)
             if name in store:
                 del store[name]
+        if earlier is not None:  # score_modules' columns describe the result being replaced
+            for column in dict(adata.uns[key].get("module_scores", {})).values():
+                if column in adata.obs.columns:
+                    del adata.obs[column]
         written = []
         for part, value in values.items():
             attr, name = result_key(key, part)

@@ -112,6 +112,11 @@ def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_va
             f"(e.g. adata.X = adata.X.compute()). tl.lbm, tl.select_lbm and tl.cocluster with an "
             "LBM, info, modularity or double k-means method read it by row blocks instead."
         )
+    for names, where, fix in ((adata.var_names, "adata.var_names", "call adata.var_names_make_unique()"),
+                              (var_table.index, "adata.raw.var_names", "rebuild adata.raw from unique names")):
+        if not names.is_unique:  # genes are matched by name (masks, raw, results placed over var)
+            repeated = names[names.duplicated()].unique()[:3].tolist()
+            raise ValueError(f"{where} are not unique (e.g. {repeated}); {fix} first.")
     mask = _resolve_mask(adata, var_table, mask_var, use_highly_variable)
     var_names = var_table.index
     if mask is not None:

@@ -81,7 +81,9 @@ def add_view(adata, name, embeddings, *, axis="obs", key=None, overwrite=False, 
         or ``varm["view_" + name]`` (``axis="var"``).
     embeddings
         ``(n_obs, k)`` or ``(n_vars, k)`` numeric matrix (numpy, scipy.sparse
-        or DataFrame), rows in adata's order, finite values only; or an
+        or DataFrame), rows in adata's order, finite values only (a DataFrame
+        whose index is not a default ``RangeIndex`` has its rows matched to
+        adata's by ``obs_names``/``var_names``); or an
         ``AnnData`` (for example a MuData modality, ``mdata["prot"]``) whose
         ``.X`` (or ``obsm[key]`` / ``varm[key]``) is taken, its rows matched to
         adata's by ``obs_names`` (``var_names``); or, when ``adata`` is a
@@ -134,9 +136,10 @@ def add_view(adata, name, embeddings, *, axis="obs", key=None, overwrite=False, 
 def view_source(adata, embeddings, *, axis="obs", key=None):
     """The matrix behind ``embeddings``, aligned to ``adata``'s cells (``axis="obs"``) or genes.
 
-    Arrays, sparse matrices and DataFrames pass through (checked later by
-    :func:`check_view`). An AnnData gives its ``.X`` or ``obsm``/``varm[key]``,
-    its rows matched by name; a ``"mod:key"`` string names a modality of the
+    Arrays, sparse matrices and DataFrames with a default ``RangeIndex`` pass
+    through (checked later by :func:`check_view`); a DataFrame with named rows
+    and an AnnData (its ``.X`` or ``obsm``/``varm[key]``) have their rows
+    matched by name; a ``"mod:key"`` string names a modality of the
     MuData that ``adata`` belongs to (only inside a tool run with ``mod=``).
     """
     from anndata import AnnData
@@ -150,6 +153,10 @@ def view_source(adata, embeddings, *, axis="obs", key=None):
         return _from_anndata(adata, embeddings, axis, key)
     if key is not None:
         raise ValueError("key= picks a matrix of an AnnData given as embeddings; drop it for an array.")
+    if isinstance(embeddings, pd.DataFrame) and not isinstance(embeddings.index, pd.RangeIndex):
+        # named rows are matched by name; only a default RangeIndex means "in adata's order"
+        embeddings = _matched_by_name(adata, embeddings, embeddings.index.astype(str), axis,
+                                      "the DataFrame given as embeddings")
     if not (isinstance(embeddings, (np.ndarray, pd.DataFrame, list, tuple)) or sp.issparse(embeddings)
             or hasattr(embeddings, "__array__")):
         raise TypeError(
@@ -190,16 +197,21 @@ def _from_anndata(adata, source, axis, key):
         values = store[key]
     if hasattr(values, "to_memory"):
         values = values.to_memory()
-    ours = adata.obs_names if axis == "obs" else adata.var_names
     theirs = source.obs_names if axis == "obs" else source.var_names
+    return _matched_by_name(adata, values, theirs, axis, "the AnnData given as embeddings")
+
+
+def _matched_by_name(adata, values, theirs, axis, what_gave):
+    """The rows of ``values`` (named ``theirs``) reordered to adata's ``obs_names`` (``var_names``)."""
+    ours = adata.obs_names if axis == "obs" else adata.var_names
     if theirs.equals(ours):
         return values
-    where = theirs.get_indexer(ours)
+    where = theirs.get_indexer(ours) if theirs.is_unique else np.full(ours.size, -1)
     missing = int(np.sum(where < 0))
     if missing or not theirs.is_unique:
         what = "cells" if axis == "obs" else "genes"
         raise ValueError(
-            f"the AnnData given as embeddings lacks {missing} of the {ours.size} {what} of adata (matched by "
+            f"{what_gave} lacks {missing} of the {ours.size} {what} of adata (matched by "
             f"{axis}_names{', which are not unique there' if not theirs.is_unique else ''}); subset both to "
             "the shared ones first (e.g. mudata.pp.intersect_obs(mdata))."
         )

@@ -93,6 +93,13 @@ def test_zero_count_cells_warn_and_are_labelled_without_training_on_them():
         DeepCoclustering(3, 2, likelihood="nb", **SMALL).fit(np.zeros((20, 5)))
 
 
+def test_fewer_cells_with_counts_than_row_clusters_raises():
+    X = np.zeros((50, 20))
+    X[3:5] = 2
+    with pytest.warns(UserWarning, match="zero counts"), pytest.raises(ValueError, match="only 2 rows of X have"):
+        DeepCoclustering(3, 2, **SMALL).fit(X)
+
+
 def test_gene_selection_when_there_are_many_genes():
     X, _ = _nb_cells(n_genes=120)
     X[:, 7] = 0

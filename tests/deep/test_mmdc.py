@@ -412,6 +412,15 @@ def test_predict_with_other_image_shape_raises():
         model.predict(np.zeros((4, 9, 9)))
 
 
+@pytest.mark.parametrize("n_features", [50, 70])
+def test_predict_with_another_number_of_count_columns_raises(n_features):
+    X = np.random.default_rng(0).poisson(2.0, size=(40, 60)).astype(float)
+    model = MMDC(3, **{**ROWS, "epochs": 1}).fit(X)
+    other = np.random.default_rng(1).poisson(2.0, size=(5, n_features)).astype(float)
+    with pytest.raises(ValueError, match=f"X has {n_features} features, but MMDC is expecting 60"):
+        model.predict(other)
+
+
 def test_n_pcs_on_images_raises():
     with pytest.raises(ValueError, match="images go to the ConvNet"):
         MMDC(2, **{**IMAGES, "n_pcs": 5}).fit(np.zeros((12, 8, 8)))

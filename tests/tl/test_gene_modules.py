@@ -160,3 +160,26 @@ def test_a_large_offset_does_not_change_the_ranking(fitted):
     table = fitted.uns["lbm"]["gene_modules"]
     assert shifted["gene"].tolist() == table["gene"].tolist()
     np.testing.assert_allclose(shifted["score"], table["score"], rtol=1e-5)
+
+
+def test_rerunning_the_tool_drops_stale_module_scores(fitted):
+    fitted.raw = None
+    tl.score_modules(fitted, "lbm", ctrl_size=6, n_bins=5)
+    tl.lbm(fitted, 3, 2, n_init=2, random_state=1)
+    assert not any(c.startswith("lbm_module_") for c in fitted.obs.columns)
+    tl.score_modules(fitted, "lbm", ctrl_size=6, n_bins=5)  # no stale columns left to refuse over
+    assert {f"lbm_module_{m}" for m in fitted.uns["lbm"]["module_scores"]} <= set(fitted.obs.columns)
+
+
+def test_labels_rewritten_as_strings_are_read_as_categories(fitted):
+    expected = tl.gene_modules(fitted, "lbm", copy=True).uns["lbm"]["module_genes"]
+    fitted.obs["lbm"] = fitted.obs["lbm"].astype(str)
+    tl.gene_modules(fitted, "lbm")
+    assert fitted.uns["lbm"]["module_genes"] == expected
+    assert not isinstance(fitted.obs["lbm"].dtype, pd.CategoricalDtype)  # left as the user wrote it
+
+
+def test_score_modules_use_raw_without_raw_raises(fitted):
+    fitted.raw = None
+    with pytest.raises(ValueError, match="adata.raw is None"):
+        tl.score_modules(fitted, "lbm", use_raw=True)

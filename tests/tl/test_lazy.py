@@ -139,3 +139,16 @@ def test_select_lbm_on_a_backed_adata_matches_in_memory(stored):
         assert np.array_equal(backed.obs["lbm"].to_numpy(), ref.obs["lbm"].to_numpy())
     finally:
         backed.file.close()
+
+
+@pytest.mark.parametrize("tool", [lambda a: tl.lbm(a, 3, 2, copy=True), lambda a: tl.lbm(a[:100], 3, 2)],
+                         ids=["copy", "view"])
+def test_backed_copy_or_view_is_refused_before_fitting(stored, tool):
+    _, folder = stored
+    backed = ad.read_h5ad(folder / "a.h5ad", backed="r")
+    try:
+        with pytest.raises(ValueError, match="backed AnnData"):
+            tool(backed)
+        assert "lbm" not in backed.obs
+    finally:
+        backed.file.close()

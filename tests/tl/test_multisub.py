@@ -87,3 +87,11 @@ def test_bad_concepts_raise(adata):
         tl.multisub(adata, {}, **FAST)
     with pytest.raises(ValueError, match="single proxy"):
         tl.multisub(adata, {"colour": {"red": ["g15"]}}, **FAST)
+
+
+@pytest.mark.parametrize("concepts", [{"shape/size": CONCEPTS["shape"]},
+                                      {"colour": {"red/pink": ["g15", "g16"], "green": ["g20", "g21"]}}],
+                         ids=["concept", "proxy"])
+def test_a_slash_in_a_concept_or_proxy_name_raises(adata, concepts):
+    with pytest.raises(ValueError, match="contains '/'|contain '/'"):
+        tl.multisub(adata, concepts, **FAST)

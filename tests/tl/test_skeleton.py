@@ -217,3 +217,9 @@ def test_check_protects_user_entries_an_earlier_result_did_not_write(counts):
 def test_write_refuses_params_in_uns(counts):
     with pytest.raises(ValueError, match="params="):
         SVD_KMEANS.write(counts, "k", Result(row_labels=np.zeros(120), uns={"params": {}}))
+
+
+def test_check_refuses_a_slash_in_the_key(counts):
+    with pytest.raises(ValueError, match="contains '/'"):
+        tl.lbm(counts, 3, 2, key_added="lbm/k3")
+    assert "lbm/k3" not in counts.obs

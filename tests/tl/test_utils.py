@@ -96,3 +96,10 @@ def test_get_fitted_matrix_missing_genes_raise():
     adata.raw = raw[:, ["g0", "g2"]].copy()  # g7, clustered, is gone from raw
     with pytest.raises(ValueError, match="1 genes clustered in var\\['lbm'\\] are missing from raw"):
         get_fitted_matrix(adata, "lbm")
+
+
+def test_get_matrix_refuses_repeated_gene_names():
+    adata = ad.AnnData(np.ones((3, 4)))
+    adata.var_names = ["a", "b", "a", "c"]
+    with pytest.raises(ValueError, match=r"var_names are not unique \(e.g. \['a'\]\); call adata.var_names_make"):
+        get_matrix(adata)

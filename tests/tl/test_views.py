@@ -180,3 +180,21 @@ def test_other_objects_get_a_clear_error(adata):
         tl.add_view(adata, "prot", object())
     with pytest.raises(ValueError, match="key= picks"):
         tl.add_view(adata, "prot", np.ones((6, 2)), key="X")
+
+
+def test_dataframe_rows_are_matched_by_cell_name():
+    adata = ad.AnnData(np.ones((4, 3)), obs=pd.DataFrame(index=list("abcd")))
+    tl.add_view(adata, "v", pd.DataFrame({"f": [4.0, 3.0, 2.0, 1.0]}, index=list("dcba")))
+    np.testing.assert_array_equal(adata.obsm["view_v"].ravel(), [1.0, 2.0, 3.0, 4.0])
+
+
+def test_dataframe_with_default_index_is_taken_in_order():
+    adata = ad.AnnData(np.ones((4, 3)), obs=pd.DataFrame(index=list("abcd")))
+    tl.add_view(adata, "v", pd.DataFrame({"f": [4.0, 3.0, 2.0, 1.0]}))
+    np.testing.assert_array_equal(adata.obsm["view_v"].ravel(), [4.0, 3.0, 2.0, 1.0])
+
+
+def test_dataframe_with_other_cells_raises():
+    adata = ad.AnnData(np.ones((4, 3)), obs=pd.DataFrame(index=list("abcd")))
+    with pytest.raises(ValueError, match="lacks 1 of the 4 cells"):
+        tl.add_view(adata, "v", pd.DataFrame({"f": [4.0, 3.0, 2.0, 1.0]}, index=list("xcba")))

@@ -16,6 +16,7 @@ import sys
 import time
 
 from .datasets import recover_counts
+from .lbm._families import FAMILIES
 
 # tl.lbm with its defaults only (nothing tuned to the labels): family="auto", which reads counts and picks
 # the Poisson model with cell and gene effects. Of the families run with their defaults on these counts
@@ -28,21 +29,53 @@ DEMO_CHOICE = ("the defaults (Poisson with cell and gene effects; ARI 0.503 +- 0
 N_COL_CLUSTERS = 10
 
 
+def _count(minimum):
+    """An argparse type: an integer >= ``minimum`` (a usage error otherwise, before anything runs)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _check_out(parser, path):
+    """Refuse an output the figure cannot be written to now, rather than after the fit."""
+    import os
+
+    from matplotlib.figure import Figure
+
+    suffix = os.path.splitext(path)[1].lstrip(".").lower()
+    supported = Figure().canvas.get_supported_filetypes()
+    if suffix not in supported:
+        parser.error(f"--out {path!r}: the file name must end with a figure format matplotlib writes "
+                     f"({', '.join('.' + s for s in sorted(supported))}).")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        parser.error(f"--out {path!r}: the folder {folder!r} does not exist or is not writable.")
+
+
 def _parse(argv):
     parser = argparse.ArgumentParser(
         prog="coclust-deep",
         description="Co-cluster scanpy's bundled pbmc68k_reduced data with a latent block model.",
     )
     parser.add_argument("--out", default="coclust_deep_demo.png", help="PNG of the reordered matrix.")
-    parser.add_argument("--n-row-clusters", type=int, default=None,
+    parser.add_argument("--n-row-clusters", type=_count(1), default=None,
                         help="cell clusters g (default: the number of bulk_labels types, 10)")
-    parser.add_argument("--n-col-clusters", type=int, default=N_COL_CLUSTERS, help="gene clusters m")
-    parser.add_argument("--family", default=FAMILY, help="LBM family (default: auto)")
-    parser.add_argument("--n-init", type=int, default=None, help="starts of the LBM fit (default: tl.lbm's)")
-    parser.add_argument("--seed", type=int, default=0, help="random_state of the fit")
-    parser.add_argument("--top-genes", type=int, default=5, help="genes listed per gene cluster")
+    parser.add_argument("--n-col-clusters", type=_count(1), default=N_COL_CLUSTERS, help="gene clusters m")
+    parser.add_argument("--family", default=FAMILY, choices=("auto",) + FAMILIES,
+                        help="LBM family (default: auto)")
+    parser.add_argument("--n-init", type=_count(1), default=None, help="starts of the LBM fit (default: tl.lbm's)")
+    parser.add_argument("--seed", type=_count(0), default=0, help="random_state of the fit")
+    parser.add_argument("--top-genes", type=_count(1), default=5, help="genes listed per gene cluster")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    _check_out(parser, args.out)
+    return args
 
 
 def main(argv=None):
@@ -64,7 +97,7 @@ def main(argv=None):
     steps.update()
 
     adata.layers["counts"] = recover_counts(adata)
-    g = args.n_row_clusters or adata.obs["bulk_labels"].nunique()
+    g = adata.obs["bulk_labels"].nunique() if args.n_row_clusters is None else args.n_row_clusters
     steps.set_postfix_str(f"fitting LBM g={g} m={args.n_col_clusters}")
     start = time.perf_counter()
     options = {} if args.n_init is None else {"n_init": args.n_init}

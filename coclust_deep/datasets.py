@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._validation import check_choice, check_n_clusters, check_positive_int, check_seed
+from ._validation import Interval, check_choice, check_n_clusters, check_param, check_positive_int, check_seed
 from .lbm import FAMILIES
 
 __all__ = ["make_lbm", "make_unpaired_digits", "recover_counts", "separated_pattern"]
@@ -150,31 +150,33 @@ def make_lbm(
         raise ValueError(f"signal must be in (0, 1], got {signal!r}.")
     if family == "bernoulli" and not 0 < density < 1:
         raise ValueError(f"density must be in (0, 1), got {density!r}.")
+    dtype = _check_float_dtype(dtype)
     rng = check_seed(random_state, "make_lbm")
     z = _draw_labels(n_rows, g, row_proportions, rng, "row_proportions")
     w = _draw_labels(n_cols, m, col_proportions, rng, "col_proportions")
     if params is None:
         params = _default_params(family, g, m, rng, density, signal, n_levels)
+    else:
+        params = _check_params(params, family, g, m)
     if family == "bernoulli":
-        p = np.asarray(params["p"], dtype=float)
-        _check_param_shape(p, g, m, "p")
+        p = params["p"]
         if sparse:
             X = _sparse_bernoulli(z, w, p, rng, dtype)
         else:
             X = (rng.uniform(size=(n_rows, n_cols)) < p[z][:, w]).astype(dtype)
     elif family == "poisson":
-        lam = np.asarray(params["lambda"], dtype=float)
-        _check_param_shape(lam, g, m, "lambda")
+        lam = params["lambda"]
         a = rng.lognormal(-0.125, 0.5, size=n_rows) if row_effects else np.ones(n_rows)
         b = rng.lognormal(-0.125, 0.5, size=n_cols) if row_effects else np.ones(n_cols)
         X = _chunked(n_rows, sparse, dtype, lambda s: rng.poisson(
             lam[z[s]][:, w] * a[s, None] * b[None, :]))
     elif family == "nb":
-        lam = np.asarray(params["lambda"], dtype=float)
-        _check_param_shape(lam, g, m, "lambda")
-        theta = np.broadcast_to(np.asarray(params.get("theta", 1.0), dtype=float), (n_cols,))
-        if np.any(theta <= 0) or not np.all(np.isfinite(theta)):
-            raise ValueError("params['theta'] must be positive: a number or one per column.")
+        lam = params["lambda"]
+        theta = np.asarray(params.get("theta", 1.0), dtype=float)
+        if theta.shape not in ((), (n_cols,)) or np.any(theta <= 0) or not np.all(np.isfinite(theta)):
+            raise ValueError(f"params['theta'] must be positive and finite: a number or one per column "
+                             f"(shape ({n_cols},)), got {params.get('theta')!r}.")
+        theta = np.broadcast_to(theta, (n_cols,))
         a = rng.lognormal(-0.125, 0.5, size=n_rows)
         b = rng.lognormal(-0.125, 0.5, size=n_cols)
 
@@ -185,9 +187,7 @@ def make_lbm(
 
         X = _chunked(n_rows, sparse, dtype, draw)
     elif family == "categorical":
-        alpha = np.asarray(params["alpha"], dtype=float)
-        if alpha.ndim != 3 or alpha.shape[0] != g or alpha.shape[2] != m or np.any(alpha < 0):
-            raise ValueError(f"params['alpha'] must be a non-negative ({g}, n_levels, {m}) array.")
+        alpha = params["alpha"]
         cdf = np.cumsum(alpha / alpha.sum(axis=1, keepdims=True), axis=1)  # (g, H, m)
 
         def draw(s):
@@ -197,18 +197,75 @@ def make_lbm(
 
         X = _chunked(n_rows, sparse, dtype, draw)
     else:
-        mu = np.asarray(params["mean"], dtype=float)
-        var = np.asarray(params["var"], dtype=float)
-        _check_param_shape(mu, g, m, "mean")
-        _check_param_shape(var, g, m, "var")
+        mu, var = params["mean"], params["var"]
         X = _chunked(n_rows, sparse, dtype, lambda s: rng.normal(
             mu[z[s]][:, w], np.sqrt(var[z[s]][:, w])))
     return X, z, w
 
 
-def _check_param_shape(p, g, m, name):
-    if p.shape != (g, m) or not np.all(np.isfinite(p)):
-        raise ValueError(f"params[{name!r}] must be a finite ({g}, {m}) array, got shape {p.shape}.")
+# per family: {key: (range of every value, test)}; the arrays are (g, m) except alpha
+_PARAM_RULES = {
+    "bernoulli": {"p": ("in [0, 1]", lambda a: (a >= 0) & (a <= 1))},
+    "poisson": {"lambda": (">= 0", lambda a: a >= 0)},
+    "nb": {"lambda": (">= 0", lambda a: a >= 0)},
+    "categorical": {"alpha": (">= 0", lambda a: a >= 0)},
+    "gaussian": {"mean": (None, np.isfinite), "var": ("> 0", lambda a: a > 0)},
+}
+_OPTIONAL_PARAMS = {"nb": ("theta",)}  # checked where it is read: a number or one per column
+
+
+def _param_shape(key, g, m):
+    return f"({g}, n_levels, {m})" if key == "alpha" else f"({g}, {m})"
+
+
+def _check_params(params, family, g, m):
+    """User ``params`` with each block parameter as a float array of the right shape and range."""
+    rules = _PARAM_RULES[family]
+    expected = ", ".join([f"{key!r}: {_param_shape(key, g, m)} array" + (f" with values {rule}" if rule else "")
+                          for key, (rule, _) in rules.items()]
+                         + [f"{key!r} (optional): a number > 0 or one per column"
+                            for key in _OPTIONAL_PARAMS.get(family, ())])
+    expected = f"family={family!r} expects params={{{expected}}}"
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict: {expected}; got {type(params).__name__}.")
+    missing = [key for key in rules if key not in params]
+    unknown = sorted(set(params) - set(rules) - set(_OPTIONAL_PARAMS.get(family, ())), key=str)
+    if missing or unknown:  # an unknown key is a typo that would otherwise be ignored
+        raise ValueError(f"params {f'lacks {missing}' if missing else f'has unknown key(s) {unknown}'}; {expected}.")
+    checked = dict(params)
+    for key, (rule, test) in rules.items():
+        shape = _param_shape(key, g, m)
+        try:
+            arr = np.asarray(params[key], dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"params[{key!r}] must be a {shape} array of numbers; {expected}.") from None
+        if key == "alpha":
+            ok_shape = arr.ndim == 3 and arr.shape[0] == g and arr.shape[2] == m
+        else:
+            ok_shape = arr.shape == (g, m)
+        if not ok_shape:
+            raise ValueError(f"params[{key!r}] must be a finite {shape} array, got shape {arr.shape}.")
+        bad = ~np.isfinite(arr) | ~test(arr)
+        if bad.any():
+            raise ValueError(f"params[{key!r}] values must be finite{f' and {rule}' if rule else ''} for "
+                             f"family={family!r}; got {float(arr[bad][0])} at index "
+                             f"{tuple(int(i) for i in np.argwhere(bad)[0])}.")
+        if key == "alpha" and np.any(arr.sum(axis=1) == 0):
+            raise ValueError("params['alpha'] must give every block at least one level with weight > 0.")
+        checked[key] = arr
+    return checked
+
+
+def _check_float_dtype(dtype):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        # an integer dtype would truncate Gaussian draws; float16 loses counts above 2048
+        got = dt.name if dt is not None else repr(dtype)
+        raise ValueError(f"dtype must be np.float64 or np.float32, got {got}.")
+    return dt
 
 
 def _chunked(n, sparse, dtype, draw, chunk=2048):
@@ -255,9 +312,22 @@ def recover_counts(adata, counts_per=1e4):
     """
     if adata.raw is None or "n_counts" not in adata.obs:
         raise ValueError("recover_counts needs adata.raw (log-normalised) and obs['n_counts'] (library sizes).")
+    check_param("recover_counts", "counts_per", counts_per, [Interval("real", 0, closed="neither")])
+    n_counts = adata.obs["n_counts"].to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(n_counts) | (n_counts <= 0)
+    if bad.any():
+        # a NaN size factor would pass the integer check below (NaN > 0.25 is False) and give NaN counts
+        raise ValueError(f"obs['n_counts'] must hold finite library sizes > 0; cell {adata.obs_names[bad][0]!r} "
+                         f"has {n_counts[bad][0]}.")
     X = sp.csr_matrix(adata.raw.X, dtype=np.float64, copy=True)
-    X.data = np.expm1(X.data)
-    X = sp.csr_matrix(sp.diags(adata.obs["n_counts"].to_numpy(dtype=np.float64) / counts_per) @ X)
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError("adata.raw.X contains NaN or infinite values; it must be log1p(counts per 10,000).")
+    with np.errstate(over="ignore"):
+        X.data = np.expm1(X.data)
+    X = sp.csr_matrix(sp.diags(n_counts / counts_per) @ X)
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError("adata.raw.X holds values too large to be log1p(counts per 10,000); "
+                         "pass the counts as a layer instead.")
     rounded = np.round(X.data)
     if X.nnz and np.abs(X.data - rounded).max() > 0.25:
         raise ValueError(

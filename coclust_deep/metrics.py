@@ -6,12 +6,33 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
+from ._validation import NONE, Interval, check_param
+
 __all__ = ["accuracy", "ari", "cari", "consensus_score", "labels_to_biclusters", "nmi"]
 
 
-def _pair(labels_true, labels_pred):
-    a = np.asarray(labels_true).ravel()
-    b = np.asarray(labels_pred).ravel()
+def _labels(labels, name):
+    """``labels`` as a flat array; ValueError if any label is missing (NaN, None, pd.NA, NaT)."""
+    arr = np.asarray(labels).ravel()
+    if arr.dtype.kind in "fc":
+        missing = np.isnan(arr)
+    elif arr.dtype.kind in "mM":
+        missing = np.isnat(arr)
+    elif arr.dtype == object:
+        import pandas as pd  # imported here: `import coclust_deep` stays light
+
+        missing = pd.isna(arr)
+    else:
+        return arr
+    if missing.any():
+        # otherwise NaN would count as one more cluster (accuracy, cari) or fail in sorting (None next to str)
+        raise ValueError(f"{name} contains missing values (NaN/None); drop those samples first.")
+    return arr
+
+
+def _pair(labels_true, labels_pred, names=("labels_true", "labels_pred")):
+    a = _labels(labels_true, names[0])
+    b = _labels(labels_pred, names[1])
     if a.shape != b.shape:
         raise ValueError(f"label vectors differ in length: {a.shape[0]} vs {b.shape[0]}.")
     if a.size == 0:
@@ -81,8 +102,8 @@ def cari(row_true, col_true, row_pred, col_pred):
     >>> cari([0, 0, 1], [0, 1], [1, 1, 0], [1, 0])
     1.0
     """
-    r_true, r_pred = _pair(row_true, row_pred)
-    c_true, c_pred = _pair(col_true, col_pred)
+    r_true, r_pred = _pair(row_true, row_pred, ("row_true", "row_pred"))
+    c_true, c_pred = _pair(col_true, col_pred, ("col_true", "col_pred"))
     C = np.kron(contingency_matrix(r_true, r_pred), contingency_matrix(c_true, c_pred))
     return _ari_from_contingency(C)
 
@@ -139,7 +160,11 @@ def labels_to_biclusters(row_labels, col_labels, n_clusters=None):
     >>> rows.astype(int).tolist(), cols.astype(int).tolist()
     ([[1, 1, 0], [0, 0, 1]], [[0, 1], [1, 0]])
     """
-    r = np.asarray(row_labels)
-    c = np.asarray(col_labels)
+    check_param("labels_to_biclusters", "n_clusters", n_clusters, [NONE, Interval("int", 1)])
+    r = _labels(row_labels, "row_labels")
+    c = _labels(col_labels, "col_labels")
+    for labels, name, axis in ((r, "row_labels", "row"), (c, "col_labels", "column")):
+        if labels.size == 0:
+            raise ValueError(f"{name} is empty; give one cluster label per {axis} of the matrix.")
     ks = np.union1d(np.unique(r), np.unique(c)) if n_clusters is None else np.arange(n_clusters)
     return np.stack([r == k for k in ks]), np.stack([c == k for k in ks])

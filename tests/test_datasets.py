@@ -98,3 +98,43 @@ def test_unpaired_digits_class_sizes_and_bad_arguments():
         make_unpaired_digits(n_classes=3, class_sizes=[1.0, -1.0, 0.5])
     with pytest.raises(ValueError, match="n_classes"):
         make_unpaired_digits(n_classes=1)
+
+
+@pytest.mark.parametrize("family, params, key", [
+    ("gaussian", {"mean": [[0, 1], [1, 0]], "var": [[-1, 1], [1, 1]]}, "var"),
+    ("gaussian", {"mean": [[0, np.inf], [1, 0]], "var": np.ones((2, 2))}, "mean"),
+    ("bernoulli", {"p": [[2, 0], [0, 1]]}, "p"),
+    ("bernoulli", {"p": -np.ones((2, 2))}, "p"),
+    ("poisson", {"lambda": [[-1, 0], [0, 1]]}, "lambda"),
+    ("nb", {"lambda": [[-1, 0], [0, 1]]}, "lambda"),
+    ("categorical", {"alpha": np.full((2, 3, 2), np.nan)}, "alpha"),
+])
+def test_block_parameters_outside_their_range_rejected(family, params, key):
+    with pytest.raises(ValueError, match=rf"params\['{key}'\] values must be finite"):
+        make_lbm(10, 5, 2, 2, family=family, params=params, random_state=0)
+
+
+def test_params_without_the_family_keys_rejected_naming_them():
+    with pytest.raises(ValueError, match=r"lacks \['var'\].*'var': \(2, 2\) array"):
+        make_lbm(10, 5, 2, 2, family="gaussian", params={"mean": np.zeros((2, 2))})
+    with pytest.raises(TypeError, match=r"params must be a dict.*'lambda': \(2, 2\) array"):
+        make_lbm(10, 5, 2, 2, family="poisson", params=[1, 2])
+
+
+def test_non_float_dtype_rejected():
+    with pytest.raises(ValueError, match="dtype must be np.float64 or np.float32, got int64"):
+        make_lbm(10, 5, 2, 2, family="gaussian", dtype=np.int64)
+
+
+def test_recover_counts_rejects_a_missing_library_size():
+    ad = pytest.importorskip("anndata")
+    import pandas as pd
+
+    from coclust_deep.datasets import recover_counts
+
+    counts = np.array([[1.0, 0.0, 3.0], [2.0, 2.0, 0.0]])
+    logged = sp.csr_matrix(np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e4))
+    adata = ad.AnnData(logged, obs=pd.DataFrame({"n_counts": [np.nan, 4.0]}, index=["c0", "c1"]))
+    adata.raw = adata
+    with pytest.raises(ValueError, match=r"obs\['n_counts'\] must hold finite library sizes > 0; cell 'c0'"):
+        recover_counts(adata)

@@ -52,6 +52,17 @@ def test_module_entry_point_help():
     assert "--no-progress" in result.stdout and "--out" in result.stdout
 
 
+@pytest.mark.parametrize("argv", [["--n-row-clusters", "0"], ["--n-init", "0"], ["--family", "beta"],
+                                  ["--seed", "-1"], ["--top-genes", "x"], ["--out", "demo.xyz"],
+                                  ["--out", "/no/such/folder/demo.png"]],
+                         ids=["g0", "n_init0", "family", "seed", "top_genes", "suffix", "folder"])
+def test_bad_arguments_are_usage_errors_before_the_fit(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv + ["--no-progress"])
+    assert exit_info.value.code == 2
+    assert "coclust-deep: error: " in capsys.readouterr().err
+
+
 def test_recover_counts_inverts_log_normalisation():
     sc = pytest.importorskip("scanpy")
     import numpy as np

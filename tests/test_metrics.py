@@ -75,3 +75,31 @@ def test_consensus_score_with_a_co_cluster_without_columns():
     assert consensus_score((rows, cols), (rows[:2], cols[:2])) == pytest.approx(2 / 3)
     model = SpectralCoclustering(4, random_state=0).fit(np.abs(np.random.default_rng(1).poisson(2, (30, 6))))
     assert consensus_score(model.biclusters_, model.biclusters_) == 1.0
+
+
+@pytest.mark.parametrize("missing", [np.nan, None, "pd.NA"])
+def test_every_metric_rejects_missing_labels(missing):
+    import pandas as pd
+
+    missing = pd.NA if missing == "pd.NA" else missing
+    labels = [0, missing, 1]
+    for score in (metrics.accuracy, metrics.nmi, metrics.ari):
+        with pytest.raises(ValueError, match="labels_true contains missing values"):
+            score(labels, [0, 1, 1])
+    with pytest.raises(ValueError, match="row_true contains missing values"):
+        cari(labels, [0, 1], [0, 1, 1], [0, 1])
+    with pytest.raises(ValueError, match="labels_pred contains missing values"):
+        metrics.accuracy(["a", "b", "b"], pd.Categorical(["a", None, "b"]))
+
+
+def test_labels_to_biclusters_rejects_n_clusters_that_is_not_a_positive_int():
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="n_clusters"):
+            metrics.labels_to_biclusters([0, 1], [0, 1], n_clusters=bad)
+    with pytest.raises(TypeError, match="n_clusters"):
+        metrics.labels_to_biclusters([0, 1], [0, 1], n_clusters=2.5)
+
+
+def test_labels_to_biclusters_rejects_empty_labels():
+    with pytest.raises(ValueError, match="row_labels is empty"):
+        metrics.labels_to_biclusters([], [0, 1])

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, BiclusterMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
 
 from .. import kernels
 from ..kernels import dask_backend
@@ -165,13 +166,14 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
             The fitted estimator.
         """
         validate_params(self)
+        given = X
         X = check_matrix(X, allow_gpu=False)
         if sp.issparse(X) and not self._accept_sparse:
             raise TypeError(
                 f"{type(self).__name__} does not take sparse input (it works on a dense copy); "
                 "pass X.toarray() if it fits in memory."
             )
-        self.n_features_in_ = X.shape[1]
+        validate_data(self, given, reset=True, skip_check_array=True)  # n_features_in_, a DataFrame's names
         self._check_parameters(X)
         scale = power_of_two_scale(X) if self._scale_free else 1.0
         self._fit(rescaled(X, scale))

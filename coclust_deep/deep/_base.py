@@ -209,6 +209,13 @@ class DeepEstimatorBase(BaseEstimator):
 
     def _check_features(self, X):
         """Same number (and names, when fit had them) of features as in fit; clear error otherwise."""
+        try:
+            rank = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+        except ValueError:  # ragged rows: check_matrix words that case
+            rank = 2
+        if rank != 2:  # sklearn would say "X does not contain any features" for one row
+            raise ValueError(f"X must be a 2-D matrix (rows x columns), got an array with {rank} dimension(s); "
+                             "reshape a single row with X.reshape(1, -1).")
         validate_data(self, X, reset=False, skip_check_array=True)
 
     # -- persistence -----------------------------------------------------------------------------

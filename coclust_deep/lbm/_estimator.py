@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from scipy.special import logsumexp
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import kernels
 from .._logging import compile_notice
@@ -144,6 +144,9 @@ class LatentBlockModel(BaseEstimator):
         runs ``max_iter`` iterations by design).
     n_features_in_ : int
         Number of columns of the X seen by ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names of X, when ``fit`` saw a DataFrame with string column
+        names; new rows given as a DataFrame must have them, in that order.
     backend_ : str
         The backend that ran.
 
@@ -258,9 +261,10 @@ class LatentBlockModel(BaseEstimator):
             with its criterion still changing by more than ``tol``.
         """
         validate_params(self)
+        given = X
         X = check_matrix(X)
         n, d = X.shape
-        self.n_features_in_ = d
+        validate_data(self, given, reset=True, skip_check_array=True)  # n_features_in_, a DataFrame's names
         g, m, init = self._check_data_params(X)
         fixed_rows = _known_labels(row_labels, n, g, "row_labels", "n_row_clusters", "rows")
         fixed_cols = _known_labels(column_labels, d, m, "column_labels", "n_col_clusters", "columns")
@@ -354,6 +358,7 @@ class LatentBlockModel(BaseEstimator):
     def _new_row_terms(self, X):
         """Row E-step log-probabilities (with the log-prior) and row constants of new rows."""
         check_is_fitted(self, "_fitted")
+        given = X
         X = host_matrix(check_matrix(X))
         if kernels.is_dask_array(X):
             X = X.compute()
@@ -362,6 +367,7 @@ class LatentBlockModel(BaseEstimator):
                 f"X has {X.shape[1]} features, but LatentBlockModel is expecting {self.n_features_in_} features "
                 "as input: new rows must have the fitted columns, in the same order."
             )
+        validate_data(self, given, reset=False, skip_check_array=True)  # a DataFrame's columns: fit's, in order
         family, info, params = self._fitted
         values = stored_values(X)
         family.check_values(values)

@@ -8,7 +8,7 @@ from .._blocks import block_means as hard_block_means
 from .._docs import inject_docs
 from .._validation import check_seed
 from ..tl._utils import UNASSIGNED, check_adata, get_fitted_matrix
-from ._utils import PLOT_DOC_PARTS, colorbar, finish, new_axes
+from ._utils import PLOT_DOC_PARTS, check_int, check_limit, colorbar, finish, new_axes
 
 doc_blocks = inject_docs(**PLOT_DOC_PARTS, doc_annotations="""\
 cell_names
@@ -39,18 +39,23 @@ def _hidden(col_labels, hide_gene_clusters):
     if hide_gene_clusters is None:
         return set()
     names = [c for c in col_labels.cat.categories if c != UNASSIGNED]
+    sizes = col_labels.value_counts()
     if isinstance(hide_gene_clusters, str) and hide_gene_clusters == "largest":
-        sizes = col_labels.value_counts()
-        return {max(names, key=lambda c: (sizes[c], -names.index(c)))}
-    wanted = [hide_gene_clusters] if isinstance(hide_gene_clusters, str) else list(hide_gene_clusters)
-    wanted = [str(c) for c in wanted]
-    unknown = sorted(set(wanted) - set(names))
-    if unknown:
-        raise ValueError(f"hide_gene_clusters names {unknown}, which are not gene clusters of the result "
-                         f"(they are {names}); pass some of those or 'largest'.")
-    if set(wanted) >= set(names):
+        wanted = {max(names, key=lambda c: (sizes[c], -names.index(c)))}
+    else:
+        if not isinstance(hide_gene_clusters, str) and not np.iterable(hide_gene_clusters):
+            raise TypeError(f"hide_gene_clusters must be None, 'largest', a gene-cluster name or a list of "
+                            f"names, got {type(hide_gene_clusters).__name__} {hide_gene_clusters!r}.")
+        wanted = [hide_gene_clusters] if isinstance(hide_gene_clusters, str) else list(hide_gene_clusters)
+        wanted = {str(c) for c in wanted}
+        unknown = sorted(wanted - set(names))
+        if unknown:
+            raise ValueError(f"hide_gene_clusters names {unknown}, which are not gene clusters of the result "
+                             f"(they are {names}); pass some of those or 'largest'.")
+    # empty categories draw nothing, so they do not count as kept
+    if not any(sizes[c] > 0 for c in names if c not in wanted):
         raise ValueError("hide_gene_clusters would hide every gene cluster; keep at least one.")
-    return set(wanted)
+    return wanted
 
 
 def _cell_names(adata, row_labels, cell_names, names):
@@ -193,6 +198,12 @@ def blocks(
     '0 ... (...%)'
     """
     row_labels, col_labels = _result(adata, key)
+    max_rows = check_int(max_rows, "max_rows", 1)
+    max_cols = check_int(max_cols, "max_cols", 1)
+    top_genes = check_int(top_genes, "top_genes", 0)
+    vmin, vmax = check_limit(vmin, "vmin"), check_limit(vmax, "vmax")
+    if genes_per_cluster is not None:
+        genes_per_cluster = check_int(genes_per_cluster, "genes_per_cluster", 1)
     data = get_fitted_matrix(adata, key, layer=layer, use_raw=use_raw)
     rng = check_seed(random_state, "pl.blocks")
     hidden = _hidden(col_labels, hide_gene_clusters)
@@ -200,10 +211,6 @@ def blocks(
     shown = {categories.index(c) for c in categories if c != UNASSIGNED and c not in hidden}
     col_codes = col_labels.cat.codes.to_numpy()[data.genes]
     if genes_per_cluster is not None or top_genes:
-        if genes_per_cluster is not None and (isinstance(genes_per_cluster, bool)
-                                              or not isinstance(genes_per_cluster, (int, np.integer))
-                                              or genes_per_cluster < 1):
-            raise ValueError(f"genes_per_cluster must be an int >= 1 or None, got {genes_per_cluster!r}.")
         modules = _module_genes(adata, key, adata.n_vars, layer=layer, use_raw=use_raw)
     else:
         modules = {}
@@ -300,26 +307,26 @@ def block_means(
     '0 (...): ..., ...'
     """
     row_labels, col_labels = _result(adata, key)
+    top_genes = check_int(top_genes, "top_genes", 0)
     hidden = _hidden(col_labels, hide_gene_clusters)
-    row_names = list(row_labels.cat.categories)
-    col_names = [c for c in col_labels.cat.categories if c != UNASSIGNED and c not in hidden]
-    row_counts = row_labels.value_counts().reindex(row_names).to_numpy()
-    col_counts = col_labels.value_counts().reindex(col_names).to_numpy()
     means = adata.uns.get(key, {}).get("block_means")
     if means is None:
+        row_names = list(row_labels.cat.categories)
+        col_names = [c for c in col_labels.cat.categories if c != UNASSIGNED and c not in hidden]
         means = _means_from_data(adata, key, row_labels, col_labels)
         means = means[:, [list(c for c in col_labels.cat.categories if c != UNASSIGNED).index(c) for c in col_names]]
     else:
-        # uns means are indexed by cluster number; a cluster the fit left
-        # empty has a row/column of means but no category.
         means = np.asarray(means, dtype=np.float64)
-        try:
-            means = means[np.ix_([int(c) for c in row_names], [int(c) for c in col_names])]
-        except (ValueError, IndexError):
-            raise ValueError(
-                f"uns[{key!r}]['block_means'] (shape {means.shape}) does not match the clusters in "
-                f"obs/var[{key!r}]; rerun the tool to refresh the result."
-            ) from None
+        if means.ndim != 2:
+            raise ValueError(f"uns[{key!r}]['block_means'] must be a 2-D array (cell x gene clusters), got "
+                             f"shape {means.shape}; rerun the tool to refresh the result.")
+        rows = _stored_positions(row_labels, means.shape[0], key, "obs")
+        cols = _stored_positions(col_labels, means.shape[1], key, "var")
+        cols = {c: j for c, j in cols.items() if c not in hidden}
+        row_names, col_names = list(rows), list(cols)
+        means = means[np.ix_(list(rows.values()), list(cols.values()))]
+    row_counts = row_labels.value_counts().reindex(row_names).to_numpy()
+    col_counts = col_labels.value_counts().reindex(col_names).to_numpy()
     means = np.asarray(means, dtype=np.float64)
     shown = np.log10(np.maximum(means, 1e-12)) if log else means
     modules = _module_genes(adata, key, top_genes) if top_genes else {}
@@ -343,6 +350,32 @@ def block_means(
     default_label = "log10 block mean" if log else "block mean"
     colorbar(ax, image, default_label if colorbar_label is None else colorbar_label)
     return finish(ax, "block_means", show, save, made_figure=made_figure)
+
+
+def _stored_positions(labels, n, key, table):
+    """``{category: index into the stored means}`` for the non-empty clusters of ``labels``.
+
+    The stored means are indexed by cluster number. Categories named by
+    those numbers map to them (a cluster the fit left empty has means but
+    no category); other names (``rename_categories``) map by position, which
+    needs one category per stored cluster, in the stored order.
+    """
+    sizes = labels.value_counts()
+    names = [c for c in labels.cat.categories if c != UNASSIGNED and sizes[c] > 0]
+    try:
+        numbers = [int(c) for c in names]
+    except (TypeError, ValueError):
+        numbers = None
+    if numbers is not None and all(0 <= i < n for i in numbers):
+        return dict(zip(names, numbers))
+    if len(names) == n:
+        return dict(zip(names, range(n)))
+    raise ValueError(
+        f"uns[{key!r}]['block_means'] has {n} cluster(s) along {table}[{key!r}], which has the non-empty "
+        f"categories {names}: they are neither cluster numbers below {n} nor one category per stored "
+        "cluster in the same order; rerun the tool to refresh the result, or rename the categories "
+        f"(rename_categories) without adding or removing any."
+    )
 
 
 def _means_from_data(adata, key, row_labels, col_labels):

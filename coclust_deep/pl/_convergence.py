@@ -20,6 +20,14 @@ def _find(source, key):
     """``(where, label, value)``: a name for titles, the quantity, and the stored history."""
     from anndata import AnnData
 
+    from ..tl._mudata import is_mudata
+    from ..tl._utils import check_adata
+
+    if source is None:
+        raise TypeError("model_or_adata is None; pass a fitted estimator, an AnnData holding a result, "
+                        "a dict of curves or a 1-D array.")
+    if is_mudata(source):
+        check_adata(source)  # raises its TypeError: pass the modality, e.g. mdata['rna']
     if isinstance(source, AnnData):
         entry = source.uns.get(key)
         if not isinstance(entry, dict):

@@ -148,7 +148,12 @@ def view_source(adata, embeddings, *, axis="obs", key=None):
         raise TypeError(f"embeddings is a whole MuData; pass one of its modalities, e.g. "
                         f"embeddings=mdata[{next(iter(embeddings.mod), 'prot')!r}].")
     if isinstance(embeddings, str):
-        embeddings, key = _modality_from_spec(embeddings, axis)
+        spec = embeddings
+        embeddings, spec_key = _modality_from_spec(spec, axis)
+        if key is not None and spec_key is not None and key != spec_key:
+            raise ValueError(f"the view spec {spec!r} names its matrix and key={key!r} names another; "
+                             "pass one of them.")
+        key = spec_key if spec_key is not None else key
     if isinstance(embeddings, AnnData):
         return _from_anndata(adata, embeddings, axis, key)
     if key is not None:

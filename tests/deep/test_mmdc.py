@@ -421,6 +421,12 @@ def test_predict_with_another_number_of_count_columns_raises(n_features):
         model.predict(other)
 
 
+def test_predict_on_one_unreshaped_row_says_how_to_reshape(fitted, mixture):
+    X, _ = mixture
+    with pytest.raises(ValueError, match=r"reshape a single row with X.reshape\(1, -1\)"):
+        fitted.predict(X[0])
+
+
 def test_n_pcs_on_images_raises():
     with pytest.raises(ValueError, match="images go to the ConvNet"):
         MMDC(2, **{**IMAGES, "n_pcs": 5}).fit(np.zeros((12, 8, 8)))

@@ -90,3 +90,13 @@ def test_caller_array_not_modified_by_predict():
     before = X.copy()
     model.predict_proba(X)
     assert np.array_equal(X, before)
+
+
+def test_dataframe_columns_in_another_order_rejected():
+    pd = pytest.importorskip("pandas")
+    X, _, _ = make_lbm(120, 30, 3, 2, family="poisson", signal=1.0, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"g{j}" for j in range(30)])
+    model = LatentBlockModel(3, 2, n_init=2, random_state=0).fit(frame)
+    np.testing.assert_array_equal(model.feature_names_in_, frame.columns)
+    with pytest.raises(ValueError, match="same order as they were in fit"):
+        model.predict(frame[frame.columns[::-1]])

@@ -114,3 +114,16 @@ def test_errors_name_the_problem(X):
         pl.convergence(ad.AnnData(X), key="nope")
     with pytest.raises(ValueError, match="phase='train' applies to deep-model histories"):
         pl.convergence([3.0, 2.0, 1.0], phase="train")
+
+
+def test_mudata_is_refused_with_a_type_error(X):
+    mudata = pytest.importorskip("mudata")
+    mdata = mudata.MuData({"rna": ad.AnnData(X)})
+    tl.lbm(mdata, 3, 2, mod="rna", n_init=1, max_iter=5)
+    with pytest.raises(TypeError, match="MuData.*mdata\\['rna'\\]"):
+        pl.convergence(mdata, show=False)
+
+
+def test_none_is_refused_with_a_type_error():
+    with pytest.raises(TypeError, match="model_or_adata is None"):
+        pl.convergence(None, show=False)

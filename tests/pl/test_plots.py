@@ -271,3 +271,73 @@ def test_save_logs_the_path_as_scanpy(tmp_path, scanpy_log):
         sc.settings.figdir = previous
     assert (tmp_path / "blocks_pbmc.pdf").exists()
     assert f"saving figure to file {tmp_path / 'blocks_pbmc.pdf'}" in scanpy_log.getvalue()
+
+
+def _image(ax):
+    return np.asarray(ax.get_images()[0].get_array())
+
+
+def test_block_means_follow_renamed_cell_clusters():
+    adata = _fitted()
+    before = _image(pl.block_means(adata))
+    adata.obs["lbm"] = adata.obs["lbm"].cat.rename_categories(["A", "B", "C"])
+    ax = pl.block_means(adata)
+    np.testing.assert_allclose(_image(ax), before)
+    assert [t.get_text().split()[0] for t in ax.get_yticklabels()] == ["A", "B", "C"]
+
+
+def test_block_means_follow_renamed_gene_clusters():
+    adata = _fitted()
+    before = _image(pl.block_means(adata))
+    adata.var["lbm"] = adata.var["lbm"].cat.rename_categories(["x", "y"])
+    np.testing.assert_allclose(_image(pl.block_means(adata)), before)
+
+
+def test_block_means_ignore_an_unused_category():
+    adata = _fitted()
+    before = _image(pl.block_means(adata))
+    adata.obs["lbm"] = adata.obs["lbm"].cat.add_categories(["extra"])
+    np.testing.assert_allclose(_image(pl.block_means(adata)), before)
+
+
+def test_block_means_refuse_categories_that_cannot_match():
+    adata = _fitted()
+    adata.uns["lbm"]["block_means"] = np.vstack([adata.uns["lbm"]["block_means"]] * 2)  # 6 stored clusters
+    adata.obs["lbm"] = adata.obs["lbm"].cat.rename_categories(["A", "B", "C"])
+    with pytest.raises(ValueError, match="block_means'\\] has 6 cluster\\(s\\).*rerun the tool"):
+        pl.block_means(adata)
+
+
+@pytest.mark.parametrize("plot", [pl.blocks, pl.block_means])
+def test_hiding_the_only_gene_cluster_raises(plot):
+    X, _, _ = make_lbm(60, 30, 3, 2, family="poisson", signal=0.9, random_state=1)
+    adata = ad.AnnData(X)
+    tl.lbm(adata, 3, 1, n_init=1, max_iter=10)
+    with pytest.raises(ValueError, match="every gene cluster"):
+        plot(adata, hide_gene_clusters="largest")
+
+
+@pytest.mark.parametrize("plot", [pl.blocks, pl.block_means])
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(top_genes=1.5), TypeError, "top_genes must be an int >= 0"),
+    (dict(top_genes="a"), TypeError, "top_genes must be an int >= 0"),
+    (dict(top_genes=-1), ValueError, "top_genes must be an int >= 0"),
+    (dict(hide_gene_clusters=5), TypeError, "hide_gene_clusters must be None, 'largest'"),
+])
+def test_annotation_arguments_are_checked(plot, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plot(_fitted(), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(vmin="a"), TypeError, "vmin must be a number or None"),
+    (dict(vmax=float("nan")), ValueError, "vmax must be a finite number or None"),
+    (dict(max_rows=0), ValueError, "max_rows must be an int >= 1"),
+    (dict(max_rows=-1), ValueError, "max_rows must be an int >= 1"),
+    (dict(max_rows=1.5), TypeError, "max_rows must be an int >= 1"),
+    (dict(max_cols=True), TypeError, "max_cols must be an int >= 1"),
+    (dict(genes_per_cluster=0), ValueError, "genes_per_cluster must be an int >= 1"),
+])
+def test_blocks_display_arguments_are_checked(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        pl.blocks(_fitted(), **kwargs)

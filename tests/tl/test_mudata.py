@@ -94,6 +94,11 @@ def test_read_views_resolves_specs_inside_a_tool(mdata):
         read_views(mdata["rna"], ["prot:X"], "obs")
 
 
+def test_view_spec_and_another_key_raise(mdata):
+    with pytest.raises(ValueError, match="pass one of them"):
+        tl.add_view(mdata, "protein", "prot:X", mod="rna", key="X_pca")
+
+
 def test_view_spec_with_missing_cells_raises(mdata):
     small = mudata.MuData({"rna": mdata["rna"], "prot": mdata["prot"][:50].copy()})
     with pytest.raises(ValueError, match="lacks 10 of the 60 cells"):

@@ -69,11 +69,7 @@ def check_matrix(X, *, name="X", allow_gpu=True):
             "sequences; give every row the same number of numbers (or pass a numpy array or scipy.sparse matrix)."
         ) from None
     _check_dtype(arr.dtype, name)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D matrix (rows x columns), got an array with {arr.ndim} "
-            "dimension(s); reshape a single row with X.reshape(1, -1)."
-        )
+    check_rank(arr.ndim, name)
     _check_shape(arr.shape, name)
     if arr.dtype not in _FLOATS:
         arr = arr.astype(np.float64)
@@ -81,6 +77,15 @@ def check_matrix(X, *, name="X", allow_gpu=True):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
     return arr
+
+
+def check_rank(ndim, name="X"):
+    """Raise unless a matrix has 2 dimensions, saying how to pass one row."""
+    if ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D matrix (rows x columns), got an array with {ndim} "
+            "dimension(s); reshape a single row with X.reshape(1, -1)."
+        )
 
 
 def _check_shape(shape, name):

@@ -11,7 +11,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import validate_data
 
-from .._validation import check_choice, check_nonneg_float, check_positive_int, check_seed
+from .._validation import check_choice, check_nonneg_float, check_positive_int, check_rank, check_seed
 from ._data import LIKELIHOODS
 from ._train import Checkpoint, TrainingPlan
 
@@ -213,9 +213,7 @@ class DeepEstimatorBase(BaseEstimator):
             rank = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
         except ValueError:  # ragged rows: check_matrix words that case
             rank = 2
-        if rank != 2:  # sklearn would say "X does not contain any features" for one row
-            raise ValueError(f"X must be a 2-D matrix (rows x columns), got an array with {rank} dimension(s); "
-                             "reshape a single row with X.reshape(1, -1).")
+        check_rank(rank)  # before sklearn, which says "X does not contain any features" for one row
         validate_data(self, X, reset=False, skip_check_array=True)
 
     # -- persistence -----------------------------------------------------------------------------

@@ -6,9 +6,9 @@ import scipy.sparse as sp
 
 from .._blocks import block_means as hard_block_means
 from .._docs import inject_docs
-from .._validation import check_seed
+from .._validation import NONE, Interval, check_param, check_seed
 from ..tl._utils import UNASSIGNED, check_adata, get_fitted_matrix
-from ._utils import PLOT_DOC_PARTS, check_int, check_limit, colorbar, finish, new_axes
+from ._utils import PLOT_DOC_PARTS, colorbar, finish, new_axes
 
 doc_blocks = inject_docs(**PLOT_DOC_PARTS, doc_annotations="""\
 cell_names
@@ -198,12 +198,12 @@ def blocks(
     '0 ... (...%)'
     """
     row_labels, col_labels = _result(adata, key)
-    max_rows = check_int(max_rows, "max_rows", 1)
-    max_cols = check_int(max_cols, "max_cols", 1)
-    top_genes = check_int(top_genes, "top_genes", 0)
-    vmin, vmax = check_limit(vmin, "vmin"), check_limit(vmax, "vmax")
-    if genes_per_cluster is not None:
-        genes_per_cluster = check_int(genes_per_cluster, "genes_per_cluster", 1)
+    for name, value, constraints in (("max_rows", max_rows, [Interval("int", 1)]),
+                                     ("max_cols", max_cols, [Interval("int", 1)]),
+                                     ("top_genes", top_genes, [Interval("int", 0)]),
+                                     ("vmin", vmin, [NONE, Interval("real")]), ("vmax", vmax, [NONE, Interval("real")]),
+                                     ("genes_per_cluster", genes_per_cluster, [NONE, Interval("int", 1)])):
+        check_param("pl.blocks", name, value, constraints)
     data = get_fitted_matrix(adata, key, layer=layer, use_raw=use_raw)
     rng = check_seed(random_state, "pl.blocks")
     hidden = _hidden(col_labels, hide_gene_clusters)
@@ -307,7 +307,7 @@ def block_means(
     '0 (...): ..., ...'
     """
     row_labels, col_labels = _result(adata, key)
-    top_genes = check_int(top_genes, "top_genes", 0)
+    check_param("pl.block_means", "top_genes", top_genes, [Interval("int", 0)])
     hidden = _hidden(col_labels, hide_gene_clusters)
     means = adata.uns.get(key, {}).get("block_means")
     if means is None:

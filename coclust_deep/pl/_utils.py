@@ -1,13 +1,9 @@
 """Shared parts of every ``pl`` function: the axes, the colour bar, scanpy's ``show=`` / ``save=``, their docs."""
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 
-import numpy as np
-
 from .._docs import inject_docs
-from .._validation import check_positive_int
 
 PLOT_DOC_PARTS = dict(
     doc_ax_show_save="""\
@@ -35,24 +31,6 @@ doc_plot = inject_docs(**PLOT_DOC_PARTS)
 """Decorator filling ``{doc_ax_show_save}`` and ``{doc_returns_axes}`` in a plot's docstring."""
 
 _FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "tif", "tiff")
-
-
-def check_int(value, name, minimum):
-    """An int >= ``minimum``: TypeError for another type (bools too), ValueError below ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}.")
-    return check_positive_int(value, name, minimum)
-
-
-def check_limit(value, name):
-    """``None`` or a finite number (a colour limit)."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number or None, got {type(value).__name__} {value!r}.")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number or None, got {value!r}.")
-    return float(value)
 
 
 def new_axes(ax, figsize):

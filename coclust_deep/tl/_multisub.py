@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ._skeleton import Result, Tool, earlier_result
-from ._utils import get_matrix
+from ._utils import check_h5ad_name, get_matrix
 
 MULTISUB = Tool("multisub", writes=())
 MULTISUB_CONCEPT = Tool("multisub_concept", writes=("row_labels", "row_embedding"))
@@ -102,11 +102,9 @@ def multisub(
         if not isinstance(concept, str):
             raise TypeError(f"concept names must be strings, got {concept!r}.")
         MULTISUB_CONCEPT.check(adata, _concept_key(key_added, concept), overwrite=overwrite)
-        slashed = [p for p in (concepts[concept] if isinstance(concepts[concept], dict) else ())
-                   if isinstance(p, str) and "/" in p]
-        if slashed:  # uns keys: h5ad would read them back as nested groups
-            raise ValueError(f"proxy names of concept {concept!r} contain '/', which h5ad files read back as "
-                             f"nested groups: {slashed}; use another character, e.g. '_'.")
+        for proxy in concepts[concept] if isinstance(concepts[concept], dict) else ():  # uns keys
+            if isinstance(proxy, str):
+                check_h5ad_name(proxy, f"the proxy name of concept {concept!r}")
     try:
         from ..deep import MultiSub
     except ImportError as err:

@@ -74,7 +74,7 @@ import numpy as np
 from .._docs import inject_docs
 from .._logging import info
 from ._mudata import accept_mudata
-from ._utils import check_adata, expand_column_rows, h5ad_safe, labels_to_categorical
+from ._utils import check_adata, check_h5ad_name, expand_column_rows, h5ad_safe, labels_to_categorical
 
 PARTS = ("row_labels", "column_labels", "row_posterior", "column_posterior", "row_embedding", "column_embedding",
          "row_biclusters", "column_biclusters")
@@ -289,9 +289,7 @@ class Tool:
                              "with adata[cells].to_memory(), or pass the whole backed AnnData.")
         if not isinstance(key, str) or not key:
             raise TypeError(f"key_added must be a non-empty string, got {key!r}.")
-        if "/" in key:
-            raise ValueError(f"key_added={key!r} contains '/', which h5ad files read back as nested groups; "
-                             "use another character, e.g. '_'.")
+        check_h5ad_name(key, "key_added")
         if overwrite:
             return
         earlier = earlier_result(adata, key)

@@ -49,6 +49,14 @@ def check_adata(adata, *, allow_backed=False):
     return adata
 
 
+def check_h5ad_name(name, what):
+    """Raise unless ``name`` can be an h5ad key: a ``"/"`` would be read back as nested groups."""
+    if "/" in name:
+        raise ValueError(f"{what} {name!r} contains '/', which h5ad files read back as nested groups; "
+                         "use another character, e.g. '_'.")
+    return name
+
+
 @dataclass
 class InputMatrix:
     """The matrix a tool fits, and where its columns sit in ``adata.var``.
@@ -112,8 +120,10 @@ def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_va
             f"(e.g. adata.X = adata.X.compute()). tl.lbm, tl.select_lbm and tl.cocluster with an "
             "LBM, info, modularity or double k-means method read it by row blocks instead."
         )
-    for names, where, fix in ((adata.var_names, "adata.var_names", "call adata.var_names_make_unique()"),
-                              (var_table.index, "adata.raw.var_names", "rebuild adata.raw from unique names")):
+    named = [(adata.var_names, "adata.var_names", "call adata.var_names_make_unique()")]
+    if use_raw:
+        named.append((var_table.index, "adata.raw.var_names", "rebuild adata.raw from unique names"))
+    for names, where, fix in named:
         if not names.is_unique:  # genes are matched by name (masks, raw, results placed over var)
             repeated = names[names.duplicated()].unique()[:3].tolist()
             raise ValueError(f"{where} are not unique (e.g. {repeated}); {fix} first.")

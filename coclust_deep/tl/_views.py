@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._mudata import INSTALL_HINT, accept_mudata, is_mudata, parent_mudata
-from ._utils import check_adata
+from ._utils import check_adata, check_h5ad_name
 
 VIEW_PREFIX = "view_"
 """Views live in ``obsm[VIEW_PREFIX + name]`` (cells) or ``varm[VIEW_PREFIX + name]`` (genes)."""
@@ -19,9 +19,9 @@ _AXES = ("obs", "var")
 
 
 def _check_name(name):
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"view name must be a non-empty string without '/', got {name!r}.")
-    return name
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"view name must be a non-empty string, got {name!r}.")
+    return check_h5ad_name(name, "view name")
 
 
 def _check_axis(axis):

@@ -319,9 +319,9 @@ def test_hiding_the_only_gene_cluster_raises(plot):
 
 @pytest.mark.parametrize("plot", [pl.blocks, pl.block_means])
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(top_genes=1.5), TypeError, "top_genes must be an int >= 0"),
-    (dict(top_genes="a"), TypeError, "top_genes must be an int >= 0"),
-    (dict(top_genes=-1), ValueError, "top_genes must be an int >= 0"),
+    (dict(top_genes=1.5), TypeError, r"'top_genes' parameter of pl\.\w+ must be an int >= 0"),
+    (dict(top_genes="a"), TypeError, r"'top_genes' parameter of pl\.\w+ must be an int >= 0"),
+    (dict(top_genes=-1), ValueError, r"'top_genes' parameter of pl\.\w+ must be an int >= 0"),
     (dict(hide_gene_clusters=5), TypeError, "hide_gene_clusters must be None, 'largest'"),
 ])
 def test_annotation_arguments_are_checked(plot, kwargs, error, match):
@@ -330,13 +330,13 @@ def test_annotation_arguments_are_checked(plot, kwargs, error, match):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(vmin="a"), TypeError, "vmin must be a number or None"),
-    (dict(vmax=float("nan")), ValueError, "vmax must be a finite number or None"),
-    (dict(max_rows=0), ValueError, "max_rows must be an int >= 1"),
-    (dict(max_rows=-1), ValueError, "max_rows must be an int >= 1"),
-    (dict(max_rows=1.5), TypeError, "max_rows must be an int >= 1"),
-    (dict(max_cols=True), TypeError, "max_cols must be an int >= 1"),
-    (dict(genes_per_cluster=0), ValueError, "genes_per_cluster must be an int >= 1"),
+    (dict(vmin="a"), TypeError, r"'vmin' parameter of pl\.blocks must be None or a finite number"),
+    (dict(vmax=float("nan")), ValueError, r"'vmax' parameter of pl\.blocks must be None or a finite number"),
+    (dict(max_rows=0), ValueError, r"'max_rows' parameter of pl\.blocks must be an int >= 1"),
+    (dict(max_rows=-1), ValueError, r"'max_rows' parameter of pl\.blocks must be an int >= 1"),
+    (dict(max_rows=1.5), TypeError, r"'max_rows' parameter of pl\.blocks must be an int >= 1"),
+    (dict(max_cols=True), TypeError, r"'max_cols' parameter of pl\.blocks must be an int >= 1"),
+    (dict(genes_per_cluster=0), ValueError, r"'genes_per_cluster' parameter of pl\.blocks must be None or an int >= 1"),
 ])
 def test_blocks_display_arguments_are_checked(kwargs, error, match):
     with pytest.raises(error, match=match):

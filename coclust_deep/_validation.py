@@ -51,16 +51,21 @@ def check_matrix(X, *, name="X", allow_gpu=True):
         if Xc.dtype not in _FLOATS:
             Xc = Xc.astype(np.float64)
         if not Xc.has_canonical_format:
-            Xc = Xc.copy() if Xc is X else Xc
+            # sum_duplicates sorts and merges in place: csr_matrix(csr_array) shares the caller's arrays
+            Xc = Xc.copy() if _shares_arrays(Xc, X) else Xc
             Xc.sum_duplicates()
         _check_shape(Xc.shape, name)
         if not np.all(np.isfinite(Xc.data)):
             raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
         return Xc
     if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):  # pandas DataFrame
-        for dt in np.atleast_1d(X.dtypes):
-            _check_dtype(np.dtype(dt) if not hasattr(dt, "kind") else dt, name)
-        X = X.to_numpy()
+        dtypes = [np.dtype(dt) if not hasattr(dt, "kind") else dt for dt in np.atleast_1d(X.dtypes)]
+        for dt in dtypes:
+            _check_dtype(dt, name)
+        # mixed bool/number or nullable (Int64, Float64) columns would give dtype object;
+        # a missing value becomes NaN and meets the NaN check below
+        float32 = all(getattr(dt, "numpy_dtype", dt) == np.float32 for dt in dtypes)  # kept, as for arrays
+        X = X.to_numpy(dtype=np.float32 if float32 else np.float64, na_value=np.nan)
     try:
         arr = np.asarray(X)
     except ValueError:  # numpy: "setting an array element with a sequence ... inhomogeneous shape"
@@ -77,6 +82,13 @@ def check_matrix(X, *, name="X", allow_gpu=True):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
     return arr
+
+
+def _shares_arrays(A, B):
+    """Whether sparse ``A`` and ``B`` may share a value or index array (an in-place edit of one shows in both)."""
+    def arrays(M):
+        return [a for a in (getattr(M, k, None) for k in ("data", "indices", "indptr")) if isinstance(a, np.ndarray)]
+    return any(np.may_share_memory(a, b) for a in arrays(A) for b in arrays(B))
 
 
 def check_rank(ndim, name="X"):
@@ -123,6 +135,11 @@ def _check_dask_matrix(X, name):
     _check_dtype(X.dtype, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got {X.ndim}-D.")
+    if any(np.isnan(size) for sizes in X.chunks for size in sizes):  # the row blocks' offsets are needed
+        raise ValueError(
+            f"{name} is a dask array with unknown chunk sizes (shape {X.shape}), as after boolean indexing; "
+            f"compute them first: {name} = {name}.compute_chunk_sizes()."
+        )
     _check_shape(X.shape, name)
     if X.dtype not in _FLOATS:
         X = X.astype(np.float64)

@@ -198,18 +198,18 @@ class NonFiniteBlock(Exception):
     """Raised by a block function that met NaN or infinite values in its block."""
 
 
-def _run_block(func, index, n_blocks, lo, hi, block, rows, shared):
-    """Apply ``func`` to one block; its results must be finite (a NaN in X surfaces here, named)."""
+def _run_block(func, index, n_blocks, lo, hi, block, rows, shared, finite=True):
+    """Apply ``func`` to one block; with ``finite``, its results must be finite (a NaN in X surfaces here, named)."""
     try:
         out_rows, out_sums = func(block, *rows, *shared)
     except NonFiniteBlock:
         raise _block_error(index, n_blocks, lo, hi) from None
-    if not (_finite(out_rows) and _finite(out_sums)):
+    if finite and not (_finite(out_rows) and _finite(out_sums)):
         raise _block_error(index, n_blocks, lo, hi, ": the results computed from it are not finite")
     return out_rows, out_sums
 
 
-def map_reduce(X, func, *, per_row=(), shared=(), combine=_add):
+def map_reduce(X, func, *, per_row=(), shared=(), combine=_add, finite=True):
     """Run ``func`` on every row block of ``X`` and return ``(rows, sums)``.
 
     ``func(block, *row_slices, *shared)`` returns ``(row_parts, sum_parts)``,
@@ -218,9 +218,9 @@ def map_reduce(X, func, *, per_row=(), shared=(), combine=_add):
     added field by field, ``None`` stays ``None``) in a tree on the cluster.
     ``per_row`` arrays (or None) are sliced along the block's rows;
     ``shared`` values reach every block as one graph key each.
-    Every block of ``X`` is read once. Results that are not finite, or a
-    :class:`NonFiniteBlock` raised by ``func``, raise a ValueError naming the
-    block and its rows.
+    Every block of ``X`` is read once. Results that are not finite (unless
+    ``finite`` is False), or a :class:`NonFiniteBlock` raised by ``func``,
+    raise a ValueError naming the block and its rows.
     """
     import dask
 
@@ -235,7 +235,7 @@ def map_reduce(X, func, *, per_row=(), shared=(), combine=_add):
         rows = client.scatter(rows, hash=False)
     shared = tuple(dask.delayed(s, pure=False) if isinstance(s, np.ndarray) else s for s in shared)
     task = dask.delayed(_run_block, pure=False)
-    outs = [task(func, i, n_blocks, int(offsets[i]), int(offsets[i + 1]), blk, rows[i], shared)
+    outs = [task(func, i, n_blocks, int(offsets[i]), int(offsets[i + 1]), blk, rows[i], shared, finite)
             for i, blk in enumerate(blocks)]
     row_parts = [dask.delayed(operator.getitem, pure=False)(o, 0) for o in outs]
     sums = _tree([dask.delayed(operator.getitem, pure=False)(o, 1) for o in outs], combine)
@@ -425,30 +425,32 @@ def _margins_block(block, extra, extra_args):
         non_bin += int(np.count_nonzero((v != 0) & (v != 1)))
         low = float(v.min()) if low is None else min(low, float(v.min()))
         high = float(v.max()) if high is None else max(high, float(v.max()))
-    if sp.issparse(block):
-        data = block.data.astype(np.float64)
-        csr = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
-        sq = sp.csr_matrix((data * data, block.indices, block.indptr), shape=block.shape)
-        row_sums, row_sq = (np.asarray(a.sum(axis=1)).ravel() for a in (csr, sq))
-        col_sums, col_sq = (np.asarray(a.sum(axis=0)).ravel() for a in (csr, sq))
-    else:
-        row_sums, row_sq = np.empty(n_b), np.empty(n_b)
-        col_sums, col_sq = np.zeros(d), np.zeros(d)
-        step = max(1, _SLAB // max(d, 1))
-        for i in range(0, n_b, step):
-            slab = np.array(values[i:i + step], dtype=np.float64)  # a copy: squared in place below
-            row_sums[i:i + step] = slab.sum(axis=1)
-            col_sums += slab.sum(axis=0)
-            slab *= slab
-            row_sq[i:i + step] = slab.sum(axis=1)
-            col_sq += slab.sum(axis=0)
+    with np.errstate(over="ignore"):  # sums of huge values may overflow: margins() leaves them to the callers
+        if sp.issparse(block):
+            data = block.data.astype(np.float64)
+            csr = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
+            sq = sp.csr_matrix((data * data, block.indices, block.indptr), shape=block.shape)
+            row_sums, row_sq = (np.asarray(a.sum(axis=1)).ravel() for a in (csr, sq))
+            col_sums, col_sq = (np.asarray(a.sum(axis=0)).ravel() for a in (csr, sq))
+        else:
+            row_sums, row_sq = np.empty(n_b), np.empty(n_b)
+            col_sums, col_sq = np.zeros(d), np.zeros(d)
+            step = max(1, _SLAB // max(d, 1))
+            for i in range(0, n_b, step):
+                slab = np.array(values[i:i + step], dtype=np.float64)  # a copy: squared in place below
+                row_sums[i:i + step] = slab.sum(axis=1)
+                col_sums += slab.sum(axis=0)
+                slab *= slab
+                row_sq[i:i + step] = slab.sum(axis=1)
+                col_sq += slab.sum(axis=0)
     ext = None if extra is None else extra(values, *extra_args)
     return (row_sums, row_sq), (col_sums, col_sq, int(values.size), neg, non_int, non_bin, low, high, ext)
 
 
 def _combine_margins(a, b):
     """Add the counts and sums of two blocks; the extremes are extremes (None: no stored value)."""
-    out = _add(a[:6], b[:6])
+    with np.errstate(over="ignore"):  # as in _margins_block
+        out = _add(a[:6], b[:6])
     low = min((x for x in (a[6], b[6]) if x is not None), default=None)
     high = max((x for x in (a[7], b[7]) if x is not None), default=None)
     return out + (low, high) + _add(a[8:], b[8:])
@@ -461,10 +463,12 @@ def margins(X, extra=None, *extra_args):
     values (dense: every value; sparse: ``data``) and its results (a number
     or a tuple of numbers/arrays) are added over blocks into ``extra``; it may
     raise ValueError to reject the data. A block holding NaN or infinite
-    values raises a ValueError naming it.
+    values raises a ValueError naming it. Sums over huge finite values may
+    overflow to inf: the callers judge those from ``min`` and ``max`` with
+    their own magnitude checks (as for in-memory X), not as NaN in X.
     """
     (row_sums, row_sq), sums = map_reduce(X, _margins_block, shared=(extra, extra_args),
-                                          combine=_combine_margins)
+                                          combine=_combine_margins, finite=False)
     col_sums, col_sq, n_stored, neg, non_int, non_bin, low, high, ext = sums
     return Margins(row_sums, col_sums, row_sq, col_sq, int(n_stored), int(neg), int(non_int), int(non_bin),
                    np.inf if low is None else float(low), -np.inf if high is None else float(high), ext)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from coclust_deep._validation import BOOLEAN, NONE, Interval, Options, Pair, check_param
+from coclust_deep._validation import BOOLEAN, NONE, Interval, Options, Pair, check_matrix, check_param
 
 
 @pytest.mark.parametrize("constraint,text", [
@@ -57,6 +57,31 @@ def test_ragged_lists_get_a_clear_message():
     for estimator in (DoubleKMeans(2, 2), LatentBlockModel(2, 2)):
         with pytest.raises(ValueError, match="rows have different lengths"):
             estimator.fit([[1.0, 2.0], [3.0]])
+
+
+def test_a_csr_array_with_duplicates_is_canonicalised_on_a_copy():
+    import scipy.sparse as sp
+
+    X = sp.csr_array((np.array([1.0, 1.0, 2.0]), np.array([1, 1, 0]), np.array([0, 3])), shape=(1, 2))
+    data, indices = X.data.copy(), X.indices.copy()
+    assert check_matrix(X).toarray().tolist() == [[2.0, 2.0]]
+    np.testing.assert_array_equal(X.data, data)
+    np.testing.assert_array_equal(X.indices, indices)
+
+
+def test_numeric_dataframes_with_bool_or_nullable_columns_are_read_as_floats():
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.5, 2.0], "b": [True, False], "c": pd.array([3, 4], dtype="Int64")})
+    X = check_matrix(frame)
+    assert X.dtype == np.float64 and X.tolist() == [[1.5, 1.0, 3.0], [2.0, 0.0, 4.0]]
+
+
+def test_dask_arrays_with_unknown_chunk_sizes_ask_for_them():
+    da = pytest.importorskip("dask.array")
+    X = da.from_array(np.ones((6, 3)), chunks=(2, 3))
+    with pytest.raises(ValueError, match=r"unknown chunk sizes.*X\.compute_chunk_sizes\(\)"):
+        check_matrix(X[X[:, 0] > 0])
 
 
 def test_generators_are_refused_everywhere_with_one_message():

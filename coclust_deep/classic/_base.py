@@ -139,7 +139,7 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
     """
 
     _constraints = {}
-    _accept_sparse = True
+    _accept_sparse = True  # False: the estimator works on a dense copy in memory (sparse and dask X refused)
     _scale_free = True
     """Whether the result does not depend on a positive scale of X: such estimators are fitted on
     ``X / 2**k`` when ``max |X|`` is far from 1 (see :func:`power_of_two_scale`), and ``_unscale``
@@ -168,10 +168,11 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
         validate_params(self)
         given = X
         X = check_matrix(X, allow_gpu=False)
-        if sp.issparse(X) and not self._accept_sparse:
+        if not self._accept_sparse and (sp.issparse(X) or kernels.is_dask_array(X)):
+            kind, fix = ("dask", "X.compute()") if kernels.is_dask_array(X) else ("sparse", "X.toarray()")
             raise TypeError(
-                f"{type(self).__name__} does not take sparse input (it works on a dense copy); "
-                "pass X.toarray() if it fits in memory."
+                f"{type(self).__name__} does not take {kind} input (it works on a dense copy); "
+                f"pass {fix} if it fits in memory."
             )
         validate_data(self, given, reset=True, skip_check_array=True)  # n_features_in_, a DataFrame's names
         self._check_parameters(X)

@@ -16,6 +16,7 @@ from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, svds
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd, svd_flip
 
+from ..kernels import is_dask_array
 from .._seeding import inv_sqrt, kmeans
 from .._validation import NONE, RANDOM_STATE, Interval, Options, Pair, check_n_clusters
 from ._base import (
@@ -73,7 +74,20 @@ def singular_vectors(M, n_components, svd_method, n_svd_vecs, rng):
     it then falls back to the randomized SVD, with a warning.
     """
     k = min(n_components, min(M.shape))
+    # svds takes no dask array, and each ARPACK product would be one more pass over X
+    if svd_method == "arpack" and is_dask_array(M):
+        raise ValueError(
+            "svd_method='arpack' needs X in memory and cannot read a dask array; use "
+            "svd_method='randomized' for dask input (or X.compute() if it fits in memory)."
+        )
     if svd_method == "arpack" and k < min(M.shape) - 1:
+        lanczos = Interval("int", k, min(M.shape), closed="neither")  # svds' bounds on ncv
+        if n_svd_vecs is not None and not lanczos.ok(n_svd_vecs):
+            raise ValueError(
+                f"n_svd_vecs={n_svd_vecs}: with svd_method='arpack' it counts Lanczos vectors and must be "
+                f"{lanczos} (more than the {k} singular vectors computed, fewer than the {min(M.shape)} "
+                "rows or columns decomposed); or leave it None."
+            )
         v0 = rng.uniform(-1, 1, size=min(M.shape))
         try:
             u, s, vt = svds(M, k=k, ncv=n_svd_vecs, v0=v0)

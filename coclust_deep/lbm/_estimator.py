@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import kernels
-from .._logging import compile_notice
+from .._logging import compile_notice, user_stacklevel
 from .._seeding import INITS, check_init, document_init, starting_partitions
 from .._validation import (
     BOOLEAN,
@@ -28,7 +28,7 @@ from .._validation import (
 )
 from ..kernels import numpy_backend
 from ._em import Context, auto_family_of, host, host_matrix, margin_info
-from ._families import FAMILIES, make_family
+from ._families import FAMILIES, chunked_sum, make_family
 
 __all__ = ["LatentBlockModel"]
 
@@ -39,6 +39,9 @@ SCREEN_ITER = 10
 SCREEN_KEEP = 3
 # New rows are scored this many at a time (bounds the host temporaries of predict and score).
 PREDICT_CHUNK = 4096
+# Gaussian, sparse X not centred: warn when the stored values' squared mean exceeds their
+# variance this many times (E[x^2] - E[x]^2 then keeps about half of float64's digits, or fewer).
+SPARSE_OFFSET_RATIO = 1e7
 
 
 @document_init
@@ -370,7 +373,7 @@ class LatentBlockModel(BaseEstimator):
         validate_data(self, given, reset=False, skip_check_array=True)  # a DataFrame's columns: fit's, in order
         family, info, params = self._fitted
         values = stored_values(X)
-        family.check_values(values)
+        family.check_new_values(values)
         family.check_magnitude(float(np.max(np.abs(values))) if values.size else 0.0,
                                float(values.sum(dtype=np.float64)), *X.shape)
         parts = []
@@ -453,15 +456,38 @@ def _impose(labels, known, n_clusters):
 
 
 def _centred(X, info):
-    """Gaussian: dense X minus its grand mean (a common shift leaves the model unchanged and
-    keeps block variances exact on offset data); sparse X is not shifted (no densifying)."""
+    """Gaussian: X minus its grand mean (a common shift leaves the model unchanged and keeps
+    block variances exact on offset data). Sparse X is shifted only when every cell is stored
+    (nothing to densify); otherwise its variances are ``E[x^2] - E[x]^2``, and a warning says
+    when its stored values sit on an offset that costs them half of their digits or more."""
     if not info.shift:
         return X, info
     meta = getattr(X, "_meta", X)
     if hasattr(meta, "format"):
+        lazy = kernels.is_dask_array(X)
+        if not lazy and X.nnz == X.shape[0] * X.shape[1]:  # canonical CSR without implicit zeros
+            X = X.copy()
+            X.data = (X.data - info.shift).astype(X.dtype, copy=False)
+            return X, info
+        if not lazy:
+            _warn_on_sparse_offset(X.data)
         return X, info._replace(shift=0.0)
     dtype = X.dtype
     return (X - info.shift).astype(dtype, copy=False), info
+
+
+def _warn_on_sparse_offset(values):
+    mean = float(values.mean(dtype=np.float64))
+    var = chunked_sum(values, lambda v: np.square(v - mean, dtype=np.float64)) / values.size
+    if mean * mean > SPARSE_OFFSET_RATIO * var:
+        warnings.warn(
+            f"family='gaussian': the stored values of sparse X sit on an offset ({mean:.3g}) far larger than "
+            f"their spread ({np.sqrt(var):.3g}), so the block variances, computed as E[x^2] - E[x]^2 to keep X "
+            "sparse, lose half of their digits or more. Pass X dense (it is then centred exactly), or subtract the "
+            "offset from the stored values if the implicit zeros are not data.",
+            RuntimeWarning,
+            stacklevel=user_stacklevel(),
+        )
 
 
 def _size_terms_on(be, Xp, family):

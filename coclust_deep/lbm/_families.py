@@ -34,6 +34,12 @@ VALUE_CHUNK = 1 << 20
 # Probabilities and rates are kept away from 0 and 1 so log-terms stay finite.
 PROB_EPS = 1e-10
 RATE_EPS = 1e-10
+# Gaussian block variances are floored at VAR_FLOOR times the variance of X, so
+# rescaling X rescales the fit; a constant X (no variance) falls back on its
+# float resolution, and only an all-zero one on VAR_TINY (whose inverse and its
+# square stay finite).
+VAR_FLOOR = 1e-6
+VAR_TINY = float(np.sqrt(np.finfo(np.float64).tiny))
 # Sums of up to n*d values (and squares, for the Gaussian) must stay below this
 # for every statistic and log-likelihood term to be a finite float64.
 SAFE_SUM = 1e300
@@ -130,6 +136,10 @@ class Family:
 
     def check_values(self, values):
         """Raise ValueError when stored values are outside the family's support."""
+
+    def check_new_values(self, values):
+        """:meth:`check_values` for new rows: also refuse what the fitted parameters cannot score."""
+        self.check_values(values)
 
     def check_magnitude(self, max_abs, total, n, d):
         """Raise ValueError when sums over the cells would overflow float64."""
@@ -385,7 +395,8 @@ class Gaussian(Family):
         den = np.outer(st.s, st.t)
         mean = block_average(st.SXT, den)
         second = block_average(st.SX2T, den)
-        floor = max(1e-6 * info.global_var, 1e-12)
+        resolution = np.finfo(np.float64).eps * info.total / (info.n * info.d)
+        floor = max(VAR_FLOOR * info.global_var, resolution**2) or VAR_TINY
         return {"mean": mean, "var": np.maximum(second - mean**2, floor)}
 
     def coefficients(self, params, info):
@@ -407,6 +418,8 @@ class Categorical(Family):
     """
 
     name = "categorical"
+    NOT_LEVELS = ("family='categorical' needs integer levels 0, 1, 2, ... (e.g. genotype calls or binned "
+                  "expression); found negative or non-integer values. Recode the levels as integers from 0.")
 
     def __init__(self, max_levels=10):
         self.max_levels = int(max_levels)
@@ -417,9 +430,7 @@ class Categorical(Family):
         return self.levels - 1
 
     def check_values(self, values):
-        high = _require_non_negative_integers(
-            values, "family='categorical' needs integer levels 0, 1, 2, ... (e.g. genotype calls or binned "
-            "expression); found negative or non-integer values. Recode the levels as integers from 0.")
+        high = _require_non_negative_integers(values, self.NOT_LEVELS)
         if high + 1 > self.max_levels:
             raise ValueError(
                 f"family='categorical' found {int(high) + 1} levels (0..{int(high)}), more than "
@@ -429,6 +440,15 @@ class Categorical(Family):
 
     def check_magnitude(self, max_abs, total, n, d):
         pass  # bounded by max_levels
+
+    def check_new_values(self, values):
+        high = _require_non_negative_integers(values, self.NOT_LEVELS)
+        if high >= self.levels:  # the kernels read an unseen level as level 0
+            raise ValueError(
+                f"family='categorical' was fitted with levels 0..{self.levels - 1}, but the new rows hold level "
+                f"{int(high)}, which has no probability in the fitted blocks. Recode it into a fitted level, "
+                "or fit on data that includes it."
+            )
 
     def setup(self, X, info, size_terms=None):
         self.levels = max(2, int(info.max_value) + 1)
@@ -608,13 +628,17 @@ class NegativeBinomial(Family):
 
     def expected_loglik(self, params, st, info):
         lam, theta = params["lambda"], params["theta"]
-        n = info.n
         phi = self._phi(st.T, lam, theta)
         W = st.XtS + np.outer(theta, st.Sr)
         value, _, _ = self._gamma(theta)
         val = float(np.sum(st.SXT * np.log(lam)) - np.sum(W * phi))
-        val += float(np.sum(value) + n * np.sum(theta * np.log(theta)))
+        val += float(np.sum(value) + self._size_sum(st) * np.sum(theta * np.log(theta)))
         return val + info.const
+
+    @staticmethod
+    def _size_sum(st):
+        """``sum_i a_i``, the weight of ``theta_j log theta_j`` summed over rows: n, or 0 when X is all zero."""
+        return float(st.Sr.sum())
 
     # ---- M-step
     def m_step(self, st, info, old=None):
@@ -670,12 +694,12 @@ class NegativeBinomial(Family):
 
     def _theta_objective(self, st, lam, theta, gamma):
         """Per gene: the terms of the expected log-likelihood that depend on ``theta``, and two derivatives."""
-        n = st.s.sum()
+        size = self._size_sum(st)
         T, V, A = st.T, st.XtS, st.Sr
         value, first, second = gamma
-        q_val = value + n * theta * np.log(theta)
-        q1 = first + n * (np.log(theta) + 1)
-        q2 = second + n / theta
+        q_val = value + size * theta * np.log(theta)
+        q1 = first + size * (np.log(theta) + 1)
+        q2 = second + size / theta
         for lo in range(0, T.shape[0], self.COLUMN_CHUNK):
             rows = slice(lo, min(T.shape[0], lo + self.COLUMN_CHUNK))
             th = theta[rows, None, None]

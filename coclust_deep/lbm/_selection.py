@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils.validation import validate_data
 
 from .._logging import info, user_stacklevel
 from .._validation import check_choice, check_matrix
@@ -125,6 +126,7 @@ def select_lbm(
     """
     import pandas as pd  # imported here: `import coclust_deep` stays light
 
+    given = X
     X = check_matrix(X)
     gs = _as_grid(n_row_clusters, "n_row_clusters", X.shape[0])
     ms = _as_grid(n_col_clusters, "n_col_clusters", X.shape[1])
@@ -156,6 +158,7 @@ def select_lbm(
                 # Too many clusters empty some of them: that is what ICL is judging.
                 warnings.filterwarnings("ignore", message=".*clusters are empty", category=RuntimeWarning)
                 model.fit(X)
+            validate_data(model, given, reset=True, skip_check_array=True)  # a DataFrame's names, as fit(given)
             fitted[(g, m)] = model
             score(model)  # a family without an exact ICL fails on the first pair
             bar.update()

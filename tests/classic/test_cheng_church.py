@@ -87,6 +87,12 @@ def test_sparse_input_rejected_with_hint():
         ChengChurch(2).fit(sp.csr_matrix(np.ones((10, 8))))
 
 
+def test_dask_input_rejected_with_hint():
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(TypeError, match=r"does not take dask input.*X\.compute\(\)"):
+        ChengChurch(2).fit(da.from_array(np.ones((10, 8)), chunks=(5, 8)))
+
+
 @pytest.mark.parametrize("kw", [{"delta": -1.0}, {"alpha": 0.5}, {"n_biclusters": 0}])
 def test_bad_parameters_rejected(kw):
     with pytest.raises(ValueError):

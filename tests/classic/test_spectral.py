@@ -178,6 +178,21 @@ def test_all_zero_matrix_is_refused_the_same_way(cls, svd_method):
         cls(2, svd_method=svd_method).fit(np.zeros((9, 8)))
 
 
+@pytest.mark.parametrize("n_svd_vecs", [2, 500])
+def test_arpack_n_svd_vecs_out_of_range_is_named(n_svd_vecs):
+    X = np.abs(np.random.default_rng(0).normal(size=(30, 20))) + 1
+    with pytest.raises(ValueError, match=rf"n_svd_vecs={n_svd_vecs}: with svd_method='arpack'.*\(3, 20\)"):
+        SpectralCoclustering(3, svd_method="arpack", n_svd_vecs=n_svd_vecs, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("cls", [SpectralBiclustering, SpectralCoclustering])
+def test_arpack_on_a_dask_array_asks_for_the_randomized_svd(cls):
+    da = pytest.importorskip("dask.array")
+    X = np.abs(np.random.default_rng(0).normal(size=(30, 20))) + 1
+    with pytest.raises(ValueError, match="svd_method='randomized' for dask input"):
+        cls(2, svd_method="arpack", random_state=0).fit(da.from_array(X, chunks=(10, 20)))
+
+
 def test_arpack_failure_falls_back_to_the_randomized_svd(monkeypatch):
     from scipy.sparse.linalg import ArpackError
 

@@ -139,6 +139,18 @@ def test_nan_in_a_block_is_named(sparse):
         dk.row_estep(dk.prepare(Xi), T, A, B, w)
 
 
+def test_huge_finite_values_get_the_in_memory_magnitude_message():
+    from coclust_deep import LatentBlockModel
+
+    X = np.random.RandomState(0).poisson(2, (30, 20)) * 1e300  # finite, but its sums overflow
+    messages = []
+    for Xi in (X, lazy(X, rows=7)):
+        with pytest.raises(ValueError) as err:
+            LatentBlockModel(2, 2, n_init=1, random_state=0).fit(Xi)
+        messages.append(str(err.value))
+    assert "values up to" in messages[0] and messages[1] == messages[0]
+
+
 def test_sample_mode_needs_uniforms():
     X, T, A, B, w, *_ = half_step_problem()
     with pytest.raises(ValueError, match="uniform"):

@@ -183,3 +183,21 @@ def test_gaussian_blocks_on_a_large_offset_are_recovered(offset):
     np.testing.assert_allclose(np.sort(model.params_["mean"].ravel()) - offset, [0, 0, 1, 1], atol=0.01)
     h = np.asarray(model.elbo_history_)
     assert np.all(np.diff(h) >= -1e-9 * np.abs(h[:-1]))
+
+
+def test_gaussian_partition_does_not_depend_on_the_units_of_x():
+    # an absolute variance floor (1e-12) merged the row clusters once X was scaled by 1e-7
+    from coclust_deep.datasets import make_lbm
+
+    X, _, _ = make_lbm(100, 60, 3, 2, family="gaussian", signal=1.0, random_state=0)
+    fits = [LatentBlockModel(3, 2, family="gaussian", n_init=2, random_state=0).fit(X * s) for s in (1.0, 1e-7)]
+    assert np.array_equal(fits[0].row_labels_, fits[1].row_labels_)
+
+
+def test_gaussian_csr_on_a_large_offset_gives_the_dense_fit():
+    # every cell stored: the CSR is centred as dense X is, instead of E[x^2] - E[x]^2 cancelling
+    from coclust_deep.datasets import make_lbm
+
+    X = make_lbm(100, 60, 3, 2, family="gaussian", signal=1.0, random_state=0)[0] + 1e8
+    fits = [LatentBlockModel(3, 2, family="gaussian", n_init=2, random_state=0).fit(Z) for Z in (X, sp.csr_matrix(X))]
+    assert np.array_equal(fits[0].row_labels_, fits[1].row_labels_)

@@ -117,6 +117,12 @@ def test_nb_all_zero_blocks_and_zero_variance_genes_stay_finite():
     assert np.isfinite(model.elbo_) and np.isfinite(model.icl_) and np.all(np.isfinite(model.row_posterior_))
 
 
+def test_nb_log_likelihood_of_an_all_zero_matrix_is_not_positive():
+    # every size a_i is 0 here: the theta log theta term must weigh sum_i a_i, not n
+    model = LatentBlockModel(2, 2, family="nb", n_init=1, random_state=0).fit(np.zeros((30, 20)))
+    assert model.elbo_ <= 0 and model.icl_ < 0
+
+
 def test_auto_picks_the_family_and_records_it():
     counts = make_lbm(60, 20, 2, 2, family="poisson", random_state=0)[0]
     for X, family in ((counts, "poisson"), ((counts > 2).astype(float), "bernoulli"), (counts + 0.5, "gaussian")):

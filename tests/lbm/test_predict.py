@@ -77,6 +77,13 @@ def test_new_rows_outside_the_family_rejected():
         model.predict(X[:5] - 1)
 
 
+def test_categorical_level_unseen_in_fit_rejected():
+    X = np.random.RandomState(0).randint(0, 3, (30, 8)).astype(float)
+    model = LatentBlockModel(2, 2, family="categorical", n_init=1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"fitted with levels 0\.\.2"):
+        model.score_samples(np.full((1, 8), 5.0))
+
+
 def test_unfitted_model_raises():
     from sklearn.exceptions import NotFittedError
 

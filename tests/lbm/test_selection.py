@@ -128,3 +128,10 @@ def test_grid_accepts_numpy_integers(poisson_4x3):
     X, _, _ = poisson_4x3
     _, table = select_lbm(X, np.array([3, 4]), np.int64(3), n_init=1, max_iter=10, verbose=False, **PLAIN)
     assert table["n_row_clusters"].tolist() == [3, 4]
+
+
+def test_best_model_records_a_dataframes_column_names():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(np.random.RandomState(0).poisson(2, (30, 6)).astype(float), columns=list("abcdef"))
+    best, _ = select_lbm(frame, [2], [2], n_init=1, random_state=0, verbose=False)
+    np.testing.assert_array_equal(best.feature_names_in_, frame.columns)  # so predict checks the columns

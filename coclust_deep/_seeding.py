@@ -55,6 +55,12 @@ EMBEDDING_KMEANS_ITER = 100
 # k-means++ picks its centres among at most this many raw rows (an embedding's
 # rows are cheap: all of them are candidates).
 RAW_SEED_SAMPLE = 2048
+# Rows of a spectral embedding shorter than this, relative to the longest, are
+# rounding noise (a constant column of the centred matrix embeds at ~1e-12
+# relative in memory, ~1e-17 through dask): scaled to unit length they would get
+# a random direction that differs between the two paths (see _embedding_labels).
+# Raw data rows keep the exact test: a small but non-zero row there is signal.
+EMBEDDING_RTOL = float(np.sqrt(np.finfo(np.float64).eps))
 
 
 # Estimators document ``init`` with this line in their docstring, which
@@ -95,13 +101,17 @@ def inv_sqrt(v):
     return out
 
 
-def unit_rows(X):
-    """Rows of ``X`` scaled to unit Euclidean norm (all-zero rows stay 0), and the non-zero mask."""
+def unit_rows(X, rtol=0.0):
+    """Rows of ``X`` scaled to unit Euclidean norm, and the mask of the rows kept.
+
+    Rows of norm ``<= rtol`` times the largest (all-zero rows with the default
+    ``rtol=0``) are set to 0 and marked dead.
+    """
     if sp.issparse(X):
         norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel())
     else:
         norms = np.linalg.norm(X, axis=1)
-    live = norms > 0
+    live = norms > rtol * norms.max(initial=0.0)
     if sp.issparse(X):
         inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=live)
         return sp.csr_matrix(sp.diags(inv) @ X), live
@@ -170,6 +180,30 @@ def kmeans_plusplus_labels(X, n_clusters, random_state, *, max_iter=EMBEDDING_KM
         # duplicate rows can leave fewer distinct centres: the estimators re-seed empty clusters
         warnings.filterwarnings("ignore", "Number of distinct clusters", ConvergenceWarning)
         return kmeans(unit, n_clusters, seed, init=centers, max_iter=max_iter).labels_.astype(np.int64)
+
+
+def _embedding_rows(E):
+    """``(unit_rows(E), noise)`` of a spectral embedding; ``noise``: its non-zero rows of rounding noise."""
+    unit, live = unit_rows(E, EMBEDDING_RTOL)
+    return (unit, live), ~live & np.any(E != 0, axis=1)
+
+
+def _embedding_labels(E, n_clusters, seed, rows):
+    """:func:`kmeans_plusplus_labels` of embedding ``E`` (``rows`` from :func:`_embedding_rows`).
+
+    Noise rows stay out of k-means: as zero rows they would tie between
+    centres (all at distance 1 at first) and tip the partition by rounding,
+    differently in memory and by blocks. Carrying no direction, they join the
+    largest cluster.
+    """
+    unit, noise = rows
+    if not noise.any():
+        return kmeans_plusplus_labels(E, n_clusters, seed, unit=unit)
+    keep = ~noise
+    labels = np.empty(E.shape[0], dtype=np.int64)
+    labels[keep] = kmeans_plusplus_labels(E[keep], n_clusters, seed, unit=(unit[0][keep], unit[1][keep]))
+    labels[noise] = np.bincount(labels[keep], minlength=n_clusters).argmax()
+    return labels
 
 
 def _products(X):
@@ -307,12 +341,12 @@ def starting_partitions(X, init, n_row_clusters, n_col_clusters, n_init, rng, *,
                                                             sample_size=RAW_SEED_SAMPLE)))
     elif n_seeded:
         emb_rows, emb_cols = spectral_embedding(X, max(g, m), rng, nonneg=is_nonneg(X))
-        unit_r, unit_c = unit_rows(emb_rows), unit_rows(emb_cols)
+        unit_r, unit_c = _embedding_rows(emb_rows), _embedding_rows(emb_cols)
         for _ in range(n_seeded):
             seed = int(rng.randint(np.iinfo(np.int32).max))
-            rows = kmeans_plusplus_labels(emb_rows, g, seed, unit=unit_r)
+            rows = _embedding_labels(emb_rows, g, seed, unit_r)
             cols = (columns_from_rows(rows) if columns_from_rows is not None
-                    else kmeans_plusplus_labels(emb_cols, m, seed + 1, unit=unit_c))
+                    else _embedding_labels(emb_cols, m, seed + 1, unit_c))
             starts.append((rows, cols))
     for _ in range(n_init - n_seeded):
         starts.append((random_labels(n, g, rng), random_labels(d, m, rng)))

@@ -48,6 +48,10 @@ class DoubleKMeans(HardBlockCoclustering):
     n_init : int, default=10
         Random starts; the partition with the lowest ``W`` is kept.
     init : (the shared vocabulary of coclust_deep._seeding)
+        The default ``"k-means++"`` seeds on the rows of X in memory: a dask
+        array needs ``"spectral"``, ``"auto"`` or ``"random"``.
+        :func:`coclust_deep.tl.cocluster` starts a backed AnnData from
+        ``"spectral"`` when no ``init`` is given.
     max_iter : int, default=100
         Maximum number of (row step, column step) iterations per start.
     tol : float, default=1e-9

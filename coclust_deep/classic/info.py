@@ -46,6 +46,10 @@ class InfoCoclustering(HardBlockCoclustering):
     n_init : int, default=10
         Random starts; the one keeping the most mutual information wins.
     init : (the shared vocabulary of coclust_deep._seeding)
+        The default ``"k-means++"`` seeds on the rows of X in memory: a dask
+        array needs ``"spectral"``, ``"auto"`` or ``"random"``.
+        :func:`coclust_deep.tl.cocluster` starts a backed AnnData from
+        ``"spectral"`` when no ``init`` is given.
     max_iter : int, default=100
         Maximum (row step, column step) iterations per start.
     tol : float, default=1e-9

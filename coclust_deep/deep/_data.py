@@ -20,29 +20,59 @@ _CLIP = 10.0  # standardised inputs are clipped like sc.pp.scale(max_value=10)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _column_moments(Y, shared=False, scale_columns=None):
-    """Per-column mean and standard deviation in float64 (zero-variance columns get std 1).
+# A column is constant when its standard deviation is at most this fraction of its largest |value|: float64
+# rounding noise of its mean, whatever the units (an absolute floor made X * 1e-9 look constant).
+_CONSTANT_RTOL = 1024 * np.finfo(np.float64).eps
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def _safe_scale(std, magnitude):
+    """``(scale, varying)``: ``std`` where a column varies, 1 where it is constant (all-zero included).
+
+    ``magnitude`` is the column's largest |value|. Scales below the smallest
+    normal float32 count as constant too: the models divide in float32.
+    """
+    std = np.asarray(std, dtype=np.float64)
+    varying = (std > _CONSTANT_RTOL * np.asarray(magnitude, dtype=np.float64)) & (std >= _FLOAT32_TINY)
+    return np.where(varying, std, 1.0), varying
+
+
+def _raw_moments(Y):
+    """Per-column mean, variance and largest |value| of Y (dense or sparse, float32), in float64.
+
+    Two passes (the variance of the deviations from the mean), so neither
+    the sums nor the squares of float32 values overflow or cancel.
+    """
+    if sp.issparse(Y):
+        n, d = Y.shape
+        data = Y.data.astype(np.float64)
+        mean = np.bincount(Y.indices, weights=data, minlength=d) / n
+        squares = np.bincount(Y.indices, weights=(data - mean[Y.indices]) ** 2, minlength=d)
+        implicit = n - np.bincount(Y.indices, minlength=d)  # implicit zeros deviate by -mean
+        var = (squares + implicit * mean * mean) / n
+        magnitude = np.zeros(d)
+        np.maximum.at(magnitude, Y.indices, np.abs(data))
+    else:
+        mean = Y.mean(axis=0, dtype=np.float64)
+        var = Y.var(axis=0, dtype=np.float64)
+        magnitude = np.maximum(Y.max(axis=0), -Y.min(axis=0)).astype(np.float64)
+    return mean, var, magnitude
+
+
+def _column_moments(moments, shared=False, scale_columns=None):
+    """Per-column mean and standard deviation as float32 (constant columns get std 1), from :func:`_raw_moments`.
 
     ``shared``: every column gets one scale, the root mean square of the
     standard deviations of the columns that vary (among ``scale_columns``
     when given: the columns the encoder reads).
-    float64 because squares of float32 values above ~1e19 overflow float32.
     """
-    if sp.issparse(Y):
-        Y = Y.astype(np.float64)
-        mean = np.asarray(Y.mean(axis=0)).ravel()
-        var = np.asarray(Y.multiply(Y).mean(axis=0)).ravel() - mean * mean
-    else:
-        mean = Y.mean(axis=0, dtype=np.float64)
-        var = Y.var(axis=0, dtype=np.float64)
-    std = np.sqrt(np.maximum(var, 0.0))
-    varying = std >= 1e-8
+    mean, var, magnitude = moments
+    std, varying = _safe_scale(np.sqrt(np.maximum(var, 0.0)), magnitude)
     if shared:
         pool = np.zeros_like(varying)
         pool[slice(None) if scale_columns is None else scale_columns] = True
         pool &= varying
-        std[:] = np.sqrt(np.mean(var[pool])) if pool.any() else 1.0
-    std[~varying] = 1.0
+        std[varying] = np.sqrt(np.mean(var[pool])) if pool.any() else 1.0
     return mean.astype(np.float32), std.astype(np.float32)
 
 
@@ -166,12 +196,14 @@ class MatrixData:
                               np.asarray(X[:, self.features].sum(axis=1)).ravel().astype(np.float32))
         self.Y = self._transform(X)
         if "mean" not in self.stats:
+            moments = _raw_moments(self.Y)
             self.stats["mean"], self.stats["std"] = _column_moments(
-                self.Y, shared=feature_scaling == "shared", scale_columns=self.features)
-            values = self.Y.data if sp.issparse(self.Y) else self.Y
-            mean_all = float(values.sum()) / (self.n_rows * self.n_cols)
-            var_all = float((values.astype(np.float64) ** 2).sum()) / (self.n_rows * self.n_cols) - mean_all ** 2
-            self.stats["y_scale"] = float(np.sqrt(var_all)) if var_all > 1e-12 else 1.0
+                moments, shared=feature_scaling == "shared", scale_columns=self.features)
+            mean, var, magnitude = moments
+            # global variance = mean within-column variance + variance of the column means (float64, no overflow)
+            var_all = np.mean(var) + np.mean((mean - np.mean(mean)) ** 2) if mean.size else 0.0
+            scale, _ = _safe_scale(np.sqrt(var_all), magnitude.max(initial=0.0))
+            self.stats["y_scale"] = float(scale)
         if max_col_input is not None:
             self._prepare_columns(max_col_input, rng)
 
@@ -240,8 +272,7 @@ class MatrixData:
             self.column_anchors = np.arange(n)
         Ya = _dense(self.Y[self.column_anchors]).astype(np.float64)  # float64: squares of large values
         mean = Ya.mean(axis=0)
-        std = Ya.std(axis=0)
-        std[std < 1e-8] = 1.0
+        std, _ = _safe_scale(Ya.std(axis=0), np.abs(Ya).max(axis=0, initial=0.0))
         Z = np.clip((Ya - mean) / std, -_CLIP, _CLIP)
         self.column_input = np.ascontiguousarray(Z.T, dtype=np.float32)  # (n_cols, n_anchors)
 
@@ -303,9 +334,12 @@ def check_views(views, masks, n, *, axis, kind):
         if not np.all(np.isfinite(observed)):
             raise ValueError(f"{kind} view {name!r} contains NaN or infinite values in observed {axis}; "
                              f"impute them, or mark those {axis} missing with {kind}_view_masks[{name!r}].")
+        # divide each column by a power of two near its largest |value| first (exact, so ordinary views give the
+        # same bits): the sums and squares of values near the float64 maximum would overflow to inf
+        magnitude, exponent = np.frexp(np.abs(observed).max(axis=0))  # magnitude: the scaled largest |value|
+        observed = np.ldexp(observed, -exponent)
         mean = observed.mean(axis=0)
-        std = observed.std(axis=0)
-        std[std < 1e-8] = 1.0
+        std, _ = _safe_scale(observed.std(axis=0), magnitude)
         Z = np.zeros(A.shape, dtype=np.float32)
         Z[mask] = np.clip((observed - mean) / std, -_CLIP, _CLIP)
         out[name] = (Z, mask.astype(np.float32))

@@ -5,6 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 
+from ..kernels import is_dask_array
 from ._lbm import lbm_result, resolve_family
 from ._skeleton import PARTS, Result, Tool, log_info
 from ._utils import get_matrix
@@ -129,7 +130,10 @@ def cocluster(
         Seed passed to estimators that take one (an estimator instance keeps
         its own ``random_state``).
     **estimator_kwargs
-        Further estimator parameters.
+        Further estimator parameters. On a backed (or dask-backed) AnnData,
+        ``"info"`` and ``"double_kmeans"`` start from ``init="spectral"``
+        unless ``init=`` is given: their default ``"k-means++"`` needs X in
+        memory. ``uns[key_added]["params"]["init"]`` records the start used.
 
     Returns
     -------
@@ -192,6 +196,9 @@ def cocluster(
     if family is not None:  # an LBM: "auto" picks the family from the data, as in tl.lbm
         estimator.set_params(family=resolve_family(family, data, "tl.cocluster"))
     X = data.X
+    if by_name and "init" not in extra and is_dask_array(X) and own_params.get("init") == "k-means++":
+        # k-means++ seeds on rows in memory; the spectral start is computed by row blocks
+        estimator.set_params(init="spectral")
     if sp.issparse(X) and not _takes_sparse(estimator):
         log_info(f"tl.cocluster: {type(estimator).__name__} takes dense input; densifying {data.source}")
         X = X.toarray()

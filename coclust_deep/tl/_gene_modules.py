@@ -203,16 +203,18 @@ def gene_modules(adata, key="lbm", *, n_top=5, layer=None, use_raw=None, score=F
     _check_n_top(n_top)
     _result_labels(adata, key)
     adata = adata.copy() if copy else adata
-    table, top_genes, top_cells = module_ranking(adata, key, n_top=n_top, layer=layer, use_raw=use_raw)
-    entry = adata.uns.setdefault(key, {})
-    entry["gene_modules"] = table
-    entry["module_genes"] = top_genes
-    entry["module_top_cell_cluster"] = top_cells
+    _store_modules(adata, key, module_ranking(adata, key, n_top=n_top, layer=layer, use_raw=use_raw))
     if score:
         score_modules(adata, key, **score_kwargs)
     elif score_kwargs:
         raise TypeError(f"gene_modules got {sorted(score_kwargs)}, which only apply with score=True.")
     return adata if copy else None
+
+
+def _store_modules(adata, key, ranking):
+    """Write :func:`module_ranking`'s ``(table, top_genes, top_cells)`` into ``uns[key]``."""
+    entry = adata.uns.setdefault(key, {})
+    entry["gene_modules"], entry["module_genes"], entry["module_top_cell_cluster"] = ranking
 
 
 @accept_mudata
@@ -278,10 +280,12 @@ def score_modules(adata, key="lbm", *, genes="top", n_top=None, key_added=None, 
     if use_raw and adata.raw is None:
         raise ValueError("use_raw=True but adata.raw is None; pass use_raw=False (or layer=) to score on adata.X.")
     adata = adata.copy() if copy else adata
+    ranking = None  # new modules, written only once the obs columns are known to be free
     if genes == "top":
         if n_top is not None or "module_genes" not in adata.uns.get(key, {}):
-            gene_modules(adata, key, **({} if n_top is None else {"n_top": n_top}))
-        sets = {str(m): list(g) for m, g in adata.uns[key]["module_genes"].items()}
+            ranking = module_ranking(adata, key, **({} if n_top is None else {"n_top": n_top}))
+        top_genes = adata.uns[key]["module_genes"] if ranking is None else ranking[1]
+        sets = {str(m): list(g) for m, g in top_genes.items()}
     else:
         sets = {str(m): list(adata.var_names[(gene_labels == m).to_numpy()])
                 for m in gene_labels.cat.categories if m != UNASSIGNED}
@@ -291,6 +295,8 @@ def score_modules(adata, key="lbm", *, genes="top", n_top=None, key_added=None, 
     if taken and not overwrite:
         raise ValueError(f"obs already has {taken}, which score_modules did not write; pass key_added= "
                          "another prefix or overwrite=True.")
+    if ranking is not None:
+        _store_modules(adata, key, ranking)
     for column in earlier - set(columns.values()):
         if column in adata.obs.columns:
             del adata.obs[column]

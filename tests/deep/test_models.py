@@ -447,3 +447,40 @@ def test_huge_column_is_standardised_not_nan(cls, tiny):
     X[0, 0] = 1e39
     with pytest.raises(ValueError, match="values up to 1e\\+39, beyond the float32 range"):
         cls(*args, **SMALL).fit(X)
+
+
+def test_global_scale_of_a_float32_column_near_its_maximum_is_its_std():
+    """A column at +-1e37 overflowed the float32 sum of Y: y_scale fell back to 1 and every output was NaN."""
+    from coclust_deep.deep._data import MatrixData
+
+    X = np.random.default_rng(0).normal(size=(120, 40))
+    X[:, 2] = 1e37
+    X[0, 2] = -1e37
+    np.testing.assert_allclose(MatrixData(X, "gaussian").stats["y_scale"], X.std(), rtol=1e-6)
+
+
+def test_small_units_are_standardised_like_ordinary_ones():
+    """Absolute floors (std < 1e-8 is constant) fed X * 1e-9 to the encoders unscaled: one cluster."""
+    from coclust_deep.deep._data import MatrixData, check_views
+
+    X = np.random.default_rng(0).normal(size=(60, 8))
+    big, small = (MatrixData(s * X, "gaussian", max_col_input=30, rng=np.random.default_rng(0)) for s in (1.0, 1e-9))
+    rows = np.arange(60)
+    for key in ("input", "block"):
+        np.testing.assert_allclose(small.rows(rows)[key], big.rows(rows)[key], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(small.column_input, big.column_input, rtol=1e-5, atol=1e-5)
+    views = [check_views({"v": s * X}, None, 60, axis="rows", kind="row")["v"][0] for s in (1.0, 1e-9)]
+    np.testing.assert_allclose(views[1], views[0], rtol=1e-5, atol=1e-5)
+
+
+def test_views_near_the_float64_maximum_are_standardised():
+    """The mean and std of a view of ~1e300 (or 1.7e308) overflowed: an all-zero view, or NaN reaching KMeans."""
+    from coclust_deep.deep._data import check_views
+
+    rng = np.random.default_rng(0)
+    V = np.c_[rng.normal(size=(50, 2)), np.sign(rng.normal(size=50))]
+    ordinary = check_views({"v": V}, None, 50, axis="rows", kind="row")["v"][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        huge = check_views({"v": V * [1e300, 1e300, 1.7e308]}, None, 50, axis="rows", kind="row")["v"][0]
+    np.testing.assert_allclose(huge, ordinary, rtol=1e-6, atol=1e-6)

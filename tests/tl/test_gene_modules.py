@@ -142,6 +142,13 @@ def test_score_modules_all_genes_and_overwrite_protection(fitted):
     assert {f"mod_{m}" for m in fitted.var["lbm"].cat.categories} <= set(fitted.obs.columns)
 
 
+def test_score_modules_refused_on_a_taken_column_writes_nothing(fitted):
+    fitted.obs["lbm_module_0"] = 1.0  # a user's column
+    before = set(fitted.uns["lbm"])
+    with pytest.raises(ValueError, match="overwrite=True"):
+        tl.score_modules(fitted, "lbm", n_top=3)
+    assert set(fitted.uns["lbm"]) == before  # no gene modules left behind by the refused call
+
 def test_bad_input_raises(fitted):
     with pytest.raises(KeyError, match="no co-clustering result 'nope'"):
         tl.gene_modules(fitted, "nope")

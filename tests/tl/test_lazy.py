@@ -113,6 +113,20 @@ def test_classic_method_reads_a_backed_adata_by_blocks(stored):
         backed.file.close()
 
 
+@pytest.mark.parametrize("method", ["info", "double_kmeans"])
+def test_classic_method_default_init_on_a_backed_adata(stored, method):
+    # their default init="k-means++" needs X in memory: the tool starts a backed X from "spectral"
+    adata, folder = stored
+    backed = ad.read_h5ad(folder / "a.h5ad", backed="r")
+    try:
+        tl.cocluster(backed, method, 3, 2, n_init=2)
+        assert backed.uns[method]["params"]["init"] == "spectral"
+        ref = adata.copy()
+        tl.cocluster(ref, method, 3, 2, init="spectral", n_init=2)
+        assert np.array_equal(backed.obs[method].to_numpy(), ref.obs[method].to_numpy())
+    finally:
+        backed.file.close()
+
 def test_tool_that_needs_memory_refuses_a_dask_matrix(stored):
     adata, folder = stored
     lazy = ad.AnnData(lazy_matrix(zarr.open(folder / "a.zarr", mode="r")["layers/dense"]))

@@ -14,6 +14,25 @@ def separated_pattern(g, m, rng, min_gap=0.25, max_tries=1000):
     """A g x m matrix in [0, 1] whose rows and columns differ pairwise by >= ``min_gap``.
 
     Distinct rows and columns are what makes the block partition identifiable.
+    Uniform draws are repeated until the smallest max-norm distance between
+    two rows and between two columns reaches ``min_gap``; when no draw does
+    within ``max_tries``, the draw with the largest such distance is returned
+    (its rows or columns then differ by less than ``min_gap``).
+
+    Parameters
+    ----------
+    g, m : int
+        Number of rows and columns.
+    rng : numpy.random.Generator or RandomState
+        Source of the uniform draws.
+    min_gap : float, default=0.25
+        Smallest wanted max-norm distance between two rows and two columns.
+    max_tries : int, default=1000
+        Most draws.
+
+    Returns
+    -------
+    ndarray of shape (g, m)
     """
     best, best_gap = None, -1.0
     for _ in range(max_tries):
@@ -306,6 +325,15 @@ def recover_counts(adata, counts_per=1e4):
     rounding. Raises ``ValueError`` when the values are not that close to
     integers (the data were normalised some other way).
 
+    Parameters
+    ----------
+    adata : AnnData
+        With ``.raw`` holding ``log1p(counts / n_counts * counts_per)`` and
+        ``obs["n_counts"]`` the library sizes.
+    counts_per : float, default=1e4
+        The target sum of the normalisation: the counts are
+        ``expm1(raw) * n_counts / counts_per``.
+
     Returns
     -------
     scipy.sparse.csr_matrix of shape ``adata.raw.shape``, float64 integers.
@@ -319,19 +347,20 @@ def recover_counts(adata, counts_per=1e4):
         # a NaN size factor would pass the integer check below (NaN > 0.25 is False) and give NaN counts
         raise ValueError(f"obs['n_counts'] must hold finite library sizes > 0; cell {adata.obs_names[bad][0]!r} "
                          f"has {n_counts[bad][0]}.")
+    expected = f"log1p(counts per {counts_per:g})"  # counts_per is what the caller says raw was normalised to
     X = sp.csr_matrix(adata.raw.X, dtype=np.float64, copy=True)
     if not np.all(np.isfinite(X.data)):
-        raise ValueError("adata.raw.X contains NaN or infinite values; it must be log1p(counts per 10,000).")
+        raise ValueError(f"adata.raw.X contains NaN or infinite values; it must be {expected}.")
     with np.errstate(over="ignore"):
         X.data = np.expm1(X.data)
     X = sp.csr_matrix(sp.diags(n_counts / counts_per) @ X)
     if not np.all(np.isfinite(X.data)):
-        raise ValueError("adata.raw.X holds values too large to be log1p(counts per 10,000); "
+        raise ValueError(f"adata.raw.X holds values too large to be {expected}; "
                          "pass the counts as a layer instead.")
     rounded = np.round(X.data)
     if X.nnz and np.abs(X.data - rounded).max() > 0.25:
         raise ValueError(
-            "adata.raw is not log1p(counts per 10,000) with library sizes obs['n_counts']; "
+            f"adata.raw is not {expected} with library sizes obs['n_counts']; "
             "pass the counts as a layer instead."
         )
     X.data = rounded
@@ -350,6 +379,19 @@ def make_unpaired_digits(n_classes=10, *, class_sizes=None, n_features_b=40, ran
     ``b1`` and ``W2`` (64 x ``n_features_b``) drawn once from
     ``random_state``. No image appears in both modalities and nothing links
     a row of A to a row of B.
+
+    Parameters
+    ----------
+    n_classes : int, default=10
+        Digits ``0 .. n_classes - 1`` are kept (at least 2).
+    class_sizes : array-like of shape (n_classes,) or None, default=None
+        Relative class sizes (positive numbers): class ``c`` keeps
+        ``max(4, round(n_c * class_sizes[c] / max(class_sizes)))`` of its
+        ``n_c`` images before the split. ``None`` keeps every image.
+    n_features_b : int, default=40
+        Number of features of modality B.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffle, the split and the projection.
 
     Returns
     -------

@@ -64,7 +64,20 @@ PBMC3K_TUTORIAL_MARKERS = {
 
 
 def present(gene_sets, gene_names):
-    """``gene_sets`` restricted to ``gene_names``; sets left empty are dropped with a warning."""
+    """``gene_sets`` restricted to ``gene_names``; sets left empty are dropped with a warning.
+
+    Parameters
+    ----------
+    gene_sets : dict of str to list of str
+        Named gene sets, e.g. ``{"S": S_GENES, "G2M": G2M_GENES}`` or :data:`PBMC_MARKERS`.
+    gene_names : iterable
+        The genes available (e.g. ``adata.var_names``), compared as strings.
+
+    Returns
+    -------
+    dict of str to list of str
+        Each non-empty set's genes found in ``gene_names``, in the set's order.
+    """
     known = set(map(str, gene_names))
     out, dropped = {}, []
     for name, genes in gene_sets.items():

@@ -43,6 +43,19 @@ def _pair(labels_true, labels_pred, names=("labels_true", "labels_pred")):
 def nmi(labels_true, labels_pred):
     """Normalised mutual information (arithmetic normalisation, as scikit-learn).
 
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Reference labels; missing values (NaN, None) raise a ValueError.
+    labels_pred : array-like of shape (n_samples,)
+        Predicted labels, as many as ``labels_true``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> nmi([0, 0, 1, 1], [1, 1, 0, 0])
     1.0
     """
@@ -54,6 +67,19 @@ def nmi(labels_true, labels_pred):
 def ari(labels_true, labels_pred):
     """Adjusted Rand index.
 
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Reference labels; missing values (NaN, None) raise a ValueError.
+    labels_pred : array-like of shape (n_samples,)
+        Predicted labels, as many as ``labels_true``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> ari([0, 0, 1, 1], [1, 1, 0, 0])
     1.0
     """
@@ -67,6 +93,19 @@ def accuracy(labels_true, labels_pred):
     The matching maximises the matched counts (Hungarian algorithm on the
     contingency table); predicted clusters left unmatched count as errors.
 
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Reference labels; missing values (NaN, None) raise a ValueError.
+    labels_pred : array-like of shape (n_samples,)
+        Predicted labels, as many as ``labels_true``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> accuracy([0, 0, 1, 1, 2], [2, 2, 0, 0, 0])
     0.8
     """
@@ -99,6 +138,19 @@ def cari(row_true, col_true, row_pred, col_pred):
     block contingency table is the Kronecker product of the row and column
     tables, so nothing of size n x d is built.
 
+    Parameters
+    ----------
+    row_true, col_true : array-like of shape (n_rows,) and (n_cols,)
+        Reference row and column labels.
+    row_pred, col_pred : array-like of shape (n_rows,) and (n_cols,)
+        Predicted row and column labels, as many as the reference ones.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> cari([0, 0, 1], [0, 1], [1, 1, 0], [1, 0])
     1.0
     """
@@ -121,6 +173,19 @@ def consensus_score(biclusters_a, biclusters_b):
     biclusters are identical (similarity 1), an empty and a non-empty one
     share nothing (0).
 
+    Parameters
+    ----------
+    biclusters_a, biclusters_b : tuple (rows, columns) of bool ndarray
+        ``rows`` of shape (n_biclusters, n_rows), ``columns`` of shape
+        (n_biclusters, n_columns); the two sets may hold different numbers of
+        biclusters (at least one each) over matrices of the same shape.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
     >>> rows = np.array([[True, False], [False, True]])
     >>> cols = np.array([[True, False], [False, True]])
     >>> consensus_score((rows, cols), (rows[::-1], cols[::-1]))
@@ -156,6 +221,15 @@ def labels_to_biclusters(row_labels, col_labels, n_clusters=None):
     found on either side, or one per ``k`` in ``range(n_clusters)`` (empty
     clusters included) when ``n_clusters`` is given.
 
+    Parameters
+    ----------
+    row_labels : array-like of shape (n_rows,)
+    col_labels : array-like of shape (n_cols,)
+    n_clusters : int or None, default=None
+        Number of biclusters; ``None``: one per label found on either side.
+
+    Examples
+    --------
     >>> rows, cols = labels_to_biclusters([0, 0, 1], [1, 0])
     >>> rows.astype(int).tolist(), cols.astype(int).tolist()
     ([[1, 1, 0], [0, 0, 1]], [[0, 1], [1, 0]])

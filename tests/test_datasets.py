@@ -138,3 +138,17 @@ def test_recover_counts_rejects_a_missing_library_size():
     adata.raw = adata
     with pytest.raises(ValueError, match=r"obs\['n_counts'\] must hold finite library sizes > 0; cell 'c0'"):
         recover_counts(adata)
+
+
+def test_recover_counts_error_names_the_normalisation_asked_for():
+    ad = pytest.importorskip("anndata")
+    import pandas as pd
+
+    from coclust_deep.datasets import recover_counts
+
+    counts = np.array([[1.0, 0.0, 3.0], [2.0, 2.0, 0.0]])
+    logged = sp.csr_matrix(np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e4))  # per 10,000, not 30,000
+    adata = ad.AnnData(logged, obs=pd.DataFrame({"n_counts": [4.0, 4.0]}, index=["c0", "c1"]))
+    adata.raw = adata
+    with pytest.raises(ValueError, match=r"adata.raw is not log1p\(counts per 30000\)"):
+        recover_counts(adata, counts_per=3e4)

@@ -163,6 +163,10 @@ def gene_modules(adata, key="lbm", *, n_top=5, layer=None, use_raw=None, score=F
         Return a modified copy instead of writing into ``adata``.
     mod
         When ``adata`` is a ``MuData``: the modality holding the result.
+    **score_kwargs
+        Parameters of :func:`score_modules` (``genes``, ``key_added``,
+        ``random_state``, ...); only with ``score=True`` (a ``TypeError``
+        otherwise).
 
     Returns
     -------

@@ -226,6 +226,11 @@ def _matched_by_name(adata, values, theirs, axis, what_gave):
 def views(adata):
     """List the views attached with :func:`add_view`.
 
+    Parameters
+    ----------
+    adata
+        Annotated data matrix.
+
     Returns
     -------
     DataFrame with one row per view: ``name``, ``axis`` (``"obs"``/``"var"``),
@@ -253,7 +258,17 @@ def get_view(adata, name, *, axis=None):
     """The validated matrix of view ``name`` (what estimators and deep models read).
 
     ``axis=None`` finds the view on either axis; the name must then be
-    unique. Raises ``KeyError`` listing the available views when it is absent.
+    unique (a ``ValueError`` otherwise). Raises ``KeyError`` listing the
+    available views when it is absent.
+
+    Parameters
+    ----------
+    adata
+        Annotated data matrix.
+    name
+        Name given to :func:`add_view` (the key without its ``"view_"`` prefix).
+    axis
+        ``"obs"`` (``obsm``), ``"var"`` (``varm``) or ``None`` (either).
     """
     check_adata(adata, allow_backed=True)
     _check_name(name)

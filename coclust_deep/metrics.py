@@ -6,6 +6,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
 
+from ._docs import inject_docs
 from ._validation import NONE, Interval, check_param
 
 __all__ = ["accuracy", "ari", "cari", "consensus_score", "labels_to_biclusters", "nmi"]
@@ -30,6 +31,16 @@ def _labels(labels, name):
     return arr
 
 
+_DOC_PAIR = """labels_true : array-like of shape (n_samples,)
+    Reference labels; missing values (NaN, None) raise a ValueError.
+labels_pred : array-like of shape (n_samples,)
+    Predicted labels, as many as ``labels_true``.
+
+Returns
+-------
+float"""
+
+
 def _pair(labels_true, labels_pred, names=("labels_true", "labels_pred")):
     a = _labels(labels_true, names[0])
     b = _labels(labels_pred, names[1])
@@ -40,19 +51,13 @@ def _pair(labels_true, labels_pred, names=("labels_true", "labels_pred")):
     return a, b
 
 
+@inject_docs(doc_pair=_DOC_PAIR)
 def nmi(labels_true, labels_pred):
     """Normalised mutual information (arithmetic normalisation, as scikit-learn).
 
     Parameters
     ----------
-    labels_true : array-like of shape (n_samples,)
-        Reference labels; missing values (NaN, None) raise a ValueError.
-    labels_pred : array-like of shape (n_samples,)
-        Predicted labels, as many as ``labels_true``.
-
-    Returns
-    -------
-    float
+    {doc_pair}
 
     Examples
     --------
@@ -64,19 +69,13 @@ def nmi(labels_true, labels_pred):
     return float(min(max(normalized_mutual_info_score(a, b), 0.0), 1.0))
 
 
+@inject_docs(doc_pair=_DOC_PAIR)
 def ari(labels_true, labels_pred):
     """Adjusted Rand index.
 
     Parameters
     ----------
-    labels_true : array-like of shape (n_samples,)
-        Reference labels; missing values (NaN, None) raise a ValueError.
-    labels_pred : array-like of shape (n_samples,)
-        Predicted labels, as many as ``labels_true``.
-
-    Returns
-    -------
-    float
+    {doc_pair}
 
     Examples
     --------
@@ -87,6 +86,7 @@ def ari(labels_true, labels_pred):
     return float(adjusted_rand_score(a, b))
 
 
+@inject_docs(doc_pair=_DOC_PAIR)
 def accuracy(labels_true, labels_pred):
     """Clustering accuracy after the best one-to-one matching of labels.
 
@@ -95,14 +95,7 @@ def accuracy(labels_true, labels_pred):
 
     Parameters
     ----------
-    labels_true : array-like of shape (n_samples,)
-        Reference labels; missing values (NaN, None) raise a ValueError.
-    labels_pred : array-like of shape (n_samples,)
-        Predicted labels, as many as ``labels_true``.
-
-    Returns
-    -------
-    float
+    {doc_pair}
 
     Examples
     --------

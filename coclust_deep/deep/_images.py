@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._data import _safe_scale
+
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -57,8 +59,8 @@ class ImageData:
         self.image_shape = tuple(int(s) for s in images.shape[1:])
         if stats is None:
             mean = images.mean(axis=(0, 2, 3), dtype=np.float64)
-            std = images.std(axis=(0, 2, 3), dtype=np.float64)
-            std[std < 1e-8] = 1.0
+            std, _ = _safe_scale(images.std(axis=(0, 2, 3), dtype=np.float64),
+                                 np.abs(images).max(axis=(0, 2, 3)))  # relative: images in any units
             low = images.min(axis=(0, 2, 3)).astype(np.float64)
             stats = {"mean": mean.astype(np.float32), "std": std.astype(np.float32),
                      "fill": ((low - mean) / std).astype(np.float32)}

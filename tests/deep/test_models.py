@@ -473,6 +473,15 @@ def test_small_units_are_standardised_like_ordinary_ones():
     np.testing.assert_allclose(views[1], views[0], rtol=1e-5, atol=1e-5)
 
 
+def test_images_in_small_units_are_standardised_like_ordinary_ones():
+    """A channel std below 1e-8 counted as constant: images in tiny units reached the network unscaled."""
+    from coclust_deep.deep._images import ImageData
+
+    images = np.random.default_rng(0).uniform(size=(20, 2, 6, 6))
+    big, small = (ImageData(s * images) for s in (1.0, 1e-9))
+    np.testing.assert_allclose(small.Z, big.Z, rtol=1e-4, atol=1e-4)
+
+
 def test_views_near_the_float64_maximum_are_standardised():
     """The mean and std of a view of ~1e300 (or 1.7e308) overflowed: an all-zero view, or NaN reaching KMeans."""
     from coclust_deep.deep._data import check_views

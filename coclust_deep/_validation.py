@@ -51,8 +51,9 @@ def check_matrix(X, *, name="X", allow_gpu=True):
         if Xc.dtype not in _FLOATS:
             Xc = Xc.astype(np.float64)
         if not Xc.has_canonical_format:
-            # sum_duplicates sorts and merges in place: csr_matrix(csr_array) shares the caller's arrays
-            Xc = Xc.copy() if _shares_arrays(Xc, X) else Xc
+            # sum_duplicates sorts and merges in place, and Xc may share the caller's arrays
+            # (csr_matrix of a csr_array): canonicalise a copy (rare input; one copy at most extra)
+            Xc = Xc.copy()
             Xc.sum_duplicates()
         _check_shape(Xc.shape, name)
         if not np.all(np.isfinite(Xc.data)):
@@ -82,13 +83,6 @@ def check_matrix(X, *, name="X", allow_gpu=True):
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values; remove or impute them first.")
     return arr
-
-
-def _shares_arrays(A, B):
-    """Whether sparse ``A`` and ``B`` may share a value or index array (an in-place edit of one shows in both)."""
-    def arrays(M):
-        return [a for a in (getattr(M, k, None) for k in ("data", "indices", "indptr")) if isinstance(a, np.ndarray)]
-    return any(np.may_share_memory(a, b) for a in arrays(A) for b in arrays(B))
 
 
 def check_rank(ndim, name="X"):

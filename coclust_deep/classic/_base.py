@@ -168,8 +168,9 @@ class BaseBicluster(BiclusterMixin, BaseEstimator):
         validate_params(self)
         given = X
         X = check_matrix(X, allow_gpu=False)
-        if not self._accept_sparse and (sp.issparse(X) or kernels.is_dask_array(X)):
-            kind, fix = ("dask", "X.compute()") if kernels.is_dask_array(X) else ("sparse", "X.toarray()")
+        lazy = kernels.is_dask_array(X)
+        if not self._accept_sparse and (sp.issparse(X) or lazy):
+            kind, fix = ("dask", "X.compute()") if lazy else ("sparse", "X.toarray()")
             raise TypeError(
                 f"{type(self).__name__} does not take {kind} input (it works on a dense copy); "
                 f"pass {fix} if it fits in memory."

@@ -464,12 +464,11 @@ def _centred(X, info):
         return X, info
     meta = getattr(X, "_meta", X)
     if hasattr(meta, "format"):
-        lazy = kernels.is_dask_array(X)
-        if not lazy and X.nnz == X.shape[0] * X.shape[1]:  # canonical CSR without implicit zeros
-            X = X.copy()
-            X.data = (X.data - info.shift).astype(X.dtype, copy=False)
-            return X, info
-        if not lazy:
+        if not kernels.is_dask_array(X):
+            if X.nnz == X.shape[0] * X.shape[1]:  # canonical CSR without implicit zeros
+                X = X.copy()
+                X.data = (X.data - info.shift).astype(X.dtype, copy=False)
+                return X, info
             _warn_on_sparse_offset(X.data)
         return X, info._replace(shift=0.0)
     dtype = X.dtype

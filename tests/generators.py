@@ -88,3 +88,18 @@ def handwritten_many_clusters(n_rows=1000, n_cols=400, seed=0):
     z = rng.permutation(np.arange(n_rows) % g)
     w = rng.permutation(np.arange(n_cols) % m)
     return rng.poisson(MANY_RATES[z][:, w] * 0.25).astype(float), z, w
+
+
+def nb_cell_types(n_cells=300, n_genes=80, k=3, seed=0):
+    """Independent NB simulator: k cell types, each with its own up-regulated genes, varying depth."""
+    rng = np.random.default_rng(seed)
+    types = rng.permutation(np.arange(n_cells) % k)
+    base = rng.gamma(2.0, 0.5, size=n_genes)
+    profile = np.tile(base, (k, 1))
+    for t, genes in enumerate(np.array_split(rng.permutation(n_genes), k)):
+        profile[t, genes] *= 6.0
+    depth = rng.lognormal(0.0, 0.3, size=n_cells)
+    mean = depth[:, None] * profile[types]
+    theta = 5.0
+    counts = rng.poisson(rng.gamma(theta, mean / theta))
+    return counts.astype(np.float32), types

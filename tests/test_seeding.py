@@ -59,9 +59,13 @@ def test_every_init_gives_n_init_partitions_in_range(init):
 def test_auto_seeds_the_first_half_and_randomises_the_rest():
     X, _, _ = make_lbm(120, 50, 3, 2, family="poisson", random_state=0)
     seeded = []
-    starting_partitions(X, "auto", 3, 2, 5, np.random.RandomState(0),
-                        columns_from_rows=lambda rows: seeded.append(rows) or np.zeros(50, dtype=int))
+    starts = starting_partitions(X, "auto", 3, 2, 5, np.random.RandomState(0),
+                                 columns_from_rows=lambda rows: seeded.append(rows) or np.zeros(50, dtype=int))
     assert len(seeded) == 3
+    assert all(not cols.any() for _, cols in starts[:3])  # the seeded starts come first
+    for rows, cols in starts[3:]:  # the rest: balanced random partitions, not seeded, not the same
+        assert np.bincount(rows).tolist() == [40, 40, 40] and np.bincount(cols).tolist() == [25, 25]
+    assert ari(starts[3][0], starts[4][0]) < 0.2
 
 
 def test_a_given_partition_starts_every_run():

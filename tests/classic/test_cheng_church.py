@@ -75,6 +75,8 @@ def test_all_zero_rows_and_columns():
     model = ChengChurch(n_biclusters=3, delta=0.05, random_state=0).fit(X)
     assert np.all(np.isfinite(model.residues_))
     assert model.rows_.shape == (3, 100) and model.columns_.shape == (3, 80)
+    # the planted biclusters lie outside the zeroed rows and columns: still found as without them
+    assert consensus_score(model.biclusters_, (rows, cols)) >= 0.8  # measured 0.80-0.81 over data seeds 0-3
 
 
 def test_clone():

@@ -7,8 +7,9 @@ torch = pytest.importorskip("torch")
 from coclust_deep.deep import DeepCluster  # noqa: E402
 from coclust_deep.metrics import ari  # noqa: E402
 
-SMALL = dict(latent_dim=8, hidden=(32,), batch_size=64, n_init=3, pca_components=4, verbose=False)
+from ..generators import nb_cell_types  # noqa: E402
 
+SMALL = dict(latent_dim=8, hidden=(32,), batch_size=64, n_init=3, pca_components=4, verbose=False)
 
 
 def test_recovers_planted_rows(planted):
@@ -16,6 +17,12 @@ def test_recovers_planted_rows(planted):
     model = DeepCluster(3, epochs=15, random_state=0, **SMALL).fit(X)
     assert ari(rows, model.labels_) > 0.95
     assert model.embedding_.shape == (240, 8)
+
+
+def test_recovers_cells_of_an_independent_nb_simulator():
+    X, types = nb_cell_types()  # not make_lbm: k cell types with their own up-regulated genes, varying depth
+    model = DeepCluster(3, epochs=15, random_state=0, **SMALL).fit(X)
+    assert ari(types, model.labels_) > 0.95  # measured 1.0 for data seeds 0-2 and random_state 0-3
 
 
 def test_pseudo_labels_are_learnt_and_stabilise(planted):

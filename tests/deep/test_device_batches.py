@@ -10,7 +10,8 @@ from coclust_deep.deep import _device_data  # noqa: E402
 from coclust_deep.deep._base import to_tensors  # noqa: E402
 from coclust_deep.deep._data import MatrixData  # noqa: E402
 
-from .test_deep_sc import SMALL, _nb_cells  # noqa: E402
+from ..generators import nb_cell_types  # noqa: E402
+from .test_deep_sc import SMALL  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -24,7 +25,7 @@ def _assert_same_batch(device_batch, host_batch):
 @pytest.mark.parametrize("likelihood, sparse, n_top", [("nb", False, None), ("nb", True, 30),
                                                         ("gaussian", False, None)])
 def test_device_batches_equal_host_batches(likelihood, sparse, n_top):
-    counts, _ = _nb_cells(120, 50)
+    counts, _ = nb_cell_types(120, 50)
     X = sp.csr_matrix(counts) if sparse else (counts if likelihood == "nb" else np.log1p(counts))
     data = MatrixData(X, likelihood, max_col_input=64, rng=np.random.default_rng(0), n_top_genes=n_top)
     on_dev, _, _ = _device_data.on_device(data, {}, {}, CPU, force=True)
@@ -36,7 +37,7 @@ def test_device_batches_equal_host_batches(likelihood, sparse, n_top):
 
 
 def test_fit_with_device_batches_matches_host_batches(monkeypatch):
-    counts, _ = _nb_cells(150, 40)
+    counts, _ = nb_cell_types(150, 40)
     protein = np.random.default_rng(1).normal(size=(150, 3))
     kw = dict(SMALL, pretrain_epochs=3, epochs=3, random_state=0)
     host = DeepCoclustering(3, 2, **kw).fit(counts, row_views={"protein": protein})
@@ -50,7 +51,7 @@ def test_fit_with_device_batches_matches_host_batches(monkeypatch):
 
 
 def test_device_copies_too_large_for_the_free_memory_stay_on_the_host(monkeypatch):
-    counts, _ = _nb_cells(60, 20)
+    counts, _ = nb_cell_types(60, 20)
     data = MatrixData(counts, "nb", max_col_input=64, rng=np.random.default_rng(0))
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1024, 1 << 30))
     got, rows, cols = _device_data.on_device(data, {}, {}, torch.device("cuda"))

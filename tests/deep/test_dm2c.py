@@ -66,7 +66,9 @@ def fitted(mixture):
 def test_recovers_the_planted_clusters_of_an_independent_generator(mixture, fitted):
     _, _, y_a, y_b = mixture
     acc, with_modality = _shared_scores(y_a, y_b, fitted)
-    assert acc >= 0.75  # one mapping for both modalities; one cluster for all, or modality B permuted, gives <= 0.6
+    # one mapping for both modalities; one cluster for all, or modality B permuted, gives <= 0.6.
+    # Measured 0.89-0.99 over generator seeds 0-2 and random_state 0-2
+    assert acc >= 0.85
     assert with_modality <= 0.05  # the clusters are not the modalities
 
 
@@ -126,7 +128,7 @@ def test_ot_readout_keeps_the_recovery_of_the_trained_model(mixture, fitted):
     X_a, X_b, y_a, y_b = mixture
     model = DM2C(3, readout="ot", **FAST).fit(X_a, X_b)
     acc, with_modality = _shared_scores(y_a, y_b, model)
-    assert acc >= 0.75 and with_modality <= 0.05
+    assert acc >= 0.85 and with_modality <= 0.05  # acc measured 0.95-0.98 over random_state 0-2
     np.testing.assert_array_equal(model.embedding_a_, fitted.embedding_a_)  # the same training
 
 

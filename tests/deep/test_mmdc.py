@@ -138,7 +138,7 @@ def test_clustering_loss_decreases(fitted):
 
 def test_auxiliary_loss_decreases(fitted):
     aux = fitted.history_["masked_features"]
-    assert fitted.aux_task_ == "masked_features" and aux[-1] < aux[0]
+    assert fitted.aux_task_ == "masked_features" and aux[-1] < 0.8 * aux[0]  # measured 0.66-0.69, random_state 0-2
 
 
 def test_refinement_epochs_are_marked(fitted):

@@ -15,6 +15,8 @@ from coclust_deep.datasets import make_lbm  # noqa: E402
 from coclust_deep.deep import DEC, IDEC, DeepCoclustering  # noqa: E402
 from coclust_deep.metrics import ari  # noqa: E402
 
+from ..generators import nb_cell_types  # noqa: E402
+
 SMALL = dict(latent_dim=8, hidden=(32,), batch_size=64, n_init=3, verbose=False)
 
 
@@ -56,6 +58,13 @@ def test_dec_idec_recover_planted_rows(cls, planted):
     np.testing.assert_array_equal(model.predict(X), model.labels_)
 
 
+@pytest.mark.parametrize("cls", [DEC, IDEC])
+def test_dec_idec_recover_cells_of_an_independent_nb_simulator(cls):
+    X, types = nb_cell_types()  # not make_lbm: k cell types with their own up-regulated genes, varying depth
+    model = cls(3, pretrain_epochs=20, epochs=20, random_state=0, **SMALL).fit(X)
+    assert ari(types, model.labels_) > 0.95  # measured 1.0 for data seeds 0-2 and random_state 0-3
+
+
 def test_idec_pretraining_loss_decreases(planted):
     X, _, _ = planted
     model = IDEC(3, pretrain_epochs=10, epochs=0, random_state=0, **SMALL).fit(X)
@@ -85,12 +94,20 @@ def test_coclustering_fitted_attribute_shapes(fitted):
     assert fitted.row_labels_.dtype == np.int64
 
 
-def test_coclustering_joint_loss_decreases(fitted):
+def test_coclustering_pretraining_loss_decreases(fitted):
     h = fitted.history_
     pre = [loss for loss, phase in zip(h["loss"], h["phase"]) if phase == "pretrain"]
     assert pre[-1] < 0.8 * pre[0]
-    train = [i for i, phase in enumerate(h["phase"]) if phase == "train"]
-    assert np.isfinite(h["block"][train[0]]) and np.isfinite(h["row_clustering"][train[0]])
+
+
+def test_coclustering_joint_loss_decreases(planted):
+    # tol=0: with the default tol the fixture's joint phase stops after one epoch (labels stable), so no trend
+    X, _, _ = planted
+    model = DeepCoclustering(3, 2, pretrain_epochs=15, epochs=15, tol=0.0, random_state=0, **SMALL).fit(X)
+    h = model.history_
+    train = [loss for loss, phase in zip(h["loss"], h["phase"]) if phase == "train"]
+    assert len(train) == 15 and np.all(np.isfinite(train))
+    assert train[-1] < 0.95 * train[0]  # measured 0.904-0.906 over random_state 0-2
 
 
 @pytest.mark.parametrize("likelihood", ["nb", "zinb"])
@@ -179,13 +196,17 @@ def test_view_rows_missing_under_mask_are_ignored():
     assert ari(rows[mask], model.row_labels_[mask]) > 0.6
 
 
-def test_column_view_is_used(planted):
-    X, _, cols = planted
+def test_column_view_with_cluster_signal_improves_columns():
+    # columns barely separated in X (signal 0.1); a 5-feature gene view carries the column clusters
+    X, _, cols = make_lbm(240, 60, 3, 2, family="gaussian", signal=0.1, random_state=0)
     gene_emb = np.random.default_rng(0).normal(size=(60, 5)) + 3.0 * cols[:, None]
-    model = DeepCoclustering(3, 2, pretrain_epochs=10, epochs=5, random_state=0, **SMALL)
-    model.fit(X, col_views={"text": gene_emb})
-    assert "text" in model.view_contributions_["columns"]
-    assert "col_alignment:text" in model.history_
+    kw = dict(pretrain_epochs=10, epochs=5, random_state=0, **SMALL)
+    without = DeepCoclustering(3, 2, **kw).fit(X)
+    with_view = DeepCoclustering(3, 2, **kw).fit(X, col_views={"text": gene_emb})
+    # measured over data seeds 0-2: without 0.01 / -0.02 / -0.01, with 0.81 / 0.81 / 0.93
+    assert ari(cols, with_view.column_labels_) > ari(cols, without.column_labels_) + 0.5
+    assert "col_alignment:text" in with_view.history_
+    assert with_view.view_contributions_["columns"]["text"]["label_change_without_view"] > 0.2  # measured 0.35-0.40
 
 
 def test_deterministic_for_a_random_state(planted):

@@ -57,6 +57,12 @@ def test_object_dtype_rejected():
         LatentBlockModel(2, 2).fit(GOOD.astype(object))
 
 
+def test_complex_dtype_rejected_naming_the_dtype():
+    # the input rule that tests/sklearn_checks.py cites for xfailing scikit-learn's check_complex_data
+    with pytest.raises(TypeError, match="X has dtype complex128"):
+        LatentBlockModel(2, 2).fit(GOOD + 1j)
+
+
 @pytest.mark.parametrize(
     "param,value,match",
     [("family", "negbin", "family"), ("algorithm", "gibbs", "algorithm"), ("backend", "tpu", "backend"),

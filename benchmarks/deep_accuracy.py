@@ -322,7 +322,7 @@ def summarise(per_seed):
         entry = {"method": method, "n_seeds": len(rows), "uses_true_k": rows[0].get("uses_true_k")}
         for key in ("ari", "nmi", "n_clusters_found", "time_s", "cpu_s"):
             values = np.array([r[key] for r in rows], dtype=float)
-            entry[key] = [round(float(values.mean()), 4), round(float(values.std()), 4)]
+            entry[key] = [round(float(values.mean()), 6), round(float(values.std()), 6)]
         out.append(entry)
     return out
 

@@ -62,8 +62,8 @@ VARIANT_NAMES = {"dm2c": "DM2C", "dm2c_without_anchors": "DM2C, anchors='none' (
 
 def _summary(values):
     values = np.asarray(values, dtype=float)
-    return {"mean": round(float(values.mean()), 4), "std": round(float(values.std()), 4),
-            "median": round(float(np.median(values)), 4), "values": [round(float(v), 4) for v in values]}
+    return {"mean": round(float(values.mean()), 6), "std": round(float(values.std()), 6),
+            "median": round(float(np.median(values)), 6), "values": [round(float(v), 4) for v in values]}
 
 
 def _scores(y_a, y_b, labels_a, labels_b):

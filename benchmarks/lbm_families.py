@@ -125,8 +125,8 @@ def _summary(rows):
         row = {"method": method, "n_seeds": len(mine)}
         for key in ("ari", "nmi", "time_s", "n_clusters_found"):
             values = np.array([r[key] for r in mine], dtype=float)
-            row[key] = round(float(values.mean()), 4)
-            row[key + "_std"] = round(float(values.std()), 4)
+            row[key] = round(float(values.mean()), 6)
+            row[key + "_std"] = round(float(values.std()), 6)
         out.append(row)
     return out
 

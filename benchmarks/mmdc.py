@@ -209,8 +209,8 @@ def summarise(runs):
         if not all(metric in r for r in runs):  # runs recovered from printed lines have no wall time
             continue
         values = np.array([r[metric] for r in runs], dtype=float)
-        out[metric] = {"mean": round(float(values.mean()), 4), "median": round(float(np.median(values)), 4),
-                       "std": round(float(values.std(ddof=1)) if len(values) > 1 else 0.0, 4)}
+        out[metric] = {"mean": round(float(values.mean()), 6), "median": round(float(np.median(values)), 6),
+                       "std": round(float(values.std(ddof=1)) if len(values) > 1 else 0.0, 6)}
     return out
 
 

@@ -60,8 +60,8 @@ def _nmi(a, b):
 
 def _summary(values):
     values = np.asarray(values, dtype=float)
-    return {"median": round(float(np.median(values)), 4), "min": round(float(values.min()), 4),
-            "max": round(float(values.max()), 4), "values": [round(float(v), 4) for v in values]}
+    return {"median": round(float(np.median(values)), 6), "min": round(float(values.min()), 6),
+            "max": round(float(values.max()), 6), "values": [round(float(v), 4) for v in values]}
 
 
 def _kmeans(X, k, seed):

@@ -37,8 +37,11 @@ def scale_normalize(X):
     """
     r_inv, c_inv = inv_sqrt(row_sums(X)), inv_sqrt(col_sums(X))
     if sp.issparse(X):
-        scaled = sp.diags(r_inv) @ X @ sp.diags(c_inv)
-        return sp.csr_matrix(scaled), r_inv, c_inv
+        # One copy scaled in place of two sparse products (same (r * x) * c order, same values).
+        scaled = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        scaled.data = np.repeat(r_inv, np.diff(scaled.indptr)) * scaled.data * c_inv[scaled.indices]
+        scaled.eliminate_zeros()
+        return scaled, r_inv, c_inv
     return r_inv[:, None] * X * c_inv[None, :], r_inv, c_inv
 
 
@@ -199,7 +202,8 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
                 f"X has only {live_rows.size} rows and {live_cols.size} columns with a positive sum; "
                 f"spectral co-clustering needs at least n_clusters={self.n_clusters} of each."
             )
-        core = scaled[live_rows][:, live_cols]
+        all_live = live_rows.size == X.shape[0] and live_cols.size == X.shape[1]
+        core = scaled if all_live else scaled[live_rows][:, live_cols]
         n_sv = 1 + int(np.ceil(np.log2(self.n_clusters)))
         u, v = singular_vectors(core, n_sv, self.svd_method, self.n_svd_vecs, rng)
         row_emb = np.zeros((X.shape[0], max(n_sv - 1, 1)))

@@ -3,6 +3,13 @@
 Arguments always come in the order ``(indptr, indices, data)``.  Each stored
 value is read once (per 4 column clusters); ``u = x_i T`` gathers rows of
 ``T`` (d x m, small enough to stay in cache) and :func:`finish_row` does the rest.
+
+Hard partitions (classic co-clustering, CEM) pass a one-hot ``T``. Then
+``u_il`` is the sum of the row's stored values whose column sits in cluster
+``l``: with the cluster labels of the columns (:func:`one_hot_labels`) each
+stored value is added once, instead of multiplied by all ``m`` columns of
+``T``. The sums are taken in the order of the stored values, as
+``scipy.sparse`` (the numpy reference) takes them.
 """
 from __future__ import annotations
 
@@ -69,6 +76,38 @@ def _project_row_levels(indptr, indices, data, i, T, m, n_levels, u):
                 u[base + l] += T[j, l]
 
 
+@njit(cache=True)
+def one_hot_labels(T):
+    """The column of the single 1.0 in each row of ``T`` (int64), or an empty array.
+
+    Empty when some row of ``T`` is not one-hot (soft posteriors, a row of
+    zeros, a NaN): the kernels then take ``T`` itself.
+    """
+    d, m = T.shape
+    labels = np.empty(d, dtype=np.int64)
+    for j in range(d):
+        nonzero = 0
+        pick = 0
+        for l in range(m):  # no early exit inside a row: the loop stays branch-free
+            t = T[j, l]
+            nonzero += t != 0.0
+            if t != 0.0:
+                pick = l
+        if nonzero != 1 or T[j, pick] != 1.0:
+            return np.empty(0, dtype=np.int64)
+        labels[j] = pick
+    return labels
+
+
+@njit(fastmath=True, cache=True, inline="always")
+def _project_row_one_hot(indptr, indices, data, i, labels, m, u):
+    """``u = x_i T`` for a one-hot ``T`` given by its column ``labels``: one addition per stored value."""
+    for l in range(m):
+        u[l] = 0.0
+    for p in range(indptr[i], indptr[i + 1]):
+        u[labels[indices[p]]] += np.float64(data[p])
+
+
 @njit(cache=True, inline="always")
 def _chunk_rows(indptr, c, n_chunks):
     """Rows ``[lo, hi)`` of chunk ``c``: chunks hold equal shares of the stored values.
@@ -92,13 +131,15 @@ def _chunk_rows(indptr, c, n_chunks):
 
 @njit(parallel=True, fastmath=True, cache=True)
 def csr_half_step(indptr, indices, data, T, A, B, has_B, w, z, r, has_z, mode, uniforms,
-                  fixed, has_fixed, n_levels, n_clusters, S, n_chunks):
+                  fixed, has_fixed, n_levels, n_clusters, S, n_chunks, labels):
     """Fused half-step; returns per-chunk partial ``SXT``, ``SX2T``, ``log_norm``.
 
     Same contract as ``dense_half_step``.  Chunks split the rows so that each
     holds about the same number of stored values (CSR rows vary in length).
     With ``n_levels > 0`` ``u`` holds the one-hot projections of the
-    ``n_clusters`` (unpadded) columns of ``T``.
+    ``n_clusters`` (unpadded) columns of ``T``. A non-empty ``labels`` (only
+    without ``B`` and levels) says that ``T`` is one-hot with these column
+    labels (:func:`one_hot_labels`), and ``T`` is not read.
     """
     m = A.shape[1]  # T may carry zero padding columns beyond m; with levels m = (H-1) * n_clusters
     g = S.shape[1]
@@ -117,6 +158,11 @@ def csr_half_step(indptr, indices, data, T, A, B, has_B, w, z, r, has_z, mode, u
         if n_levels > 0:  # two loops: the plain one stays as tight as before levels existed
             for i in range(lo, hi):
                 _project_row_levels(indptr, indices, data, i, T, n_clusters, n_levels, u)
+                acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
+                                  S, L, sxt, sx2t)
+        elif labels.shape[0] > 0:
+            for i in range(lo, hi):
+                _project_row_one_hot(indptr, indices, data, i, labels, m, u)
                 acc += finish_row(i, u, v, has_B, A, B, w, z, r, has_z, mode, uniforms, fixed, has_fixed,
                                   S, L, sxt, sx2t)
         else:
@@ -186,6 +232,25 @@ def csr_column_sums(indptr, indices, data, S, with_sq, n_cols, n_parts):
                         Vc[j, k + 2] += xx * s2
                         Vc[j, k + 3] += xx * s3
     return U, V
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def csr_column_sums_one_hot(indptr, indices, data, labels, g, n_cols, n_parts):
+    """Per-part ``X^T S`` for a one-hot ``S`` given by its row ``labels``: (n_parts, d, g).
+
+    :func:`csr_column_sums` without the multiplications by ``S``: each stored
+    value is added once, into its column's entry for its row's cluster, in
+    the same order (the same sums).
+    """
+    U = np.zeros((n_parts, n_cols, g))
+    for c in prange(n_parts):
+        lo, hi = _chunk_rows(indptr, c, n_parts)
+        Uc = U[c]
+        for i in range(lo, hi):
+            k = labels[i]
+            for p in range(indptr[i], indptr[i + 1]):
+                Uc[indices[p], k] += np.float64(data[p])
+    return U
 
 
 @njit(parallel=True, fastmath=True, cache=True)

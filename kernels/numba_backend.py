@@ -143,6 +143,24 @@ def _pad_columns(T, multiple):
     return padded
 
 
+_NO_LABELS = np.empty(0, dtype=np.int64)
+
+
+def _one_hot_labels(T, allowed=True):
+    """Cluster labels of the rows of a one-hot float64 ``T``; empty when ``T`` is not one-hot or not ``allowed``.
+
+    With them the CSR kernels add each stored value once instead of
+    multiplying it by every column of ``T`` (:func:`._numba_csr.one_hot_labels`).
+    Kept off for the squared sums ``(X*X) T``, where fused multiply-adds would
+    round ``x*x`` differently from the plain kernel.
+    """
+    if not allowed:
+        return _NO_LABELS
+    from ._numba_csr import one_hot_labels
+
+    return one_hot_labels(T)
+
+
 def _n_chunks(n, threads):
     return max(1, min(n, 1 if threads == 1 else _CHUNKS_PER_THREAD * threads))
 
@@ -166,14 +184,18 @@ def _column_sums(Xp, S, with_sq, threads, n_levels=0):
     With ``n_levels`` the one-hot sums, (d, (H-1) g), and ``V`` is a placeholder.
     """
     if isinstance(Xp, CSR):
-        from ._numba_csr import csr_column_level_sums, csr_column_sums
+        from ._numba_csr import csr_column_level_sums, csr_column_sums, csr_column_sums_one_hot
 
         if n_levels:
             U = csr_column_level_sums(Xp.indptr, Xp.indices, Xp.data, np.ascontiguousarray(S, dtype=np.float64),
                                       S.shape[1], n_levels, Xp.shape[1], threads)
             return U.sum(axis=0), np.zeros((1, 1))
-        U, V = csr_column_sums(Xp.indptr, Xp.indices, Xp.data, _pad_columns(S, 4), with_sq, Xp.shape[1],
-                               threads)
+        S = _pad_columns(S, 4)
+        labels = _one_hot_labels(S, not with_sq)
+        if labels.shape[0]:
+            U = csr_column_sums_one_hot(Xp.indptr, Xp.indices, Xp.data, labels, S.shape[1], Xp.shape[1], threads)
+            return U.sum(axis=0), np.zeros((1, S.shape[1]))
+        U, V = csr_column_sums(Xp.indptr, Xp.indices, Xp.data, S, with_sq, Xp.shape[1], threads)
         return U.sum(axis=0), V.sum(axis=0)
     from ._numba_dense import dense_column_level_sums, dense_column_sums
 
@@ -249,9 +271,10 @@ def _run(Xp, T, A, B, w, z, row_weight, mode, uniforms, S, fixed=None, levels=No
         from ._numba_csr import csr_half_step
 
         T = _pad_columns(T, 4)
+        labels = _one_hot_labels(T, not has_B and n_levels == 0)
         with _threads_for(n_values) as threads:
             parts = csr_half_step(Xp.indptr, Xp.indices, Xp.data, T, A, B, has_B, w, z, r, has_z, mode,
-                                  uniforms, fixed, has_fixed, n_levels, m, S, _n_chunks(n, threads))
+                                  uniforms, fixed, has_fixed, n_levels, m, S, _n_chunks(n, threads), labels)
     else:
         from ._numba_dense import dense_half_step
 

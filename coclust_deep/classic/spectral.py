@@ -22,6 +22,7 @@ from .._validation import NONE, RANDOM_STATE, Interval, Options, Pair, check_n_c
 from ._base import (
     BaseBicluster,
     PartitionMixin,
+    check_nonnegative,
     checkerboard_biclusters,
     col_sums,
     diagonal_biclusters,
@@ -132,7 +133,8 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
     sum to 0 carry no information: they are left out of the SVD and of the
     k-means fit and then join the co-cluster whose centre is nearest to the
     zero embedding, so the result never holds NaN (scikit-learn's version
-    divides by 0 there). Sparse input is never densified.
+    divides by 0 there). Sparse input is never densified. ``X`` must be
+    non-negative (counts or weights): negative values raise a ``ValueError``.
 
     Parameters
     ----------
@@ -180,12 +182,20 @@ class SpectralCoclustering(PartitionMixin, BaseBicluster):
         self.n_init = n_init
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        return tags
+
     def _cluster_numbers(self):
         return self.n_clusters, self.n_clusters
 
     def _check_parameters(self, X):
         check_n_clusters(self.n_clusters, "n_clusters", X.shape[0], "rows")
         check_n_clusters(self.n_clusters, "n_clusters", X.shape[1], "columns")
+        # D_r^-1/2 X D_c^-1/2 needs positive sums: on z-scores half the rows and columns
+        # would get a zero factor and the partition degenerates instead of failing
+        check_nonnegative(X, type(self).__name__)
         check_some_nonzero(X, type(self).__name__)
 
     def _unscale(self, scale):
@@ -239,7 +249,10 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
     n_clusters : int or (int, int), default=3
         Numbers of row and column clusters (one int: the same for both).
     method : {"bistochastic", "scale", "log"}, default="bistochastic"
-        Normalisation of ``X``.
+        Normalisation of ``X``. ``"bistochastic"`` and ``"log"`` shift dense
+        ``X`` with negative values to non-negative (``"log"``: to a minimum
+        of 1); ``"scale"`` divides by row and column sums, as
+        :class:`SpectralCoclustering`, and refuses negative values.
     n_components : int, default=6
         Singular vectors computed.
     n_best : int, default=3
@@ -288,6 +301,11 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
         self.n_init = n_init
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = self.method == "scale"
+        return tags
+
     def _cluster_numbers(self):
         if isinstance(self.n_clusters, (tuple, list)):
             return tuple(self.n_clusters)
@@ -297,6 +315,8 @@ class SpectralBiclustering(PartitionMixin, BaseBicluster):
         g, m = self._cluster_numbers()
         check_n_clusters(g, "n_row_clusters", X.shape[0], "rows")
         check_n_clusters(m, "n_col_clusters", X.shape[1], "columns")
+        if self.method == "scale":  # Dhillon's scaling, as in SpectralCoclustering; the others shift X
+            check_nonnegative(X, f"{type(self).__name__}(method='scale')")
         check_some_nonzero(X, type(self).__name__)
         if self.n_best > self.n_components:
             raise ValueError(f"n_best={self.n_best} must be <= n_components={self.n_components}.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -270,7 +271,7 @@ class DM2C(DeepEstimatorBase):
     >>> from coclust_deep.datasets import make_unpaired_digits
     >>> from coclust_deep.deep import DM2C
     >>> X_a, X_b, y_a, y_b = make_unpaired_digits(n_classes=3, random_state=0)
-    >>> model = DM2C(3, pretrain_epochs=5, epochs=5, random_state=0, verbose=False).fit(X_a, X_b)
+    >>> model = DM2C(3, pretrain_epochs=10, epochs=20, random_state=0, verbose=False).fit(X_a, X_b)
     >>> model.labels_a_.shape == y_a.shape, model.embedding_b_.shape[1]
     (True, 10)
     >>> model.predict(X_b[:4], modality="b").shape
@@ -399,7 +400,23 @@ class DM2C(DeepEstimatorBase):
         self._run_plan(config, self._phases(data_a, data_b, seed), seed=seed, device=device,
                        rng=np.random.default_rng(seed), fingerprint=fingerprint(data_a.X, data_b.X),
                        resume=resume, finalize=lambda plan: self._finalize(data_a, data_b, seed, k))
+        self._warn_collapsed(k)
         return self
+
+    def _warn_collapsed(self, k):
+        """Warn when a modality's samples all share one cluster although ``k > 1``.
+
+        Typical of too short a training: modality B's mapped cells still sit apart
+        from A's in the common space, so k-means gives them a cluster of their own.
+        """
+        if k < 2:
+            return
+        for name, labels in (("A", self.labels_a_), ("B", self.labels_b_)):
+            if np.unique(labels).size < 2:
+                warnings.warn(f"DM2C: every sample of modality {name} is in one cluster (n_clusters={k}); the "
+                              "training may be too short for the modalities to align. Raise epochs and "
+                              f"pretrain_epochs (now {self.epochs} and {self.pretrain_epochs}).",
+                              RuntimeWarning, stacklevel=3)
 
     def _phases(self, data_a, data_b, seed):
         def batches(epoch):

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from .._blocks import block_means as hard_block_means
 from .._docs import inject_docs
 from .._validation import NONE, Interval, check_param, check_seed
+from ..tl._skeleton import require_coclustering
 from ..tl._utils import UNASSIGNED, check_adata, get_fitted_matrix
 from ._utils import PLOT_DOC_PARTS, colorbar, finish, new_axes
 
@@ -24,13 +25,9 @@ hide_gene_clusters
     largest one (often a big background module of weakly varying genes).""")
 
 
-def _result(adata, key):
+def _result(adata, key, caller="pl.blocks"):
     check_adata(adata)
-    if key not in adata.obs.columns or key not in adata.var.columns:
-        raise KeyError(
-            f"no co-clustering result {key!r} in obs/var; run coclust_deep.tl.lbm(adata, ..., "
-            f"key_added={key!r}) (or tl.cocluster) first, or pass key= naming an existing result."
-        )
+    require_coclustering(adata, key, caller)
     return adata.obs[key], adata.var[key]
 
 
@@ -306,7 +303,7 @@ def block_means(
     >>> ax.get_xticklabels()[0].get_text()  # size and top genes of the largest gene cluster  # doctest: +ELLIPSIS
     '0 (...): ..., ...'
     """
-    row_labels, col_labels = _result(adata, key)
+    row_labels, col_labels = _result(adata, key, "pl.block_means")
     check_param("pl.block_means", "top_genes", top_genes, [Interval("int", 0)])
     hidden = _hidden(col_labels, hide_gene_clusters)
     means = adata.uns.get(key, {}).get("block_means")

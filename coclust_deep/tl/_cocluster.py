@@ -202,13 +202,45 @@ def cocluster(
     if sp.issparse(X) and not _takes_sparse(estimator):
         log_info(f"tl.cocluster: {type(estimator).__name__} takes dense input; densifying {data.source}")
         X = X.toarray()
-    estimator.fit(X)
+    try:
+        estimator.fit(X)
+    except ValueError as err:
+        if "negative values" not in str(err).lower():
+            raise
+        # the estimator's own advice (shift X) is meaningless for scaled data; name the AnnData fixes
+        raise ValueError(_negative_input_message(adata, type(estimator).__name__, data.source)) from err
 
     is_lbm = hasattr(estimator, "elbo_history_") and hasattr(estimator, "params_")
     result = lbm_result(estimator, data) if is_lbm else _result(estimator)
     params = {**estimator.get_params(deep=False), "method": method_name}
     COCLUSTER.write(adata, key, result, data=data, params=params)
     return adata if copy else None
+
+
+def _negative_input_message(adata, name, source):
+    """What to pass instead of a matrix with negative values (e.g. ``sc.pp.scale``'s z-scores)."""
+    where = {"X": "adata.X", "raw": "adata.raw.X"}.get(source, f"adata.layers[{source[len('layers/'):]!r}]")
+    fixes = [f"layer={layer!r} (non-negative integers)" for layer in _count_layers(adata)[:1]]
+    if not fixes:
+        fixes = ["layer= naming a layer of counts (save them with adata.layers['counts'] = adata.X.copy() "
+                 "before normalising and scaling)"]
+    if adata.raw is not None and source != "raw":
+        fixes.append("use_raw=True")
+    return (f"tl.cocluster: {name} needs non-negative data (counts or weights), but {where} has negative "
+            "values, as scaled or centred data has (e.g. after sc.pp.scale). Pass " + " or ".join(fixes) + ".")
+
+
+def _count_layers(adata):
+    """Names of the in-memory layers whose values are all non-negative integers."""
+    names = []
+    for name, layer in adata.layers.items():
+        if not (sp.issparse(layer) or isinstance(layer, np.ndarray)):
+            continue  # a dask or backed layer: not read just for a hint
+        values = layer.data if sp.issparse(layer) else layer
+        if values.size and np.issubdtype(values.dtype, np.number) and values.min() >= 0 \
+                and np.all(np.mod(values, 1) == 0):
+            names.append(name)
+    return names
 
 
 def _result(estimator):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._skeleton import PARTS, Result, Tool
-from ._utils import get_matrix
+from ._skeleton import PARTS, Result, Tool, stop_if_interrupted
+from ._utils import get_matrix, warn_counts_elsewhere
 from ._views import read_views
 
 DEEP_COCLUSTER = Tool("deep_cocluster", writes=PARTS)
@@ -55,7 +55,9 @@ def deep_cocluster(
         Further :class:`~coclust_deep.deep.DeepCoclustering` parameters
         (``epochs``, ``latent_dim``, ``device``, ``verbose`` ...). The default
         ``likelihood="auto"`` models raw counts (e.g. ``layer="counts"``) with a
-        negative binomial and anything else with a Gaussian.
+        negative binomial and anything else with a Gaussian; on a non-count
+        ``adata.X`` (no ``layer``/``use_raw``) while a layer holds counts, a
+        warning names that layer.
 
     Returns
     -------
@@ -66,10 +68,14 @@ def deep_cocluster(
         Also ``params["obs_views"]``/``params["var_views"]`` (the keys read),
         ``history`` (loss terms per epoch), ``block_means``,
         ``view_contributions``, ``n_epochs``, ``interrupted``, ``likelihood``
-        (the one ``"auto"`` chose), ``n_row_clusters_estimation`` (``None``
-        when given), ``selected_features`` (bool per gene read, the genes the
+        (the one ``"auto"`` chose), ``n_row_clusters_estimation`` (only when
+        ``n_row_clusters=None``; absent when given), ``selected_features`` (bool per gene read, the genes the
         cell encoder saw) and ``zero_count_rows`` (cells left out of training). The soft
         assignments are the Student-t ones of the DEC heads.
+
+    Ctrl-C (KeyboardInterrupt) during training stops the call: nothing is
+    written and an earlier result under ``key_added`` is kept (the estimator's
+    ``fit(..., resume=True)`` is the way to continue an interrupted fit).
 
     Examples
     --------
@@ -93,7 +99,10 @@ def deep_cocluster(
                       use_highly_variable=use_highly_variable)
     row_views, row_keys = read_views(adata, obs_views, "obs")
     col_views, col_keys = read_views(adata, var_views, "var", var_positions=data.var_positions)
+    if model.likelihood == "auto":
+        warn_counts_elsewhere(data, "tl.deep_cocluster", "likelihood='gaussian'")
     model.fit(data.X, row_views=row_views or None, col_views=col_views or None)
+    stop_if_interrupted(model, "tl.deep_cocluster", key_added)  # the estimator kept its last epoch; tl writes nothing
 
     result = Result(
         row_labels=model.row_labels_,

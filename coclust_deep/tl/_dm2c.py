@@ -141,7 +141,7 @@ def dm2c(
     >>> from coclust_deep.datasets import make_unpaired_digits
     >>> X_a, X_b, y_a, y_b = make_unpaired_digits(n_classes=3, random_state=0)
     >>> pixels, projected = ad.AnnData(X_a), ad.AnnData(X_b)
-    >>> tl.dm2c(pixels, projected, 3, pretrain_epochs=5, epochs=5, verbose=False)
+    >>> tl.dm2c(pixels, projected, 3, pretrain_epochs=10, epochs=20, verbose=False)
     >>> pixels.obs["dm2c"].cat.categories.tolist(), projected.obsm["X_dm2c"].shape[1]
     (['0', '1', '2'], 10)
     """
@@ -191,6 +191,9 @@ def dm2c(
         result = Result(row_labels=labels, row_embedding=embedding.astype(np.float32), uns=uns,
                         by_cluster={"cluster_centers": ("row", None)}, row_order=order)
         DM2C_TOOL.write(adata, key_added, result, data=data, params={**params, **extra})
+        # every cluster in both categoricals, in one order: scanpy colours by category position,
+        # so a label missing from one modality would shift the colours of the others there
+        adata.obs[key_added] = adata.obs[key_added].cat.set_categories(_categories(model.n_clusters))
     if mdata is not None:
         _write_mudata(mdata, mod, key_added, model, order)
     if copy:
@@ -208,7 +211,13 @@ def _modality_input(adata, view, layer, use_raw, mask_var, side):
                          f"use_raw_{side} and mask_var_{side}, which choose a matrix over adata.var.")
     if not isinstance(view, str):
         raise TypeError(f"view_{side} must be one key of adata.obsm, got {type(view).__name__}.")
-    found, used = read_views(adata, view, "obs")
+    try:
+        found, used = read_views(adata, view, "obs")
+    except KeyError as err:  # read_views words its errors for obs_views=; name the argument given here
+        message = str(err.args[0]) if err.args else ""
+        if not message.startswith("obs_views"):
+            raise
+        raise KeyError(f"view_{side} (modality {side.upper()}){message[len('obs_views'):]}") from None
     (X,) = found.values()
     return X, None, None, {f"view_{side}": used[0]}
 
@@ -223,10 +232,14 @@ def _check_mudata_key(mdata, key):
                          "not write; choose another key_added or pass overwrite=True.")
 
 
+def _categories(n_clusters):
+    """``"0"``, ..., ``str(n_clusters - 1)``: the shared numbering, empty clusters included."""
+    return [str(k) for k in range(n_clusters)]
+
+
 def _write_mudata(mdata, mod, key, model, order):
     """The labels and embeddings of both modalities over ``mdata.obs_names`` (global view)."""
     import pandas as pd
-    from natsort import natsorted
 
     mdata.update()
     index = mdata.obs_names
@@ -238,7 +251,6 @@ def _write_mudata(mdata, mod, key, model, order):
         rows = index.get_indexer(mdata.mod[name].obs_names)
         labels.iloc[rows] = new_of_old[values].astype(str)
         embedding[rows] = z
-    categories = natsorted(set(labels.dropna()))
-    mdata.obs[key] = pd.Categorical(labels, categories=categories)
+    mdata.obs[key] = pd.Categorical(labels, categories=_categories(model.n_clusters))  # as in each modality
     mdata.obsm["X_" + key] = embedding
     mdata.uns[key] = {"tool": DM2C_TOOL.name, "mod": list(mod)}

@@ -14,19 +14,16 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._mudata import accept_mudata
+from ._skeleton import require_coclustering
 from ._utils import UNASSIGNED, check_adata, get_fitted_matrix
 
 TABLE_COLUMNS = ("gene_cluster", "cell_cluster", "rank", "gene", "score", "mean_in", "mean_out", "log2fc",
                  "frac_in", "frac_out", "top_cell_cluster")
 
 
-def _result_labels(adata, key):
+def _result_labels(adata, key, caller="tl.gene_modules"):
     check_adata(adata)
-    if not isinstance(key, str) or key not in adata.obs.columns or key not in adata.var.columns:
-        raise KeyError(
-            f"no co-clustering result {key!r} in obs/var; run a coclust_deep tool first (e.g. "
-            f"coclust_deep.tl.lbm(adata, ..., key_added={key!r})) or pass key= naming an existing result."
-        )
+    require_coclustering(adata, key, caller)
     cells, genes = adata.obs[key], adata.var[key]
     # labels rewritten by hand (e.g. .astype(str)) are read as categories, without touching adata
     return tuple(v if isinstance(v.dtype, pd.CategoricalDtype) else v.astype("category") for v in (cells, genes))
@@ -275,7 +272,7 @@ def score_modules(adata, key="lbm", *, genes="top", n_top=None, key_added=None, 
     """
     import scanpy as sc
 
-    cells, gene_labels = _result_labels(adata, key)
+    cells, gene_labels = _result_labels(adata, key, "tl.score_modules")
     if genes not in ("top", "all"):
         raise ValueError(f"genes must be 'top' or 'all', got {genes!r}.")
     prefix = f"{key}_module_" if key_added is None else key_added

@@ -7,7 +7,7 @@ from .._validation import check_choice
 from ..lbm._em import auto_family_of
 from ..lbm._families import FAMILIES as _LBM_FAMILIES
 from ._skeleton import Result, Tool, log_info
-from ._utils import get_matrix
+from ._utils import get_matrix, warn_counts_elsewhere
 
 FAMILIES = ("auto", *_LBM_FAMILIES)
 
@@ -57,7 +57,9 @@ def lbm(
         (continuous, e.g. log-normalised) or ``"auto"``: Bernoulli when every
         value is 0 or 1, Poisson when every value is a non-negative integer,
         Gaussian otherwise. The choice is logged (scanpy ``info`` level) and
-        stored in ``uns[key_added]["family"]``.
+        stored in ``uns[key_added]["family"]``. When ``"auto"`` reads a
+        non-count ``adata.X`` (no ``layer``/``use_raw``) while a layer holds
+        counts, a warning names that layer.
     {doc_input}
     {doc_key_added}
     {doc_overwrite_copy}
@@ -128,6 +130,8 @@ def resolve_family(family, data, tool):
         return family
     picked = auto_family_of(data.X)
     log_info(f"{tool}: family='auto' picked {picked!r} for {data.source}")
+    # auto picks gaussian only for values that are not non-negative integers
+    warn_counts_elsewhere(data, tool, f"family={picked!r}", x_is_counts=picked != "gaussian")
     return picked
 
 

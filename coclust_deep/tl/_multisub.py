@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._skeleton import Result, Tool, earlier_result
+from ._skeleton import Result, Tool, earlier_result, stop_if_interrupted
 from ._utils import check_h5ad_name, get_matrix
 
 MULTISUB = Tool("multisub", writes=())
@@ -96,6 +96,10 @@ def multisub(
     (700, 6)
     """
     MULTISUB.check(adata, key_added, overwrite=overwrite)
+    if isinstance(concepts, (list, tuple)) and concepts and all(isinstance(c, str) for c in concepts):
+        example = {name: [name] for name in concepts[:3]}
+        raise ValueError(f"concepts must be a dict {{concept name: {{proxy name: [genes]}}}}, got a list; for "
+                         f"genes as proxies write e.g. {{'cell type': {example}}}.")
     if not isinstance(concepts, dict) or not concepts:
         raise ValueError("concepts must be a non-empty dict {concept name: {proxy name: [genes]}}.")
     for concept in concepts:
@@ -115,7 +119,10 @@ def multisub(
     adata = adata.copy() if copy else adata
     data = get_matrix(adata, layer=layer, use_raw=use_raw, mask_var=mask_var,
                       use_highly_variable=use_highly_variable)
-    model.fit(data.X, feature_names=[str(g) for g in data.var_names])
+    feature_names = [str(g) for g in data.var_names]
+    _check_keywords_are_not_genes(concepts, feature_names, data.source)
+    model.fit(data.X, feature_names=feature_names)
+    stop_if_interrupted(model, "tl.multisub", key_added)
 
     _drop_earlier_concepts(adata, key_added, keep=set(concepts))
     for concept in concepts:
@@ -142,6 +149,31 @@ def multisub(
         "interrupted": model.interrupted_,
     }), data=data, params=params)
     return adata if copy else None
+
+
+def _check_keywords_are_not_genes(concepts, feature_names, source):
+    """Refuse a text-keyword concept whose keywords are all genes: gene sets were surely meant.
+
+    ``[keyword, ...]`` and ``{proxy: text}`` are keyword forms for samples embedded
+    in a text space; on expression data they would load a text encoder and fail on
+    the dimensions, never saying how to pass genes.
+    """
+    genes = set(feature_names)
+    for concept, proxies in concepts.items():
+        if isinstance(proxies, (list, tuple)) and proxies and all(isinstance(p, str) for p in proxies):
+            texts = dict(zip(proxies, proxies))
+        elif isinstance(proxies, dict) and proxies and all(isinstance(v, str) for v in proxies.values()):
+            texts = proxies
+        else:
+            continue
+        if all(text in genes for text in texts.values()):
+            example = {str(name): [text] for name, text in list(texts.items())[:3]}
+            raise ValueError(
+                f"concept {concept!r} gives {list(texts.values())}, which are all gene names of adata's {source}, "
+                "as text keywords (a list, or {proxy name: text}, is embedded by a text encoder). To use genes "
+                f"as proxies write {{{concept!r}: {example}}}: one gene set per proxy (a set may hold several "
+                "genes)."
+            )
 
 
 def _drop_earlier_concepts(adata, key, *, keep):

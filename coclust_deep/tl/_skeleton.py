@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._docs import inject_docs
-from .._logging import info
+from .._logging import info, notice
 from ._mudata import accept_mudata
 from ._utils import check_adata, check_h5ad_name, expand_column_rows, h5ad_safe, labels_to_categorical
 
@@ -112,6 +112,11 @@ layer
     Use ``adata.layers[layer]`` instead of ``adata.X``.
 use_raw
     Use ``adata.raw.X`` (and the genes of ``adata.raw``) instead of ``adata.X``.
+    ``var``/``varm`` hold only the genes of ``adata.var``; when the tool
+    clusters genes and some raw genes are not in ``adata.var`` (e.g. after
+    subsetting to highly variable genes), the clusters of every fitted gene
+    are also in ``uns[key_added]["raw_var_names"]`` and
+    ``uns[key_added]["raw_column_labels"]`` (logged at warning level).
 mask_var
     Genes to use: the name of a boolean column of ``var`` (for example
     ``"highly_variable"``) or a boolean array over the genes. ``None`` uses
@@ -334,13 +339,15 @@ class Tool:
             )
         if "params" in result.uns:
             raise ValueError("Result.uns may not hold 'params'; pass the tool's parameters as write(..., params=).")
+        if result.uns.get("interrupted"):  # backstop for tools that do not call stop_if_interrupted after fit
+            stop_if_interrupted(True, f"tl.{self.name}", key)
         positions = np.arange(adata.n_vars) if data is None else np.asarray(data.var_positions)
         result = ordered_by_size(result)
         values = {p: _placed(p, getattr(result, p), adata, positions) for p in parts}
         all_params = dict(params or {})
         all_params.update(data.params if data is not None else {})
         all_params["tool"] = self.name
-        uns = h5ad_safe({"params": all_params, **result.uns})
+        uns = h5ad_safe({"params": all_params, **result.uns, **_raw_gene_labels(result, data, key, self.name)})
         earlier = earlier_result(adata, key)
         for part in sorted(earlier.outputs - set(parts)) if earlier is not None else ():
             attr, name = result_key(key, part)
@@ -358,6 +365,69 @@ class Tool:
             written.append(f"{attr}[{name!r}]")
         adata.uns[key] = uns
         log_info(f"tl.{self.name}: added {', '.join(written + [f'uns[{key!r}]'])}")
+
+
+def stop_if_interrupted(model, tool, key):
+    """Re-raise a Ctrl-C that a deep estimator caught, before the tool writes anything.
+
+    The estimators catch KeyboardInterrupt to keep their last completed epoch
+    (``interrupted_``; ``fit(..., resume=True)`` continues), which suits the
+    estimator API. A ``tl`` call cannot resume, and a scanpy user expects
+    Ctrl-C to stop the call (and a loop around it) with the earlier result
+    under ``key`` intact. ``model`` is the fitted estimator, or a bool.
+    """
+    if model if isinstance(model, bool) else getattr(model, "interrupted_", False):
+        raise KeyboardInterrupt(f"{tool} was interrupted; nothing was written (an earlier result under "
+                                f"key_added={key!r} is unchanged).")
+
+
+def _raw_gene_labels(result, data, key, tool):
+    """``uns`` entries with the gene clusters of fitted genes that ``adata.var`` lacks (``use_raw=True``).
+
+    ``var[key]`` can only hold ``adata.var``'s genes; as scanpy's
+    ``rank_genes_groups(use_raw=True)`` does, the raw genes' results go to
+    ``uns`` (string arrays, h5ad-safe), and one notice says where.
+    """
+    if result.column_labels is None or data is None:
+        return {}
+    missing = int(np.sum(np.asarray(data.var_positions) < 0))
+    if not missing:
+        return {}
+    notice(f"tl.{tool}: {missing} of the {len(data.var_names)} genes fitted from adata.raw are not in adata.var; "
+           f"the clusters of all {len(data.var_names)} are in uns[{key!r}]['raw_var_names'] and ['raw_column_labels'].")
+    labels = np.asarray(result.column_labels).astype(np.int64).astype(str)
+    return {"raw_var_names": np.asarray(data.var_names, dtype=str), "raw_column_labels": labels}
+
+
+def require_coclustering(adata, key, caller):
+    """Raise a KeyError that says what ``key`` holds, unless ``obs[key]`` and ``var[key]`` both exist.
+
+    For follow-ups (``pl.blocks``, ``tl.gene_modules``, ...) that need cell
+    *and* gene clusters: a result without gene clusters (biclusters, a cell
+    clustering) or someone else's ``obs`` column gets a message naming it,
+    not advice to run a tool under a key that is already taken.
+    """
+    if isinstance(key, str) and key in adata.obs.columns and key in adata.var.columns:
+        return
+    needs = (f"{caller} needs a co-clustering, with cell clusters in obs[key] and gene clusters in var[key] "
+             "(tl.lbm, tl.select_lbm, tl.cocluster with a partitioning method, tl.deep_cocluster); pass key= "
+             "naming such a result.")
+    tool = earlier_result(adata, key) if isinstance(key, str) else None
+    if tool is not None:
+        method = adata.uns[key]["params"].get("method")
+        made_by = f"tl.{tool.name}" + (f"(method={method!r})" if isinstance(method, str) else "")
+        biclusters = result_key(key, "row_biclusters")
+        if biclusters[1] in getattr(adata, biclusters[0]):
+            what = f"biclusters from {made_by} (in obsm/varm[{biclusters[1]!r}]), not a partition of the genes"
+        else:
+            what = f"a clustering of the cells from {made_by}, without gene clusters"
+        raise KeyError(f"uns[{key!r}] holds {what}; {needs}")
+    if isinstance(key, str) and (key in adata.obs.columns or key in adata.var.columns):
+        where = "obs" if key in adata.obs.columns else "var"
+        raise KeyError(f"{where}[{key!r}] is not a coclust_deep result (uns[{key!r}]['params'] names no "
+                       f"coclust_deep tool); {needs}")
+    raise KeyError(f"no co-clustering result {key!r} in obs/var; run one first (e.g. coclust_deep.tl.lbm(adata, "
+                   f"..., key_added={key!r})), or pass key= naming an existing result. {needs}")
 
 
 def size_order(labels, n_clusters=0):

@@ -73,6 +73,8 @@ class InputMatrix:
     var_positions: np.ndarray
     source: str
     params: dict = field(default_factory=dict)
+    adata: object = field(default=None, repr=False)
+    """The AnnData read (for :func:`warn_counts_elsewhere`, which looks at its other layers)."""
 
 
 def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_variable=None, lazy=False):
@@ -138,7 +140,8 @@ def get_matrix(adata, *, layer=None, use_raw=False, mask_var=None, use_highly_va
     params = {"use_raw": bool(use_raw), "mask_var": _describe_mask(mask_var, use_highly_variable)}
     if layer is not None:  # absent means adata.X (h5ad cannot store None)
         params["layer"] = layer
-    return InputMatrix(X=X, var_names=var_names, var_positions=positions, source=source, params=params)
+    return InputMatrix(X=X, var_names=var_names, var_positions=positions, source=source, params=params,
+                       adata=adata)
 
 
 def _is_dask(X):
@@ -287,6 +290,54 @@ def pick_family(X):
     from ..lbm._em import auto_family_of
 
     return auto_family_of(X)
+
+
+def looks_like_counts(X, max_rows=200):
+    """Whether a sample of ``X``'s rows holds only non-negative integers (cheap; never densifies X).
+
+    ``max_rows`` evenly spaced rows are read (only their stored values when
+    sparse), so a "yes" can miss a non-integer elsewhere; a "no" is certain.
+    ``None`` for a matrix that is not in memory (dask, backed), which is not read.
+    """
+    if not (isinstance(X, np.ndarray) or sp.issparse(X)) or X.ndim != 2 or X.shape[0] == 0:
+        return None
+    rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], max_rows)).astype(np.int64))
+    block = sp.csr_matrix(X)[rows] if sp.issparse(X) else X[rows]
+    values = block.data if sp.issparse(block) else np.asarray(block)
+    if values.dtype.kind == "b":
+        return True
+    if values.dtype.kind not in "iuf":
+        return False
+    return bool(np.all(values >= 0) and np.all(values == np.round(values)))
+
+
+def warn_counts_elsewhere(data, tool, chosen, *, x_is_counts=None):
+    """Warn when an automatic model choice read non-count ``adata.X`` while a layer holds counts.
+
+    The usual scanpy object has log-normalised X and raw counts in a layer;
+    the count models fit those counts far better, and nothing else would
+    tell the user (the choice is only logged). Only for ``data`` read from
+    ``adata.X`` (no ``layer``/``use_raw`` given). ``chosen`` names what the
+    automatic choice fell back to, e.g. ``"family='gaussian'"``.
+    """
+    if data.source != "X" or data.adata is None:
+        return
+    if x_is_counts is None:
+        x_is_counts = looks_like_counts(data.X)
+    if x_is_counts is not False:
+        return
+    layers = data.adata.layers
+    names = sorted(layers.keys(), key=lambda name: name != "counts")  # prefer the conventional name
+    found = next((name for name in names if looks_like_counts(layers[name])), None)
+    if found is None:
+        return
+    import warnings
+
+    from .._logging import user_stacklevel
+
+    warnings.warn(f"{tool}: adata.X is not counts (it has negative or non-integer values), so the automatic choice "
+                  f"is {chosen}; layer {found!r} holds counts: pass layer={found!r} for the count model.",
+                  UserWarning, stacklevel=user_stacklevel())
 
 
 # --------------------------------------------------------------- output ----

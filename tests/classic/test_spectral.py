@@ -206,3 +206,24 @@ def test_arpack_failure_falls_back_to_the_randomized_svd(monkeypatch):
     with pytest.warns(RuntimeWarning, match="ARPACK failed"):
         model = SpectralBiclustering((3, 3), svd_method="arpack", random_state=0).fit(np.abs(X))
     assert consensus_score(model.biclusters_, (rows, cols)) >= 0.95  # the fallback's fit is a working one (1.0)
+
+
+# ---------------------------------------------------------------- negative values
+def test_coclustering_refuses_negative_values():
+    # Dhillon's scaling by row and column sums degenerates on z-scores instead of failing
+    X, _, _ = planted_biclusters()
+    with pytest.raises(ValueError, match="Negative values in data passed to SpectralCoclustering"):
+        SpectralCoclustering(4, random_state=0).fit(X - X.mean(axis=0))
+
+
+def test_biclustering_scale_refuses_negative_values():
+    X, _, _ = planted_checkerboard()
+    with pytest.raises(ValueError, match=r"method='scale'"):
+        SpectralBiclustering(3, method="scale", random_state=0).fit(X - X.mean(axis=0))
+
+
+@pytest.mark.parametrize("method", ["bistochastic", "log"])
+def test_biclustering_shifting_methods_take_negative_values(method):
+    X, _, _ = planted_checkerboard()
+    model = SpectralBiclustering(3, method=method, random_state=0).fit(X - X.mean())
+    assert model.row_labels_.shape == (X.shape[0],)

@@ -1,4 +1,6 @@
 """DM2C: clusters recovered across two unpaired modalities, the cycle, determinism, resume, files, bad input."""
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -300,3 +302,18 @@ def test_inputs_are_not_modified(mixture):
     DM2C(3, **TINY).fit(X_a, X_b)
     np.testing.assert_array_equal(X_a, before_a)
     np.testing.assert_array_equal(X_b, before_b)
+
+
+def test_a_modality_left_in_one_cluster_warns_to_train_longer(mixture):
+    X_a, X_b, _, _ = mixture
+    with pytest.warns(RuntimeWarning, match="modality B is in one cluster.*Raise epochs and pretrain_epochs"):
+        model = DM2C(3, **{**TINY, "pretrain_epochs": 0, "epochs": 0}).fit(X_a, X_b)
+    assert np.unique(model.labels_b_).size == 1
+
+
+def test_a_fit_that_spreads_both_modalities_does_not_warn(mixture):
+    X_a, X_b, _, _ = mixture
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="DM2C: every sample", category=RuntimeWarning)
+        model = DM2C(3, **{**TINY, "latent_dim": 4, "hidden": (16,), "pretrain_epochs": 10, "epochs": 10}).fit(X_a, X_b)
+    assert np.unique(model.labels_a_).size > 1 and np.unique(model.labels_b_).size > 1

@@ -341,3 +341,11 @@ def test_annotation_arguments_are_checked(plot, kwargs, error, match):
 def test_blocks_display_arguments_are_checked(kwargs, error, match):
     with pytest.raises(error, match=match):
         pl.blocks(_fitted(), **kwargs)
+
+
+@pytest.mark.parametrize("plot", ["blocks", "block_means"])
+def test_biclusters_key_message_names_tool_and_plot(plot):
+    adata = _fitted()
+    tl.cocluster(adata, "cheng_church", n_biclusters=2, key_added="cc")
+    with pytest.raises(KeyError, match=rf"uns\['cc'\] holds biclusters .*pl.{plot} needs a co-clustering"):
+        getattr(pl, plot)(adata, key="cc", show=False)

@@ -135,3 +135,29 @@ def test_cheng_church_round_trips_and_rejects_cluster_numbers(tmp_path):
     np.testing.assert_array_equal(back.varm["cheng_church_biclusters"], adata.varm["cheng_church_biclusters"])
     with pytest.raises(ValueError, match="pass n_biclusters="):
         tl.cocluster(adata, "cheng_church", 2, 2, key_added="other")
+
+
+def _scaled(counts):
+    adata = counts.copy()
+    adata.layers["counts"] = adata.X.copy()
+    adata.X = (adata.X - adata.X.mean(axis=0)) / (adata.X.std(axis=0) + 1e-12)  # as sc.pp.scale
+    return adata
+
+
+def test_spectral_on_scaled_x_names_the_counts_layer(counts):
+    with pytest.raises(ValueError, match=r"adata\.X has negative values.*layer='counts'"):
+        tl.cocluster(_scaled(counts), "spectral_cocluster", 3, 3)
+
+
+def test_negative_input_message_drops_the_shift_advice(counts):
+    with pytest.raises(ValueError) as info:
+        tl.cocluster(_scaled(counts), "info", 3, 3)
+    assert "X.min()" not in str(info.value)
+
+
+def test_negative_input_message_suggests_use_raw(counts):
+    adata = _scaled(counts)
+    adata.raw = counts.copy()
+    del adata.layers["counts"]
+    with pytest.raises(ValueError, match="use_raw=True"):
+        tl.cocluster(adata, "spectral_cocluster", 3, 3)

@@ -144,3 +144,23 @@ def test_user_keys_are_protected(pbmc):
     adata.obsm["X_mmdc"] = np.zeros((700, 2))
     with pytest.raises(ValueError, match="overwrite"):
         tl.deep_cluster(adata, "mmdc", 3, use_raw=True, **MMDC_FAST)
+
+
+def test_ctrl_c_propagates_and_keeps_earlier_result(pbmc, monkeypatch):
+    from coclust_deep.deep._train import Epoch
+
+    adata = pbmc.copy()
+    tl.deep_cluster(adata, "dec", 3, layer="counts", **FAST["dec"])
+    before = adata.obs["dec"].copy()
+    update, calls = Epoch.update, {"n": 0}
+
+    def interrupting(*args, **kwargs):  # Ctrl-C in the 2nd epoch (3 steps each); DEC keeps the 1st and returns
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(Epoch, "update", interrupting)
+    with pytest.raises(KeyboardInterrupt, match="nothing was written"), pytest.warns(RuntimeWarning):
+        tl.deep_cluster(adata, "dec", 3, layer="counts", **{**FAST["dec"], "random_state": 5})
+    assert adata.obs["dec"].equals(before)

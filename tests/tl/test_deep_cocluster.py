@@ -117,3 +117,42 @@ def test_mudata_modality_with_a_view_from_another_modality():
     assert mdata["rna"].obs["deep"].nunique() <= 4
     assert list(mdata["rna"].uns["deep"]["params"]["obs_views"]) == ["prot:X"]
     assert "deep" not in mdata["prot"].obs
+
+
+def _interrupt_training(monkeypatch, n=8):
+    """Ctrl-C at the n-th gradient step, after the first epoch (the estimator then keeps its last epoch and returns)."""
+    from coclust_deep.deep._train import Epoch
+
+    update, calls = Epoch.update, {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(Epoch, "update", interrupting)
+
+
+def test_ctrl_c_propagates_and_keeps_earlier_result(monkeypatch):
+    adata = sc.datasets.pbmc68k_reduced()
+    deep_cocluster(adata, 4, 3, use_raw=True, **FAST)
+    before = adata.obs["deep"].copy(), adata.uns["deep"]["history"]["loss"].copy()
+    _interrupt_training(monkeypatch)
+    with pytest.raises(KeyboardInterrupt, match="nothing was written"), pytest.warns(RuntimeWarning):
+        deep_cocluster(adata, 4, 3, use_raw=True, **{**FAST, "random_state": 1})
+    assert adata.obs["deep"].equals(before[0])
+    np.testing.assert_array_equal(adata.uns["deep"]["history"]["loss"], before[1])
+
+
+def test_auto_likelihood_warns_about_counts_layer():
+    adata = sc.datasets.pbmc68k_reduced()[:, :60].copy()
+    adata.layers["counts"] = np.random.default_rng(0).poisson(1.0, adata.shape).astype(np.float32)
+    with pytest.warns(UserWarning, match="layer 'counts' holds counts: pass layer='counts'"):
+        deep_cocluster(adata, 3, 2, **FAST)
+
+
+def test_n_row_clusters_estimation_absent_when_given(result):
+    _, _, out = result
+    assert "n_row_clusters_estimation" not in out.uns["deep"]
+    assert "absent when given" in deep_cocluster.__doc__

@@ -109,3 +109,29 @@ def test_does_not_overwrite_user_columns(pair):
     with pytest.raises(ValueError, match="dm2c"):
         tl.dm2c(rna, protein, 3, **KW)
     assert (protein.obs["dm2c"] == "mine").all() and "dm2c" not in rna.obs
+
+
+def test_both_modalities_carry_every_cluster_in_one_order(pair):
+    # TINY training leaves B in one cluster: its categorical must still list all three, as A's
+    rna, protein = pair
+    with pytest.warns(RuntimeWarning, match="modality B is in one cluster"):
+        tl.dm2c(rna, protein, 3, **KW)
+    assert protein.obs["dm2c"].nunique() == 1
+    assert list(rna.obs["dm2c"].cat.categories) == list(protein.obs["dm2c"].cat.categories) == ["0", "1", "2"]
+
+
+def test_mudata_modalities_and_global_obs_carry_every_cluster(pair):
+    md = pytest.importorskip("mudata")
+    rna, protein = pair
+    mdata = md.MuData({"rna": rna, "protein": protein})
+    with pytest.warns(RuntimeWarning, match="one cluster"):
+        tl.dm2c(mdata, 3, **KW)
+    for obs in (mdata.obs, mdata.mod["rna"].obs, mdata.mod["protein"].obs):
+        assert list(obs["dm2c"].cat.categories) == ["0", "1", "2"]
+
+
+def test_view_typo_names_the_argument_given(pair):
+    rna, protein = pair
+    with pytest.raises(KeyError, match=r"view_b \(modality B\): 'protien' is not in adata\.obsm") as info:
+        tl.dm2c(rna, protein, 3, view_b="protien", **KW)
+    assert "obs_views" not in str(info.value)

@@ -190,3 +190,25 @@ def test_score_modules_use_raw_without_raw_raises(fitted):
     fitted.raw = None
     with pytest.raises(ValueError, match="adata.raw is None"):
         tl.score_modules(fitted, "lbm", use_raw=True)
+
+
+def test_biclusters_key_says_what_it_holds():
+    adata = _planted()
+    tl.cocluster(adata, "cheng_church", n_biclusters=2)
+    with pytest.raises(KeyError, match=r"holds biclusters from tl.cocluster\(method='cheng_church'\).*"
+                                       r"tl.gene_modules needs a co-clustering"):
+        tl.gene_modules(adata, "cheng_church")
+
+
+def test_cells_only_result_says_no_gene_clusters(fitted):
+    del fitted.var["lbm"]
+    fitted.uns["lbm"]["params"]["tool"] = "deep_cluster"  # a registered tool's result without var[key]
+    with pytest.raises(KeyError, match="a clustering of the cells from tl.deep_cluster, without gene clusters"):
+        tl.gene_modules(fitted, "lbm")
+
+
+def test_foreign_obs_column_is_not_a_result():
+    adata = _planted()
+    adata.obs["leiden"] = adata.obs["truth"]
+    with pytest.raises(KeyError, match=r"obs\['leiden'\] is not a coclust_deep result"):
+        tl.score_modules(adata, "leiden")

@@ -267,3 +267,71 @@ def test_nb_result_survives_h5ad(tmp_path):
     back = ad.read_h5ad(tmp_path / "nb.h5ad")
     np.testing.assert_array_equal(back.uns["lbm"]["block_params"]["theta"], adata.uns["lbm"]["block_params"]["theta"])
     assert back.uns["lbm"]["family"] == "nb"
+
+
+def _subset_with_raw(counts):
+    counts.raw = counts
+    return counts[:, ::2].copy()  # as after subsetting to highly variable genes
+
+
+def test_use_raw_keeps_every_fitted_gene_cluster_in_uns(counts):
+    adata = _subset_with_raw(counts)
+    tl.lbm(adata, 3, 2, use_raw=True, **FIT)
+    uns = adata.uns["lbm"]
+    assert uns["raw_var_names"].tolist() == counts.var_names.tolist()
+    in_var = pd.Series(uns["raw_column_labels"], index=uns["raw_var_names"])[adata.var_names]
+    assert in_var.tolist() == adata.var["lbm"].astype(str).tolist()  # the same numbering as var
+
+
+def test_use_raw_gene_clusters_survive_h5ad(counts, tmp_path):
+    adata = _subset_with_raw(counts)
+    tl.lbm(adata, 3, 2, use_raw=True, **FIT)
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad").uns["lbm"]
+    np.testing.assert_array_equal(back["raw_column_labels"], adata.uns["lbm"]["raw_column_labels"])
+    np.testing.assert_array_equal(back["raw_var_names"], adata.uns["lbm"]["raw_var_names"])
+
+
+def test_use_raw_notice_says_where_raw_gene_clusters_are(counts, monkeypatch):
+    from coclust_deep.tl import _skeleton
+
+    said = []
+    monkeypatch.setattr(_skeleton, "notice", said.append)
+    tl.lbm(_subset_with_raw(counts), 3, 2, use_raw=True, **FIT)
+    assert len(said) == 1 and "40 of the 80 genes" in said[0] and "raw_column_labels" in said[0]
+
+
+def test_no_raw_gene_entries_without_raw_only_genes(counts):
+    tl.lbm(counts, 3, 2, **FIT)
+    assert "raw_var_names" not in counts.uns["lbm"]
+
+
+def _lognorm_with_counts_layer(counts):
+    counts.layers["counts"] = counts.X.copy()
+    counts.X = np.log1p(counts.X / counts.X.sum(axis=1, keepdims=True) * 1e4)
+    return counts
+
+
+def test_auto_family_on_lognorm_x_names_counts_layer(counts):
+    adata = _lognorm_with_counts_layer(counts)
+    with pytest.warns(UserWarning, match="layer 'counts' holds counts: pass layer='counts'"):
+        tl.lbm(adata, 3, 2, **FIT)
+
+
+@pytest.mark.parametrize("kw", [{"layer": "counts"}, {"family": "gaussian"}])
+def test_no_counts_layer_warning_when_chosen(counts, kw, recwarn):
+    tl.lbm(_lognorm_with_counts_layer(counts), 3, 2, **kw, **FIT)
+    assert not [w for w in recwarn if "holds counts" in str(w.message)]
+
+
+def test_no_counts_layer_warning_when_x_is_counts(counts, recwarn):
+    counts.layers["counts"] = counts.X.copy()
+    tl.lbm(counts, 3, 2, **FIT)
+    assert not [w for w in recwarn if "holds counts" in str(w.message)]
+
+
+def test_no_counts_layer_warning_with_sparse_non_count_layer(counts, recwarn):
+    adata = _lognorm_with_counts_layer(counts)
+    adata.layers["counts"] = sp.csr_matrix(adata.X)  # not counts either: nothing to point at
+    tl.lbm(adata, 3, 2, **FIT)
+    assert not [w for w in recwarn if "holds counts" in str(w.message)]

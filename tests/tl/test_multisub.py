@@ -95,3 +95,39 @@ def test_bad_concepts_raise(adata):
 def test_a_slash_in_a_concept_or_proxy_name_raises(adata, concepts):
     with pytest.raises(ValueError, match="contains '/'|contain '/'"):
         tl.multisub(adata, concepts, **FAST)
+
+
+def test_a_gene_list_concept_points_to_the_gene_set_form(adata):
+    # read as text keywords, a list of genes would load a text encoder and fail on the dimensions
+    with pytest.raises(ValueError, match=r"all gene names.*'cell type': \{'g0': \['g0'\], 'g5': \['g5'\]\}"):
+        tl.multisub(adata, {"cell type": ["g0", "g5"]}, **FAST)
+
+
+def test_a_proxy_to_one_gene_string_points_to_the_gene_set_form(adata):
+    with pytest.raises(ValueError, match=r"To use genes as proxies write \{'cell type': \{'T': \['g0'\]"):
+        tl.multisub(adata, {"cell type": {"T": "g0", "B": "g5"}}, **FAST)
+
+
+def test_a_plain_list_of_genes_as_concepts_points_to_the_dict_form(adata):
+    with pytest.raises(ValueError, match=r"got a list; for genes as proxies write e\.g\. \{'cell type'"):
+        tl.multisub(adata, ["g0", "g5"], **FAST)
+
+
+def test_ctrl_c_propagates_and_keeps_every_earlier_concept(adata, monkeypatch):
+    from coclust_deep.deep._train import Epoch
+
+    tl.multisub(adata, CONCEPTS, **FAST)
+    before = {key: adata.obs[key].copy() for key in ("multisub_shape", "multisub_colour")}
+    update, calls = Epoch.update, {"n": 0}
+
+    def interrupting(*args, **kwargs):  # Ctrl-C after the first epochs: MultiSub keeps them and returns
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(Epoch, "update", interrupting)
+    with pytest.raises(KeyboardInterrupt, match="nothing was written"), pytest.warns(RuntimeWarning):
+        tl.multisub(adata, CONCEPTS, **{**FAST, "random_state": 5})
+    for key, labels in before.items():
+        assert adata.obs[key].equals(labels), key

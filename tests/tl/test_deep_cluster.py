@@ -12,6 +12,8 @@ from coclust_deep import tl  # noqa: E402
 from coclust_deep.datasets import recover_counts  # noqa: E402
 from coclust_deep.metrics import ari  # noqa: E402
 
+from ..deep.test_train import _interrupt_on_update  # noqa: E402
+
 torch.set_num_threads(1)
 
 MMDC_FAST = dict(epochs=3, hidden=(32, 16), batch_size=128, n_init=2, verbose=False)
@@ -147,20 +149,10 @@ def test_user_keys_are_protected(pbmc):
 
 
 def test_ctrl_c_propagates_and_keeps_earlier_result(pbmc, monkeypatch):
-    from coclust_deep.deep._train import Epoch
-
     adata = pbmc.copy()
     tl.deep_cluster(adata, "dec", 3, layer="counts", **FAST["dec"])
     before = adata.obs["dec"].copy()
-    update, calls = Epoch.update, {"n": 0}
-
-    def interrupting(*args, **kwargs):  # Ctrl-C in the 2nd epoch (3 steps each); DEC keeps the 1st and returns
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return update(*args, **kwargs)
-
-    monkeypatch.setattr(Epoch, "update", interrupting)
+    _interrupt_on_update(monkeypatch, 5)  # Ctrl-C in the 2nd epoch (3 steps each); DEC keeps the 1st and returns
     with pytest.raises(KeyboardInterrupt, match="nothing was written"), pytest.warns(RuntimeWarning):
         tl.deep_cluster(adata, "dec", 3, layer="counts", **{**FAST["dec"], "random_state": 5})
     assert adata.obs["dec"].equals(before)

@@ -10,6 +10,8 @@ import scanpy as sc  # noqa: E402
 from coclust_deep import tl  # noqa: E402
 from coclust_deep.tl._deep_cocluster import deep_cocluster  # noqa: E402
 
+from ..deep.test_train import _interrupt_on_update  # noqa: E402
+
 torch.set_num_threads(1)
 
 FAST = dict(pretrain_epochs=3, epochs=3, latent_dim=8, hidden=(32,), n_init=2, verbose=False)
@@ -119,26 +121,11 @@ def test_mudata_modality_with_a_view_from_another_modality():
     assert "deep" not in mdata["prot"].obs
 
 
-def _interrupt_training(monkeypatch, n=8):
-    """Ctrl-C at the n-th gradient step, after the first epoch (the estimator then keeps its last epoch and returns)."""
-    from coclust_deep.deep._train import Epoch
-
-    update, calls = Epoch.update, {"n": 0}
-
-    def interrupting(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt
-        return update(*args, **kwargs)
-
-    monkeypatch.setattr(Epoch, "update", interrupting)
-
-
 def test_ctrl_c_propagates_and_keeps_earlier_result(monkeypatch):
     adata = sc.datasets.pbmc68k_reduced()
     deep_cocluster(adata, 4, 3, use_raw=True, **FAST)
     before = adata.obs["deep"].copy(), adata.uns["deep"]["history"]["loss"].copy()
-    _interrupt_training(monkeypatch)
+    _interrupt_on_update(monkeypatch, 8)  # after the first epoch: the estimator keeps it and returns
     with pytest.raises(KeyboardInterrupt, match="nothing was written"), pytest.warns(RuntimeWarning):
         deep_cocluster(adata, 4, 3, use_raw=True, **{**FAST, "random_state": 1})
     assert adata.obs["deep"].equals(before[0])

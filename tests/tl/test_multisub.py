@@ -114,19 +114,11 @@ def test_a_plain_list_of_genes_as_concepts_points_to_the_dict_form(adata):
 
 
 def test_ctrl_c_propagates_and_keeps_every_earlier_concept(adata, monkeypatch):
-    from coclust_deep.deep._train import Epoch
+    from ..deep.test_train import _interrupt_on_update
 
     tl.multisub(adata, CONCEPTS, **FAST)
     before = {key: adata.obs[key].copy() for key in ("multisub_shape", "multisub_colour")}
-    update, calls = Epoch.update, {"n": 0}
-
-    def interrupting(*args, **kwargs):  # Ctrl-C after the first epochs: MultiSub keeps them and returns
-        calls["n"] += 1
-        if calls["n"] == 12:
-            raise KeyboardInterrupt
-        return update(*args, **kwargs)
-
-    monkeypatch.setattr(Epoch, "update", interrupting)
+    _interrupt_on_update(monkeypatch, 12)  # after the first epochs: MultiSub keeps them and returns
     with pytest.raises(KeyboardInterrupt, match="nothing was written"), pytest.warns(RuntimeWarning):
         tl.multisub(adata, CONCEPTS, **{**FAST, "random_state": 5})
     for key, labels in before.items():

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from ..kernels import is_dask_array
 from ._lbm import lbm_result, resolve_family
 from ._skeleton import PARTS, Result, Tool, log_info
-from ._utils import get_matrix
+from ._utils import counts_layer, get_matrix
 
 COCLUSTER = Tool("cocluster", writes=(), may_write=PARTS)
 
@@ -220,27 +220,14 @@ def cocluster(
 def _negative_input_message(adata, name, source):
     """What to pass instead of a matrix with negative values (e.g. ``sc.pp.scale``'s z-scores)."""
     where = {"X": "adata.X", "raw": "adata.raw.X"}.get(source, f"adata.layers[{source[len('layers/'):]!r}]")
-    fixes = [f"layer={layer!r} (non-negative integers)" for layer in _count_layers(adata)[:1]]
-    if not fixes:
-        fixes = ["layer= naming a layer of counts (save them with adata.layers['counts'] = adata.X.copy() "
-                 "before normalising and scaling)"]
+    layer = counts_layer(adata)
+    fixes = [f"layer={layer!r} (non-negative integers)" if layer is not None else
+             "layer= naming a layer of counts (save them with adata.layers['counts'] = adata.X.copy() "
+             "before normalising and scaling)"]
     if adata.raw is not None and source != "raw":
         fixes.append("use_raw=True")
     return (f"tl.cocluster: {name} needs non-negative data (counts or weights), but {where} has negative "
             "values, as scaled or centred data has (e.g. after sc.pp.scale). Pass " + " or ".join(fixes) + ".")
-
-
-def _count_layers(adata):
-    """Names of the in-memory layers whose values are all non-negative integers."""
-    names = []
-    for name, layer in adata.layers.items():
-        if not (sp.issparse(layer) or isinstance(layer, np.ndarray)):
-            continue  # a dask or backed layer: not read just for a hint
-        values = layer.data if sp.issparse(layer) else layer
-        if values.size and np.issubdtype(values.dtype, np.number) and values.min() >= 0 \
-                and np.all(np.mod(values, 1) == 0):
-            names.append(name)
-    return names
 
 
 def _result(estimator):

@@ -311,6 +311,12 @@ def looks_like_counts(X, max_rows=200):
     return bool(np.all(values >= 0) and np.all(values == np.round(values)))
 
 
+def counts_layer(adata):
+    """The name of an in-memory layer that holds counts ("counts" first, as scanpy's tutorials name it), or None."""
+    names = sorted(adata.layers.keys(), key=lambda name: name != "counts")
+    return next((name for name in names if looks_like_counts(adata.layers[name])), None)
+
+
 def warn_counts_elsewhere(data, tool, chosen, *, x_is_counts=None):
     """Warn when an automatic model choice read non-count ``adata.X`` while a layer holds counts.
 
@@ -326,9 +332,7 @@ def warn_counts_elsewhere(data, tool, chosen, *, x_is_counts=None):
         x_is_counts = looks_like_counts(data.X)
     if x_is_counts is not False:
         return
-    layers = data.adata.layers
-    names = sorted(layers.keys(), key=lambda name: name != "counts")  # prefer the conventional name
-    found = next((name for name in names if looks_like_counts(layers[name])), None)
+    found = counts_layer(data.adata)
     if found is None:
         return
     import warnings

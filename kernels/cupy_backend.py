@@ -336,6 +336,9 @@ def _launch(Xp, T, A, B, w, z, r, mode, uniforms, S, fixed=None):
 
 
 def _square(Xp):
+    """``Xp * Xp`` in float64, as the numpy reference squares."""
+    if Xp.dtype != np.float64:
+        Xp = Xp.astype(np.float64)
     if _is_csr(Xp):
         return Xp.power(2)
     return Xp * Xp

@@ -25,8 +25,11 @@ def transpose(X):
 
 
 def _square(X):
+    """``X * X`` in float64: squares of float32 values lose digits in float32 (the contract sums in float64)."""
     if sp.issparse(X):
+        X = X.astype(np.float64, copy=False)
         return X.multiply(X).tocsr()
+    X = np.asarray(X, dtype=np.float64)
     return X * X
 
 

@@ -308,7 +308,9 @@ def looks_like_counts(X, max_rows=200):
         return True
     if values.dtype.kind not in "iuf":
         return False
-    return bool(np.all(values >= 0) and np.all(values == np.round(values)))
+    from ..lbm._families import auto_family
+
+    return auto_family([values]) != "gaussian"  # the rule family="auto" applies: 0/1 or non-negative integers
 
 
 def counts_layer(adata):

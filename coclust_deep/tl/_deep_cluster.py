@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-from ._skeleton import Result, Tool, stop_if_interrupted
+from ._skeleton import Result, Tool
 from ._utils import get_matrix
 from ._views import read_views
 
@@ -135,7 +135,6 @@ def deep_cluster(
         row_views, row_keys = read_views(adata, obs_views, "obs")
         fit_kw["row_views"] = row_views or None
     model.fit(X, **fit_kw)
-    stop_if_interrupted(model, "tl.deep_cluster", key_added)  # the estimator kept its last epoch; tl writes nothing
 
     uns = {"history": {name: np.asarray(values) for name, values in model.history_.items()},
            "n_epochs": model.n_epochs_, "interrupted": model.interrupted_}

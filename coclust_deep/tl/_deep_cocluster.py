@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._skeleton import PARTS, Result, Tool, stop_if_interrupted
+from ._skeleton import PARTS, Result, Tool
 from ._utils import get_matrix, warn_counts_elsewhere
 from ._views import read_views
 
@@ -102,7 +102,6 @@ def deep_cocluster(
     if model.likelihood == "auto":
         warn_counts_elsewhere(data, "tl.deep_cocluster", "likelihood='gaussian'")
     model.fit(data.X, row_views=row_views or None, col_views=col_views or None)
-    stop_if_interrupted(model, "tl.deep_cocluster", key_added)  # the estimator kept its last epoch; tl writes nothing
 
     result = Result(
         row_labels=model.row_labels_,

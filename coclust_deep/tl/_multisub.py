@@ -122,7 +122,8 @@ def multisub(
     feature_names = [str(g) for g in data.var_names]
     _check_keywords_are_not_genes(concepts, feature_names, data.source)
     model.fit(data.X, feature_names=feature_names)
-    stop_if_interrupted(model, "tl.multisub", key_added)
+    # before the per-concept writes below: Tool.write would only stop at the last one
+    stop_if_interrupted(model.interrupted_, "tl.multisub", key_added)
 
     _drop_earlier_concepts(adata, key_added, keep=set(concepts))
     for concept in concepts:

@@ -339,7 +339,7 @@ class Tool:
             )
         if "params" in result.uns:
             raise ValueError("Result.uns may not hold 'params'; pass the tool's parameters as write(..., params=).")
-        if result.uns.get("interrupted"):  # backstop for tools that do not call stop_if_interrupted after fit
+        if result.uns.get("interrupted"):  # the deep tools record their estimator's interrupted_ here
             stop_if_interrupted(True, f"tl.{self.name}", key)
         positions = np.arange(adata.n_vars) if data is None else np.asarray(data.var_positions)
         result = ordered_by_size(result)
@@ -367,16 +367,15 @@ class Tool:
         log_info(f"tl.{self.name}: added {', '.join(written + [f'uns[{key!r}]'])}")
 
 
-def stop_if_interrupted(model, tool, key):
-    """Re-raise a Ctrl-C that a deep estimator caught, before the tool writes anything.
+def stop_if_interrupted(interrupted, tool, key):
+    """Re-raise a Ctrl-C that a deep estimator caught (its ``interrupted_``), before the tool writes anything.
 
     The estimators catch KeyboardInterrupt to keep their last completed epoch
-    (``interrupted_``; ``fit(..., resume=True)`` continues), which suits the
-    estimator API. A ``tl`` call cannot resume, and a scanpy user expects
-    Ctrl-C to stop the call (and a loop around it) with the earlier result
-    under ``key`` intact. ``model`` is the fitted estimator, or a bool.
+    (``fit(..., resume=True)`` continues), which suits the estimator API. A
+    ``tl`` call cannot resume, and a scanpy user expects Ctrl-C to stop the
+    call (and a loop around it) with the earlier result under ``key`` intact.
     """
-    if model if isinstance(model, bool) else getattr(model, "interrupted_", False):
+    if interrupted:
         raise KeyboardInterrupt(f"{tool} was interrupted; nothing was written (an earlier result under "
                                 f"key_added={key!r} is unchanged).")
 

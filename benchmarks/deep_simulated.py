@@ -15,6 +15,12 @@ seeds the simulator and the model):
   20 marker genes raised 2-4 times over a shared gamma profile (2500 x 500);
 * ``splat``: :func:`benchmarks.mmdc.unbalanced_splat`, splat-like counts with
   2000 mostly weak genes, 8 types of 4-30 % in 3 lineages (3000 x 2000).
+* ``views``: :func:`rna_protein`, 8 types that need two inputs: the counts
+  separate 4 lineages, a 10-feature protein-like row view the two types
+  inside each (2500 x 500, view 2500 x 10). It measures what a row view
+  adds; its methods are the defaults without and with the view, and k-means
+  on 50 PCs without and with the view (each standardised, as
+  ``benchmarks.deep_accuracy``'s "PCA50 + ADT" peer).
 
 Methods, all given the true k: ``DeepCoclustering`` with its defaults on the
 counts (the encoder input standardised gene by gene), the same with
@@ -52,7 +58,36 @@ def marker_counts(seed, k=8, n=2500, d=500):
     return rng.poisson(rng.gamma(3.0, mean / 3.0)).astype(np.float32), types
 
 
-SIMULATORS = {"unbalanced": unbalanced_counts, "markers": marker_counts, "splat": unbalanced_splat}
+def rna_protein(seed, k=8, n=2500, d=500):
+    """Counts that separate k/2 lineages and a protein-like view that separates the two types inside each.
+
+    Returns ``(X, types, {"protein": view})``. Each lineage raises 20 genes
+    2-4 times; each type only 4 genes 1.4 times, so the counts alone barely
+    split a lineage. The view (10 features, Gaussian noise of sd 0.8, each
+    feature on its own scale) has one lineage marker (+1.5) and one
+    type-within-lineage marker (+2) per lineage, and 2 features of noise.
+    """
+    rng = np.random.default_rng(2000 + seed)
+    shares = 0.6 * rng.dirichlet(np.full(k, 2.0)) + 0.4 / k
+    types = rng.choice(k, size=n, p=shares)
+    profile = np.tile(rng.gamma(0.6, 1.0, size=d), (k, 1))
+    for lineage in range(k // 2):
+        profile[2 * lineage:2 * lineage + 2, rng.choice(d, 20, replace=False)] *= rng.uniform(2.0, 4.0, size=20)
+    for t in range(k):
+        profile[t, rng.choice(d, 4, replace=False)] *= 1.4
+    mean = rng.lognormal(0.0, 0.5, size=n)[:, None] * profile[types]
+    X = rng.poisson(rng.gamma(3.0, mean / 3.0)).astype(np.float32)
+    centres = np.zeros((k, 10))
+    centres[np.arange(k), np.arange(k) // 2] = 1.5
+    centres[np.arange(k), 4 + np.arange(k) // 2] = 2.0 * (np.arange(k) % 2)
+    view = (centres[types] + rng.normal(0.0, 0.8, size=(n, 10))) * rng.uniform(0.5, 2.0, size=10)
+    return X, types, {"protein": view.astype(np.float32)}
+
+
+SIMULATORS = {"unbalanced": unbalanced_counts, "markers": marker_counts, "splat": unbalanced_splat,
+              "views": rna_protein}
+VIEW_METHODS = ("DeepCoclustering (defaults)", "DeepCoclustering (defaults) + protein view",
+                "k-means on PCA50 of log-normalised counts", "k-means on PCA50 + protein view")
 NOISE = "DeepCoclustering, input_noise="
 
 
@@ -62,15 +97,20 @@ def methods(noise_levels=(2.5,)):
             *(f"{NOISE}{float(level):g}" for level in noise_levels), "k-means on PCA50 of log-normalised counts")
 
 
-def fit(method, X, k, seed, quick=False):
-    """Labels of ``method`` on counts ``X`` with k clusters."""
+def fit(method, X, k, seed, quick=False, views=None):
+    """Labels of ``method`` on counts ``X`` (and the row ``views`` its name mentions) with k clusters."""
+    views = {name: v for name, v in (views or {}).items() if name in method}
     if method.startswith("k-means"):
         import scanpy as sc
         from sklearn.cluster import KMeans
+        from sklearn.preprocessing import StandardScaler
 
         adata = _lognorm(X)
         sc.pp.pca(adata, n_comps=50, random_state=seed)
-        return KMeans(k, n_init=10, random_state=seed).fit_predict(adata.obsm["X_pca"])
+        z = adata.obsm["X_pca"]
+        if views:
+            z = np.hstack([StandardScaler().fit_transform(a) for a in (z, *views.values())])
+        return KMeans(k, n_init=10, random_state=seed).fit_predict(z)
     from coclust_deep.deep import DeepCoclustering
 
     kw = {"feature_scaling": "shared"} if "shared" in method else {}
@@ -78,7 +118,7 @@ def fit(method, X, k, seed, quick=False):
         kw["input_noise"] = float(method[len(NOISE):])
     if quick:
         kw.update(pretrain_epochs=2, epochs=2)
-    return DeepCoclustering(k, random_state=seed, verbose=False, **kw).fit(X).row_labels_
+    return DeepCoclustering(k, random_state=seed, verbose=False, **kw).fit(X, row_views=views or None).row_labels_
 
 
 def run(draws, *, threads=1, quick=False, noise_levels=(2.5,), simulators=tuple(SIMULATORS), on_draw=None):
@@ -92,14 +132,15 @@ def run(draws, *, threads=1, quick=False, noise_levels=(2.5,), simulators=tuple(
         simulate = SIMULATORS[name]
         entry = None
         for draw in draws:
-            X, labels = simulate(draw)
+            X, labels, *views = simulate(draw)
+            views = views[0] if views else {}
             k = len(np.unique(labels))
             if entry is None:
                 entry = {"shape": list(X.shape), "n_types": k, "per_seed": []}
                 results["datasets"][name] = entry
             rows = []
-            for method in methods(noise_levels):
-                pred, t, cpu = _timed(lambda: fit(method, X, k, draw, quick))
+            for method in VIEW_METHODS if views else methods(noise_levels):
+                pred, t, cpu = _timed(lambda: fit(method, X, k, draw, quick, views))
                 rows.append({"method": method, **_scores(labels, pred), "uses_true_k": True, "seed": draw,
                              "time_s": t, "cpu_s": cpu})
             entry["per_seed"].append(rows)
@@ -120,12 +161,23 @@ def main(argv=None):
                         help="input_noise levels fitted beside the default (1.5)")
     parser.add_argument("--simulators", nargs="+", choices=list(SIMULATORS), default=list(SIMULATORS))
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other simulators' results already in --out (this run's machine goes "
+                             "into each re-run simulator's entry)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out.read_text()) if args.merge and out.exists() else None
+
+    def write(results):
+        if previous is not None:
+            for entry in results["datasets"].values():
+                entry["machine"] = results["machine"]
+            results = {**previous, "datasets": {**previous["datasets"], **results["datasets"]}}
+        out.write_text(json.dumps(results, indent=2, default=float))
+
     results = run(args.draws, threads=args.threads, quick=args.quick, noise_levels=args.input_noise,
-                  simulators=args.simulators,
-                  on_draw=lambda r: out.write_text(json.dumps(r, indent=2, default=float)))
+                  simulators=args.simulators, on_draw=write)
     print(markdown(results["datasets"]))
     print(f"\nwritten to {out}")
 

@@ -36,8 +36,10 @@ def micro_clusters(points, n_micro, seed, n_init=3):
     from sklearn.cluster import KMeans
 
     km = KMeans(n_micro, n_init=n_init, random_state=seed).fit(points)
-    weights = np.bincount(km.labels_, minlength=n_micro).astype(np.float64)
-    return km.labels_.astype(np.int64), km.cluster_centers_, weights / weights.sum()
+    counts = np.bincount(km.labels_, minlength=n_micro).astype(np.float64)
+    used = counts > 0  # fewer distinct points than n_micro leave clusters empty: a zero marginal breaks GW
+    labels = (np.cumsum(used) - 1)[km.labels_]
+    return labels.astype(np.int64), km.cluster_centers_[used], counts[used] / counts.sum()
 
 
 def geodesic_distances(centres):
@@ -46,6 +48,8 @@ def geodesic_distances(centres):
     from sklearn.neighbors import kneighbors_graph
 
     n = len(centres)
+    if n < 2:  # one micro-cluster (identical samples): no distance to measure
+        return np.zeros((n, n))
     graph = kneighbors_graph(centres, min(_NEIGHBOURS, n - 1), mode="distance")
     distances = shortest_path(graph, directed=False)
     finite = np.isfinite(distances)

@@ -162,6 +162,8 @@ def log_normalise(counts, *, median_library, mean, std):
     tensor([[0.6931, 1.3863],
             [1.0986, 1.0986]])
     """
-    library = counts.sum(dim=1, keepdim=True).clamp_min(1e-8)
-    y = torch.log1p(counts * (median_library / library))
+    library = counts.sum(dim=1, keepdim=True)
+    # rows without counts stay 0: median / 1e-8 overflows float32 for large counts, and 0 * inf is NaN
+    size = torch.where(library > 0, median_library / library.clamp_min(1e-8), torch.zeros_like(library))
+    y = torch.log1p(counts * size)
     return ((y - mean) / std).clamp(-_CLIP, _CLIP)

@@ -182,10 +182,17 @@ class MatrixData:
                     f"likelihood={likelihood!r} models counts but X has non-integer values (e.g. {bad:g}); "
                     "pass raw counts (e.g. adata.layers['counts']), not normalised or log data, or use "
                     "likelihood='gaussian'.")
-        self.library = np.asarray(X.sum(axis=1)).ravel().astype(np.float32)
+        with np.errstate(over="ignore"):  # a total beyond float32 is refused just below
+            self.library = np.asarray(X.sum(axis=1)).ravel().astype(np.float32)
+        if likelihood != "gaussian" and not np.all(np.isfinite(self.library)):
+            total = float(np.asarray(X.sum(axis=1, dtype=np.float64)).max())
+            raise ValueError(f"X has row totals up to {total:.3g}, beyond the float32 range ({_FLOAT32_MAX:.3g}) "
+                             "that the count models compute in; rescale X first (e.g. np.log1p) "
+                             "and model it as continuous values (likelihood='gaussian').")
         if stats is None:
             positive = self.library[self.library > 0]
-            median = float(np.median(positive)) if positive.size else 1.0
+            # float64: the two middle totals of an even count may sum beyond float32
+            median = float(np.median(positive.astype(np.float64))) if positive.size else 1.0
             stats = {"median_library": median}
             if likelihood != "gaussian":
                 stats["row_features"] = select_count_features(X, n_top_genes)
@@ -210,7 +217,9 @@ class MatrixData:
     def _transform(self, X):
         if self.likelihood == "gaussian":
             return X
-        size = self.stats["median_library"] / np.maximum(self.library, 1e-8)
+        # rows without counts stay 0: median / 1e-8 overflows float32 for large counts, and 0 * inf is NaN
+        size = np.divide(self.stats["median_library"], self.library, out=np.zeros_like(self.library),
+                         where=self.library > 0)
         if sp.issparse(X):
             Y = sp.csr_matrix(sp.diags(size.astype(np.float32)) @ X)
             Y.data = np.log1p(Y.data)

@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("ot")
 
-from coclust_deep.deep._anchors import Anchors, geodesic_distances  # noqa: E402
+from coclust_deep.deep._anchors import Anchors, geodesic_distances, micro_clusters  # noqa: E402
 
 
 def two_views(seed=0, n=300, shares=(0.5, 0.3, 0.2)):
@@ -65,3 +65,15 @@ def test_geodesic_distances_are_scaled_and_finite_across_disconnected_parts():
                     + np.arange(12)[:, None] * [0.1, 0.0]]
     distances = geodesic_distances(centres)
     assert np.all(np.isfinite(distances)) and distances.max() == pytest.approx(1.0)
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+def test_micro_clusters_of_repeated_points_have_no_empty_cluster():
+    # 2 distinct points asked for 4 micro-clusters: an empty one had a zero marginal, which broke POT's GW
+    labels, centres, weights = micro_clusters(np.repeat([[0.0], [1.0]], 3, axis=0), 4, seed=0)
+    assert len(centres) == len(weights) == 2 and np.all(weights > 0)
+    assert sorted(set(labels)) == [0, 1] and np.isclose(weights.sum(), 1.0)
+
+
+def test_geodesic_distances_of_one_centre_are_zero():
+    np.testing.assert_array_equal(geodesic_distances(np.zeros((1, 3))), np.zeros((1, 1)))

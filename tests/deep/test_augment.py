@@ -99,3 +99,24 @@ def test_log_normalise_matches_the_matrix_preprocessing():
     torch_side = log_normalise(torch.as_tensor(X), median_library=data.stats["median_library"],
                                mean=torch.as_tensor(data.stats["mean"]), std=torch.as_tensor(data.stats["std"]))
     np.testing.assert_allclose(torch_side.numpy(), data.inputs(np.arange(30))["input"], rtol=1e-5, atol=1e-5)
+
+
+def test_a_row_without_counts_stays_zero_beside_huge_counts():
+    # median / 1e-8 overflowed float32 and 0 * inf gave NaN
+    data = MatrixData(np.array([[1e36, 1e36], [0.0, 0.0], [1e36, 1e35]], dtype=np.float32), "nb")
+    Y = data.Y.toarray() if hasattr(data.Y, "toarray") else np.asarray(data.Y)
+    assert np.all(np.isfinite(Y)) and np.all(Y[1] == 0)
+    stats = data.stats
+    y = log_normalise(torch.tensor([[1e36, 1e36], [0.0, 0.0]]), median_library=stats["median_library"],
+                      mean=torch.zeros(2), std=torch.ones(2))
+    assert torch.isfinite(y).all() and torch.all(y[1] == 0)
+
+
+def test_median_row_total_is_finite_when_two_totals_sum_beyond_float32():
+    data = MatrixData(np.full((2, 1), 3e38, dtype=np.float32), "nb")
+    assert np.isfinite(data.stats["median_library"])
+
+
+def test_row_totals_beyond_float32_are_refused_naming_the_total():
+    with pytest.raises(ValueError, match=r"row totals up to 1e\+39.*likelihood='gaussian'"):
+        MatrixData(np.full((3, 10), 1e38, dtype=np.float32), "nb")

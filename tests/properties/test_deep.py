@@ -18,7 +18,16 @@ from hypothesis import strategies as st  # noqa: E402
 
 from coclust_deep.deep import DEC, DM2C, IDEC, MMDC, DeepCluster, DeepCoclustering  # noqa: E402
 
-from .conftest import check_finite, check_labels, clear_refusal, matrices, snapshot, unchanged  # noqa: E402
+from .conftest import (  # noqa: E402
+    FLOAT32_ATOL,
+    check_finite,
+    check_labels,
+    check_posterior,
+    clear_refusal,
+    matrices,
+    snapshot,
+    unchanged,
+)
 
 torch.set_num_threads(1)  # as tests/deep: tiny nets on shared cores
 
@@ -33,14 +42,6 @@ MAX_EXAMPLES = max(1, settings.default.max_examples * 3 // 5)
 TINY = dict(latent_dim=2, hidden=(8,), batch_size=4, n_init=1, device="cpu", verbose=False, random_state=0)
 
 
-def _check_soft(Q, n, k, what):
-    Q = np.asarray(Q, dtype=np.float64)
-    assert Q.shape == (n, k), f"{what}: shape {Q.shape}"
-    check_finite(Q, what)
-    assert np.all(Q >= 0), f"{what} has negative entries"
-    np.testing.assert_allclose(Q.sum(axis=1), 1.0, atol=1e-5, err_msg=f"{what} rows do not sum to 1")
-
-
 def _embedded(cls):
     def spec(draw, X, k):
         likelihood = draw(st.sampled_from(["gaussian", "nb", "zinb"]))
@@ -51,7 +52,7 @@ def _embedded(cls):
             check_labels(m.labels_, n, k, "labels_")
             check_finite(m.embedding_, "embedding_")
             check_finite(m.cluster_centers_, "cluster_centers_")
-            _check_soft(m.soft_assignments_, n, k, "soft_assignments_")
+            check_posterior(m.soft_assignments_, n, k, "soft_assignments_", FLOAT32_ATOL)
         return (X,), lambda: model.fit(X), check
     return spec
 
@@ -80,8 +81,8 @@ def _coclustering(with_view):
             for name in ("row_embedding_", "column_embedding_", "row_cluster_centers_",
                          "column_cluster_centers_", "block_means_"):
                 check_finite(getattr(model, name), name)
-            _check_soft(model.row_soft_assignments_, n, k, "row_soft_assignments_")
-            _check_soft(model.column_soft_assignments_, d, m, "column_soft_assignments_")
+            check_posterior(model.row_soft_assignments_, n, k, "row_soft_assignments_", FLOAT32_ATOL)
+            check_posterior(model.column_soft_assignments_, d, m, "column_soft_assignments_", FLOAT32_ATOL)
         inputs = (X,) if views is None else (X, views["v"])
         return inputs, lambda: model.fit(X, row_views=views), check
     return spec

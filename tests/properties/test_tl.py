@@ -42,7 +42,7 @@ def test_tl_lbm_writes_finite_results_and_never_touches_x(data, g, m):
         assert "lbm" not in adata.uns
     else:
         labels = adata.obs["lbm"]
-        assert isinstance(labels.dtype, pd.CategoricalDtype) and not labels.isna().any()
+        check_labels_column(labels, "obs['lbm']")
         counts = labels.value_counts().reindex(labels.cat.categories).to_numpy()
         assert np.all(np.diff(counts) <= 0)  # "0" is the largest
         for key in ("lbm_row_posterior",):

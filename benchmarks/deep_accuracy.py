@@ -160,12 +160,18 @@ def _graph_rows(adata, rep, labels, seed, name, t_rep):
     return rows
 
 
+def standardised_side_by_side(*blocks):
+    """The blocks' columns side by side, each standardised: the input of the "PCA50 + view" peers."""
+    from sklearn.preprocessing import StandardScaler
+
+    return np.hstack([StandardScaler().fit_transform(block) for block in blocks])
+
+
 def baselines(X, labels, views, is_counts=True, seed=0):
     """scanpy's pipeline: normalize_total, log1p (counts only), 50 PCs; k-means (true k), leiden (res 1, tuned to k)."""
     import anndata as ad
     import scanpy as sc
     from sklearn.cluster import KMeans
-    from sklearn.preprocessing import StandardScaler
 
     k = len(np.unique(labels))
     adata = _lognorm(X) if is_counts else ad.AnnData(X.copy())
@@ -176,7 +182,7 @@ def baselines(X, labels, views, is_counts=True, seed=0):
              "time_s": round(t + t_pca, 2), "cpu_s": cpu}]
     rows += _graph_rows(adata, "X_pca", labels, seed, "PCA50", t_pca)
     for name, view in views.items():
-        adata.obsm["both"] = np.hstack([StandardScaler().fit_transform(pcs), StandardScaler().fit_transform(view)])
+        adata.obsm["both"] = standardised_side_by_side(pcs, view)
         pred, t, cpu = _timed(lambda: KMeans(k, n_init=10, random_state=seed).fit_predict(adata.obsm["both"]))
         rows.append({"method": f"k-means on PCA50 + {name}", **_scores(labels, pred), "uses_true_k": True,
                      "time_s": round(t + t_pca, 2), "cpu_s": cpu})

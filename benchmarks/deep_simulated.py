@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .deep_accuracy import _lognorm, _scores, _timed, markdown, summarise
+from .deep_accuracy import _lognorm, _scores, _timed, markdown, standardised_side_by_side, summarise
 from .mmdc import unbalanced_counts, unbalanced_splat
 
 RESULTS = Path(__file__).resolve().parent / "results" / "deep_simulated.json"
@@ -103,13 +103,12 @@ def fit(method, X, k, seed, quick=False, views=None):
     if method.startswith("k-means"):
         import scanpy as sc
         from sklearn.cluster import KMeans
-        from sklearn.preprocessing import StandardScaler
 
         adata = _lognorm(X)
         sc.pp.pca(adata, n_comps=50, random_state=seed)
         z = adata.obsm["X_pca"]
         if views:
-            z = np.hstack([StandardScaler().fit_transform(a) for a in (z, *views.values())])
+            z = standardised_side_by_side(z, *views.values())
         return KMeans(k, n_init=10, random_state=seed).fit_predict(z)
     from coclust_deep.deep import DeepCoclustering
 

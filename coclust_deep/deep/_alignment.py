@@ -1,4 +1,4 @@
-"""Modality B's samples moved onto modality A's in the common space: unbalanced OT of micro-clusters (numpy, POT).
+"""Readouts of two modalities in one common space: B moved onto A by unbalanced OT, or clusters matched (numpy, POT).
 
 DM2C's generators bring B's samples into A's latent space, but on real
 cells some groups of B land beside, not on, A's: k-means on the union then
@@ -8,6 +8,11 @@ onto A's (entropic optimal transport with relaxed marginals, Chizat et al.
 moving each B sample by its micro-cluster's displacement to its transport
 barycentre closes those gaps before the final k-means, as SCOT's
 barycentric projection does for its coupled spaces (Demetci et al. 2022).
+
+Or each modality is clustered on its own and B's clusters are named after
+the A clusters whose centres lie nearest (:func:`matched_kmeans`): every
+cluster then holds both modalities, and an offset between the modalities
+cannot split a cluster into two of one modality each.
 
 This module is pure numpy/POT, no torch.
 """
@@ -60,3 +65,38 @@ def apply_shifts(z, centres, shifts):
     from sklearn.metrics import pairwise_distances_argmin
 
     return z + shifts[pairwise_distances_argmin(z, centres)].astype(z.dtype)
+
+
+def matched_kmeans(embedding_a, embedding_b, n_clusters, *, n_init, seed):
+    """k-means of each modality on its own; B's clusters renamed to A's by the closest one-to-one pairing of centres.
+
+    The pairing is the linear assignment (:func:`scipy.optimize.linear_sum_assignment`)
+    that minimises the summed Euclidean distance between matched centres,
+    so each label names one cluster of A and one of B. Returns ``(labels_a,
+    labels_b, centres_a, centres_b)``; row ``j`` of both centre arrays
+    belongs to label ``j``.
+
+    Examples
+    --------
+    B's two groups lie a little off A's; each still gets the name of the A group it is nearest to:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> a = np.r_[rng.normal(size=(50, 2)), rng.normal(size=(50, 2)) + 10]
+    >>> b = np.r_[rng.normal(size=(30, 2)) + 10, rng.normal(size=(30, 2))] + [0.0, 2.0]
+    >>> labels_a, labels_b, _, _ = matched_kmeans(a, b, 2, n_init=1, seed=0)
+    >>> bool(labels_b[0] == labels_a[50]), bool(labels_b[-1] == labels_a[0])
+    (True, True)
+    """
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import pairwise_distances
+
+    fits = [KMeans(n_clusters, n_init=n_init, random_state=seed).fit(np.asarray(z, dtype=np.float64))
+            for z in (embedding_a, embedding_b)]
+    rows, cols = linear_sum_assignment(pairwise_distances(fits[1].cluster_centers_, fits[0].cluster_centers_))
+    rename = np.empty(n_clusters, dtype=np.int64)
+    rename[rows] = cols
+    centres_b = np.empty_like(fits[1].cluster_centers_)
+    centres_b[rename] = fits[1].cluster_centers_
+    return (fits[0].labels_.astype(np.int64), rename[fits[1].labels_], fits[0].cluster_centers_, centres_b)

@@ -125,7 +125,8 @@ def dm2c(
     ``adata.uns[key_added]``
         Also ``modality`` (``"a"`` or ``"b"``), ``likelihood`` (the one fitted
         to this modality), ``history`` (loss terms and critic monitors per
-        epoch, the same in both), ``cluster_centers`` (in the common space),
+        epoch, the same in both), ``cluster_centers`` (in the common space;
+        with ``readout="matched"``, this modality's own),
         ``n_epochs`` and ``interrupted``. ``params`` holds this modality's
         input options.
     ``mdata.obs[key_added]``, ``mdata.obsm["X_" + key_added]``
@@ -175,16 +176,16 @@ def dm2c(
 
     shared_uns = {
         "history": {name: np.asarray(values) for name, values in model.history_.items()},
-        "cluster_centers": np.asarray(model.cluster_centers_),
         "n_epochs": model.n_epochs_,
         "interrupted": model.interrupted_,
     }
     params = model.get_params(deep=False)
     order = size_order(np.r_[model.labels_a_, model.labels_b_], model.n_clusters)
-    for side, adata, data, extra, labels, embedding in (
-            ("a", adata_a, data_a, extra_a, model.labels_a_, model.embedding_a_),
-            ("b", adata_b, data_b, extra_b, model.labels_b_, model.embedding_b_)):
-        uns = {"modality": side, "likelihood": model.likelihoods_[side], **shared_uns}
+    for side, adata, data, extra, labels, embedding, centres in (
+            ("a", adata_a, data_a, extra_a, model.labels_a_, model.embedding_a_, model.cluster_centers_),
+            ("b", adata_b, data_b, extra_b, model.labels_b_, model.embedding_b_, model.cluster_centers_b_)):
+        uns = {"modality": side, "likelihood": model.likelihoods_[side], **shared_uns,
+               "cluster_centers": np.asarray(centres)}
         if mod is not None:
             uns["mod"] = mod[0 if side == "a" else 1]
         # one numbering for both modalities (by the clusters' sizes over all cells): label "k" means one thing

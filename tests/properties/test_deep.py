@@ -102,7 +102,7 @@ def _mmdc(draw, X, k):
 def _dm2c(draw, X_a, k):
     X_b, _ = draw(DEEP_MATRICES)
     model = DM2C(k, generator_hidden=(8,), critic_hidden=(8,), pretrain_epochs=1, epochs=1, critic_steps=1,
-                 readout=draw(st.sampled_from(["kmeans", "ot"])), **TINY)
+                 readout=draw(st.sampled_from(["kmeans", "ot", "matched"])), **TINY)
 
     def check(m):
         check_labels(m.labels_a_, X_a.shape[0], k, "labels_a_")

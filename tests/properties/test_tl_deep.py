@@ -86,8 +86,8 @@ def _dm2c(draw, X_a, k):
     adata_a, adata_b = make_adata(with_dtype(X_a, draw)), make_adata(with_dtype(X_b, draw))
     adata_b.obs_names = [f"b{i}" for i in range(adata_b.n_obs)]
     kw = dict(generator_hidden=(8,), critic_hidden=(8,), pretrain_epochs=1, epochs=1, critic_steps=1,
-              readout=draw(st.sampled_from(["kmeans", "ot"])), layer_b=draw(st.sampled_from([None, "counts"])),
-              **SMALL)
+              readout=draw(st.sampled_from(["kmeans", "ot", "matched"])),
+              layer_b=draw(st.sampled_from([None, "counts"])), **SMALL)
 
     def check():
         for side, adata in (("a", adata_a), ("b", adata_b)):

@@ -39,6 +39,15 @@ def test_writes_the_estimators_labels_and_embeddings_into_both(pair):
     assert rna.uns["dm2c"]["params"]["tool"] == "dm2c" and rna.uns["dm2c"]["params"]["n_clusters"] == 3
 
 
+def test_matched_readout_writes_each_modality_s_own_centres(pair):
+    rna, protein = pair
+    model = DM2C(3, readout="matched", random_state=0, **KW).fit(rna.X, protein.X)
+    tl.dm2c(rna, protein, 3, readout="matched", **KW)
+    old_of_new = size_order(np.r_[model.labels_a_, model.labels_b_], 3)
+    np.testing.assert_allclose(rna.uns["dm2c"]["cluster_centers"], model.cluster_centers_[old_of_new])
+    np.testing.assert_allclose(protein.uns["dm2c"]["cluster_centers"], model.cluster_centers_b_[old_of_new])
+
+
 def test_copy_returns_both_copies_and_leaves_the_inputs_alone(pair):
     rna, protein = pair
     before = rna.X.copy()

@@ -14,11 +14,13 @@ the A clusters whose centres lie nearest (:func:`matched_kmeans`): every
 cluster then holds both modalities, and an offset between the modalities
 cannot split a cluster into two of one modality each.
 
-This module is pure numpy/POT, no torch.
+This module is pure numpy/SciPy/POT, no torch.
 """
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
 
 from ._anchors import _require_pot, micro_clusters
 
@@ -67,6 +69,25 @@ def apply_shifts(z, centres, shifts):
     return z + shifts[pairwise_distances_argmin(z, centres)].astype(z.dtype)
 
 
+def assign_targets(outputs, targets):
+    """The permutation of ``targets`` (rows) that minimises the summed Euclidean distance to ``outputs``.
+
+    Output ``i`` gets ``targets[perm[i]]``: the linear assignment problem,
+    solved by :func:`scipy.optimize.linear_sum_assignment`. MMDC permutes a
+    batch's targets with it; :func:`matched_kmeans` pairs cluster centres.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> assign_targets(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])).tolist()
+    [1, 0]
+    """
+    rows, cols = linear_sum_assignment(cdist(outputs, targets))
+    perm = np.empty(len(rows), dtype=np.int64)
+    perm[rows] = cols
+    return perm
+
+
 def matched_kmeans(embedding_a, embedding_b, n_clusters, *, n_init, seed):
     """k-means of each modality on its own; B's clusters renamed to A's by the closest one-to-one pairing of centres.
 
@@ -88,15 +109,11 @@ def matched_kmeans(embedding_a, embedding_b, n_clusters, *, n_init, seed):
     >>> bool(labels_b[0] == labels_a[50]), bool(labels_b[-1] == labels_a[0])
     (True, True)
     """
-    from scipy.optimize import linear_sum_assignment
     from sklearn.cluster import KMeans
-    from sklearn.metrics import pairwise_distances
 
     fits = [KMeans(n_clusters, n_init=n_init, random_state=seed).fit(np.asarray(z, dtype=np.float64))
             for z in (embedding_a, embedding_b)]
-    rows, cols = linear_sum_assignment(pairwise_distances(fits[1].cluster_centers_, fits[0].cluster_centers_))
-    rename = np.empty(n_clusters, dtype=np.int64)
-    rename[rows] = cols
+    rename = assign_targets(fits[1].cluster_centers_, fits[0].cluster_centers_)  # B's cluster i -> A's label
     centres_b = np.empty_like(fits[1].cluster_centers_)
     centres_b[rename] = fits[1].cluster_centers_
     return (fits[0].labels_.astype(np.int64), rename[fits[1].labels_], fits[0].cluster_centers_, centres_b)

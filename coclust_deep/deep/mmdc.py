@@ -8,13 +8,13 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.optimize import linear_sum_assignment
-from scipy.spatial.distance import cdist
 from sklearn.base import ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_choice, check_matrix, check_n_clusters, check_nonneg_float, check_positive_int
+from ._alignment import assign_targets
 from ._augment import log_normalise, mask_features, random_affine, thin_counts
 from ._base import DeepEstimatorBase, encode_in_chunks, resolve_device, to_tensors
 from ._data import FEATURE_SCALING, MatrixData, check_views, fingerprint
@@ -56,24 +56,6 @@ def sample_targets(n, n_clusters, *, sigma=0.0, rng):
         targets = targets + sigma * rng.normal(size=targets.shape)
     norms = np.linalg.norm(targets, axis=1, keepdims=True)
     return (targets / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-def assign_targets(outputs, targets):
-    """The permutation of ``targets`` (rows) that minimises the summed Euclidean distance to ``outputs``.
-
-    Output ``i`` gets ``targets[perm[i]]``: the linear assignment problem,
-    solved by :func:`scipy.optimize.linear_sum_assignment`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> assign_targets(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 1.0]])).tolist()
-    [1, 0]
-    """
-    rows, cols = linear_sum_assignment(cdist(outputs, targets))
-    perm = np.empty(len(rows), dtype=np.int64)
-    perm[rows] = cols
-    return perm
 
 
 def align_labels(labels, previous, n_clusters):

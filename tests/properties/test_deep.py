@@ -107,7 +107,7 @@ def _dm2c(draw, X_a, k):
     def check(m):
         check_labels(m.labels_a_, X_a.shape[0], k, "labels_a_")
         check_labels(m.labels_b_, X_b.shape[0], k, "labels_b_")
-        for name in ("embedding_a_", "embedding_b_", "cluster_centers_"):
+        for name in ("embedding_a_", "embedding_b_", "cluster_centers_", "cluster_centers_b_"):
             check_finite(getattr(m, name), name)
         if m.alignment_ is not None:
             for name, value in m.alignment_.items():
